@@ -1,0 +1,119 @@
+"""Settings, read from environment variables.
+
+Every setting has a safe development default, except that production (SHOP_ENV=production)
+refuses to start without a real SECRET_KEY. The table in README.md lists them all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+# Values that must never sign a production session: empty, or a placeholder someone copied.
+KNOWN_BAD_SECRET_KEYS = {"", "dev", "secret", "changeme", "change-me", "development", "please-change-me"}
+
+
+class ConfigError(RuntimeError):
+    """The environment asks for something the shop cannot run with."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"expected a yes/no value, got {value!r}")
+
+
+def _int(name: str, value: str, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def _float(name: str, value: str, minimum: float = 0.0) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read every setting the shop knows from `env` (default: os.environ)."""
+    env = os.environ if env is None else env
+
+    def get(name: str, default: str = "") -> str:
+        return env.get(name, default)
+
+    shop_env = get("SHOP_ENV", "development").strip().lower()
+    if shop_env not in {"development", "production", "testing"}:
+        raise ConfigError(f"SHOP_ENV must be development, production or testing, got {shop_env!r}")
+    dispatch = get("SHOP_MAIL_DISPATCH", "thread").strip().lower()
+    if dispatch not in {"thread", "sync", "celery"}:
+        raise ConfigError(f"SHOP_MAIL_DISPATCH must be thread, sync or celery, got {dispatch!r}")
+    use_tls, use_ssl = _bool(get("MAIL_USE_TLS", "false")), _bool(get("MAIL_USE_SSL", "false"))
+    if use_tls and use_ssl:
+        raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL exclude each other: pick one")
+    rate = get("SHOP_MAIL_RATE_PER_MINUTE")
+
+    settings: dict[str, Any] = {
+        "SHOP_ENV": shop_env,
+        "SECRET_KEY": get("SECRET_KEY"),
+        # None: a SQLite file in the instance folder, resolved by create_app().
+        "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL") or None,
+        "MAIL_SERVER": get("MAIL_SERVER", "127.0.0.1"),
+        "MAIL_PORT": _int("MAIL_PORT", get("MAIL_PORT", "8025"), 1),
+        "MAIL_USE_TLS": use_tls,
+        "MAIL_USE_SSL": use_ssl,
+        "MAIL_USERNAME": get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": get("MAIL_DEFAULT_SENDER", "Swiftcart <shop@localhost>"),
+        "MAIL_TIMEOUT": _float("MAIL_TIMEOUT", get("MAIL_TIMEOUT", "10"), 0.1),
+        # Flask-Mail silently drops every message when TESTING is on unless told otherwise;
+        # our tests send to a real SMTP server, so sending is never suppressed.
+        "MAIL_SUPPRESS_SEND": False,
+        "SHOP_NAME": get("SHOP_NAME", "Swiftcart"),
+        "SHOP_CURRENCY": get("SHOP_CURRENCY", "EUR").strip().upper(),
+        "SHOP_BASE_URL": get("SHOP_BASE_URL").rstrip("/"),
+        "SHOP_MAIL_DISPATCH": dispatch,
+        "SHOP_MAIL_WORKERS": _int("SHOP_MAIL_WORKERS", get("SHOP_MAIL_WORKERS", "4"), 1),
+        "SHOP_MAIL_RETRY_BASE_SECONDS": _float(
+            "SHOP_MAIL_RETRY_BASE_SECONDS", get("SHOP_MAIL_RETRY_BASE_SECONDS", "30"), 0.0
+        ),
+        "SHOP_MAIL_MAX_ATTEMPTS": _int("SHOP_MAIL_MAX_ATTEMPTS", get("SHOP_MAIL_MAX_ATTEMPTS", "8"), 1),
+        "SHOP_MAIL_SWEEP_SECONDS": _float("SHOP_MAIL_SWEEP_SECONDS", get("SHOP_MAIL_SWEEP_SECONDS", "15"), 0.05),
+        "SHOP_MAIL_RATE_PER_MINUTE": _float("SHOP_MAIL_RATE_PER_MINUTE", rate, 0.001) if rate else None,
+        "SHOP_LOG_LEVEL": get("SHOP_LOG_LEVEL", "INFO").strip().upper(),
+        "SHOP_PAGE_SIZE": _int("SHOP_PAGE_SIZE", get("SHOP_PAGE_SIZE", "12"), 1),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": shop_env == "production",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": shop_env == "production",
+        # Larger bodies than any form of ours are refused with 413 before they are parsed.
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,  # a token lives as long as the session
+    }
+    if shop_env == "production":
+        check_production(settings)
+    return settings
+
+
+def check_production(settings: Mapping[str, Any]) -> None:
+    """Refuse to serve real shoppers with settings that are only safe on a laptop."""
+    key = settings.get("SECRET_KEY") or ""
+    if key.strip().lower() in KNOWN_BAD_SECRET_KEYS or len(key) < 32:
+        raise ConfigError(
+            "SHOP_ENV=production needs a SECRET_KEY of at least 32 random characters; "
+            'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
+        )

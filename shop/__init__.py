@@ -1,0 +1,135 @@
+"""Swiftcart: a small web shop whose checkout never waits for email.
+
+create_app() builds the application: settings, extensions, blueprints, commands, and the
+mail dispatcher (whose threads start lazily, in the process that serves requests).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, has_request_context, session
+
+from config import ConfigError, check_production, settings_from_env
+from shop.extensions import csrf, db, login_manager, migrate
+from shop.extensions import mail as mail_extension  # not "mail": that name is the shop.mail package
+from shop.models import User
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the shop. `config` overrides settings read from the environment (tests)."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(settings_from_env())
+    if config:
+        app.config.from_mapping(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _finish_settings(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    mail_extension.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong" if app.config["SHOP_ENV"] == "production" else "basic"
+
+    from shop.database import configure_sqlite
+
+    configure_sqlite(app)
+    _register_blueprints(app)
+    _register_templates(app)
+
+    from shop.cli import register_commands
+    from shop.errors import register_error_pages
+    from shop.mail.dispatcher import MailDispatcher
+
+    register_commands(app)
+    register_error_pages(app)
+    dispatcher = MailDispatcher(app)
+    app.extensions["swiftcart.mail"] = dispatcher
+    if app.config["SHOP_MAIL_DISPATCH"] == "thread" and not app.config.get("TESTING"):
+        # The first request of a serving process starts the pool and its start-up sweep
+        # (gunicorn.conf.py starts it even before that). CLI commands never start it.
+        app.before_request(dispatcher.start)
+    _configure_logging(app)
+    return app
+
+
+def _finish_settings(app: Flask) -> None:
+    config = app.config
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'shop.db'}"
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgres://"):  # Heroku-style URLs
+        config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + config["SQLALCHEMY_DATABASE_URI"][11:]
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from shop.database import sqlite_engine_options
+
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", sqlite_engine_options())
+    if config["SHOP_ENV"] == "production":
+        check_production(config)
+    elif not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _development_secret_key(Path(app.instance_path) / "secret_key")
+
+
+def _development_secret_key(path: Path) -> str:
+    """A random key kept in the instance folder, so sessions survive a restart in
+    development without any secret written in the code. Production sets SECRET_KEY."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if key:
+            return key
+        raise ConfigError(f"{path} is empty; delete it and start again") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from shop import auth, cart, catalog, checkout, health, orders
+
+    for module in (catalog, cart, checkout, orders, auth, health):
+        app.register_blueprint(module.bp)
+
+
+def _register_templates(app: Flask) -> None:
+    from shop.auth.forms import LogoutForm
+    from shop.cart.service import Cart
+    from shop.money import format_money
+
+    @app.template_filter("money")
+    def money_filter(cents: int) -> str:
+        return format_money(cents, app.config["SHOP_CURRENCY"])
+
+    @app.context_processor
+    def layout_values() -> dict[str, Any]:
+        values: dict[str, Any] = {"shop_name": app.config["SHOP_NAME"]}
+        if has_request_context():  # emails are rendered by commands and threads too
+            values["cart_count"] = Cart(session).count()
+            values["logout_form"] = LogoutForm(formdata=None)
+        return values
+
+
+def _configure_logging(app: Flask) -> None:
+    # app.logger is the "shop" logger, with Flask's handler to stderr; the shop.* module
+    # loggers (shop.mail.dispatcher, ...) pass their records up to it.
+    app.logger.setLevel(app.config["SHOP_LOG_LEVEL"])
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None

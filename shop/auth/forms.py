@@ -1,0 +1,53 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 128
+
+
+def _email_field() -> EmailField:
+    return EmailField(
+        "Email",
+        validators=[
+            DataRequired("Enter your email address."),
+            Length(max=254, message="At most 254 characters."),
+            Email("Enter an email address like name@example.com.", check_deliverability=False),
+        ],
+        filters=[lambda value: value.strip().lower() if isinstance(value, str) else value],
+    )
+
+
+class RegisterForm(FlaskForm):
+    email = _email_field()
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired("Choose a password."),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=MAX_PASSWORD_LENGTH,
+                message=f"Use {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.",
+            ),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[DataRequired("Repeat the password."), EqualTo("password", "The two passwords differ.")],
+    )
+
+    def validate_password(self, field: PasswordField) -> None:
+        email = (self.email.data or "").lower()
+        local_part = email.partition("@")[0]
+        if email and (field.data.lower() == email or (len(local_part) >= 4 and local_part in field.data.lower())):
+            raise ValidationError("Choose a password that does not contain your email address.")
+
+
+class LoginForm(FlaskForm):
+    email = _email_field()
+    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+    remember = BooleanField("Keep me signed in on this device")
+
+
+class LogoutForm(FlaskForm):
+    """Only the CSRF token: signing out is a POST, so no other site can sign you out."""

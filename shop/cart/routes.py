@@ -1,0 +1,73 @@
+"""GET /cart, POST /cart/add/<id>, /cart/update/<id>, /cart/remove/<id>."""
+
+from flask import abort, flash, redirect, render_template, session, url_for
+from werkzeug.wrappers import Response
+
+from shop.cart import bp
+from shop.cart.forms import AddToCartForm, RemoveFromCartForm, UpdateCartForm
+from shop.cart.service import Cart, CartError, lines_total_cents
+from shop.extensions import db
+from shop.models import Product
+
+
+def render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tuple[str, int]:
+    lines = Cart(session).lines()
+    return (
+        render_template(
+            "cart/cart.html",
+            lines=lines,
+            total_cents=lines_total_cents(lines),
+            errors=errors or {},
+            update_form=UpdateCartForm(formdata=None),
+            remove_form=RemoveFromCartForm(formdata=None),
+        ),
+        status,
+    )
+
+
+@bp.get("")
+def show() -> tuple[str, int]:
+    return render_cart()
+
+
+@bp.post("/add/<int:product_id>")
+def add(product_id: int) -> Response | tuple[str, int]:
+    product = db.get_or_404(Product, product_id)
+    if not product.active:
+        return render_template("errors/error.html", code=404, message="This product is not sold any more."), 404
+    form = AddToCartForm()
+    if not form.validate_on_submit():
+        return render_template("catalog/product.html", product=product, form=form), 422
+    try:
+        quantity = Cart(session).add(product, form.quantity.data)
+    except CartError as error:
+        form.quantity.errors = [str(error)]
+        return render_template("catalog/product.html", product=product, form=form), error.status
+    flash(f"Added {form.quantity.data} × {product.name} to your cart (now {quantity}).", "success")
+    return redirect(url_for("catalog.product", product_id=product.id), 303)
+
+
+@bp.post("/update/<int:product_id>")
+def update(product_id: int) -> Response | tuple[str, int]:
+    product = db.get_or_404(Product, product_id)
+    if product_id not in Cart(session).items():
+        abort(404, "This product is not in your cart.")
+    form = UpdateCartForm()
+    if not form.validate_on_submit():
+        return render_cart(422, {product_id: form.quantity.errors[0] if form.quantity.errors else "Invalid form."})
+    try:
+        quantity = Cart(session).set(product, form.quantity.data)
+    except CartError as error:
+        return render_cart(error.status, {product_id: str(error)})
+    flash(f"{product.name}: quantity now {quantity}." if quantity else f"Removed {product.name}.", "success")
+    return redirect(url_for("cart.show"), 303)
+
+
+@bp.post("/remove/<int:product_id>")
+def remove(product_id: int) -> Response | tuple[str, int]:
+    form = RemoveFromCartForm()
+    if not form.validate_on_submit():
+        return render_cart(400)
+    Cart(session).remove(product_id)
+    flash("Removed from your cart.", "success")
+    return redirect(url_for("cart.show"), 303)

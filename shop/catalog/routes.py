@@ -1,0 +1,50 @@
+"""GET / (catalogue: search, category, pages) and GET /products/<id>."""
+
+import sqlalchemy as sa
+from flask import abort, current_app, render_template, request
+
+from shop.cart.forms import AddToCartForm
+from shop.catalog import bp
+from shop.extensions import db
+from shop.models import Category, Product
+
+MAX_QUERY_LENGTH = 100
+
+
+def _like_pattern(text: str) -> str:
+    """'50%' matches the text '50%', not everything starting with 50."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@bp.get("/")
+def index() -> str:
+    q = request.args.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    slug = request.args.get("category", "").strip()
+    statement = sa.select(Product).where(Product.active.is_(True)).order_by(Product.name, Product.id)
+    category = None
+    if slug:
+        category = db.session.execute(sa.select(Category).where(Category.slug == slug)).scalar_one_or_none()
+        if category is None:
+            abort(404, "There is no such category.")
+        statement = statement.where(Product.category_id == category.id)
+    if q:
+        pattern = _like_pattern(q)
+        statement = statement.where(
+            sa.or_(Product.name.ilike(pattern, escape="\\"), Product.description.ilike(pattern, escape="\\"))
+        )
+    page = db.paginate(statement, per_page=current_app.config["SHOP_PAGE_SIZE"], max_per_page=100)
+    categories = db.session.execute(
+        sa.select(Category)
+        .where(sa.exists().where(Product.category_id == Category.id, Product.active.is_(True)))
+        .order_by(Category.name)
+    ).scalars()
+    return render_template("catalog/index.html", page=page, q=q, category=category, categories=list(categories))
+
+
+@bp.get("/products/<int:product_id>")
+def product(product_id: int) -> str:
+    item = db.get_or_404(Product, product_id)
+    if not item.active:
+        abort(404, "This product is not sold any more.")
+    return render_template("catalog/product.html", product=item, form=AddToCartForm(formdata=None))

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("checkout", __name__, url_prefix="/checkout")
+
+from shop.checkout import routes  # noqa: E402,F401  (registers the views on bp)

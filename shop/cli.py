@@ -1,0 +1,141 @@
+"""Commands for the owner: `flask --app wsgi shop ...` and `flask --app wsgi outbox ...`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from importlib import resources
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+from flask.cli import AppGroup
+
+from shop.auth.service import EmailTaken, find_user, register_user
+from shop.catalog.importer import ImportFailed, import_products
+from shop.database import transaction
+from shop.extensions import db
+from shop.mail import outbox
+from shop.mail.dispatcher import get_dispatcher
+from shop.models import EmailStatus, OutboxEmail, Product, utcnow
+
+shop_cli = AppGroup("shop", help="Catalogue and accounts.")
+outbox_cli = AppGroup("outbox", help="The email outbox: inspect, retry, send.")
+
+
+@shop_cli.command("import-products")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+def import_products_command(csv_file) -> None:
+    """Upsert products by sku from CSV_FILE (sku,name,description,price,stock,category).
+
+    A bad row is reported with its line number and nothing from the file is written.
+    """
+    try:
+        result = import_products(csv_file)
+    except ImportFailed as failure:
+        for error in failure.errors:
+            click.echo(f"{csv_file.name}: {error}", err=True)
+        raise click.ClickException(f"{len(failure.errors)} bad row(s); nothing was imported") from None
+    click.echo(f"imported {result.created} new and updated {result.updated} product(s)")
+
+
+@shop_cli.command("seed-demo")
+def seed_demo_command() -> None:
+    """Load the demo catalogue, if the shop has no products yet."""
+    if db.session.execute(sa.select(sa.func.count(Product.id))).scalar_one():
+        click.echo("the catalogue has products already; demo catalogue not loaded")
+        return
+    demo = resources.files("shop.catalog").joinpath("demo_products.csv")
+    with demo.open("r", encoding="utf-8") as lines:
+        result = import_products(lines)
+    click.echo(f"loaded the demo catalogue: {result.created} products")
+
+
+@shop_cli.command("create-admin")
+@click.argument("email")
+@click.password_option("--password", prompt="Password for the admin", help="prompted for when not given")
+def create_admin_command(email: str, password: str) -> None:
+    """Create an admin account, or make an existing account an admin."""
+    from shop.auth.forms import MIN_PASSWORD_LENGTH
+
+    user = find_user(email)
+    if user is not None:
+        with transaction():
+            user.is_admin = True
+        click.echo(f"{user.email} is now an admin")
+        return
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    try:
+        user = register_user(email, password, is_admin=True)
+    except EmailTaken:
+        raise click.ClickException(f"{email} was registered meanwhile; run the command again") from None
+    click.echo(f"created admin {user.email}")
+
+
+@outbox_cli.command("status")
+def outbox_status_command() -> None:
+    """Counts by state and the age of the oldest pending email."""
+    counts = outbox.counts_by_status()
+    for status in EmailStatus.ALL:
+        click.echo(f"{status:8} {counts[status]}")
+    oldest = outbox.oldest_pending_created_at()
+    age = f"{(utcnow() - oldest).total_seconds():.0f} s" if oldest else "-"
+    click.echo(f"oldest pending: {age}")
+
+
+@outbox_cli.command("list")
+@click.option("--status", type=click.Choice(EmailStatus.ALL), help="only emails in this state")
+@click.option("--limit", default=50, show_default=True)
+def outbox_list_command(status: str | None, limit: int) -> None:
+    """The newest emails: id, state, attempts, recipient, subject, last error."""
+    statement = sa.select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(limit)
+    if status:
+        statement = statement.where(OutboxEmail.status == status)
+    for email in db.session.execute(statement).scalars():
+        error = f"  [{email.last_smtp_code or ''} {email.last_error}]" if email.last_error else ""
+        click.echo(f"{email.id:6} {email.status:8} {email.attempts}x  {email.recipient}  {email.subject}{error}")
+
+
+@outbox_cli.command("retry")
+@click.argument("email_ids", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="every failed email")
+def outbox_retry_command(email_ids: tuple[int, ...], all_failed: bool) -> None:
+    """Send failed emails again (they become pending, due now)."""
+    if bool(email_ids) == all_failed:
+        raise click.UsageError("give email ids or --all-failed")
+    ids = outbox.retry_failed(None if all_failed else list(email_ids))
+    not_failed = sorted(set(email_ids) - set(ids))
+    if not_failed:
+        click.echo(f"not failed, left alone: {', '.join(map(str, not_failed))}", err=True)
+    click.echo(f"{len(ids)} email(s) queued again" + (f": {', '.join(map(str, ids))}" if ids else ""))
+
+
+@outbox_cli.command("drain")
+@click.option("--loop", is_flag=True, help="keep going, as a worker process, until stopped")
+def outbox_drain_command(loop: bool) -> None:
+    """Send every email due now, then exit (with --loop: keep sending as they fall due)."""
+    dispatcher = get_dispatcher()
+    before = outbox.counts_by_status()
+    try:
+        dispatcher.drain(loop=loop)
+    except KeyboardInterrupt:
+        click.echo("stopping: emails not yet claimed stay pending")
+    after = outbox.counts_by_status()
+    click.echo(
+        f"sent {after['sent'] - before['sent']}, failed {after['failed'] - before['failed']}, "
+        f"pending {after['pending']} ({_next_due()})"
+    )
+
+
+def _next_due() -> str:
+    due = outbox.next_due_at()
+    if due is None:
+        return "none waiting"
+    wait = due - utcnow()
+    return "next due now" if wait <= timedelta(0) else f"next due in {wait.total_seconds():.0f} s"
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(shop_cli)
+    app.cli.add_command(outbox_cli)
+

@@ -1,0 +1,140 @@
+"""Send one claimed email with Flask-Mail, within MAIL_TIMEOUT, and say how it went.
+
+Two Flask-Mail 0.10 behaviours are fixed here rather than worked around elsewhere:
+- it opens SMTP connections without a timeout (pallets-eco/flask-mail#114), so one hung
+  server would hold a thread for ever: our connection has a deadline for the whole
+  conversation;
+- its Connection.__exit__ calls quit() unguarded (pallets-eco/flask-mail#139), so a server
+  that drops the line after accepting the message turned a success into an error and a
+  duplicate: once the message is accepted, a failing QUIT is ignored.
+"""
+
+from __future__ import annotations
+
+import functools
+import smtplib
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import flask_mail
+from flask import current_app
+
+from shop.mail.outbox import ClaimedEmail
+
+
+@dataclass(frozen=True)
+class SendResult:
+    sent: bool
+    error: str = ""
+    smtp_code: int | None = None
+    permanent: bool = False  # retrying cannot help (the server refused this message)
+
+
+class _DeadlineMixin:
+    """Every read and write of the SMTP conversation gets only the time left before the
+    deadline, so a server that answers slowly, or never, costs at most MAIL_TIMEOUT."""
+
+    sock: socket.socket | None
+    deadline: float
+
+    def _arm(self) -> None:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("SMTP conversation took longer than MAIL_TIMEOUT")
+        if self.sock is not None:
+            self.sock.settimeout(remaining)
+
+    def send(self, s: Any) -> None:
+        self._arm()
+        super().send(s)  # type: ignore[misc]
+
+    def getreply(self) -> tuple[int, bytes]:
+        self._arm()
+        return super().getreply()  # type: ignore[misc]
+
+
+class _DeadlineSMTP(_DeadlineMixin, smtplib.SMTP):
+    def __init__(self, host: str, port: int, deadline: float) -> None:
+        self.deadline = deadline
+        super().__init__(host, port, local_hostname=_local_hostname(), timeout=deadline - time.monotonic())
+
+
+class _DeadlineSMTPSSL(_DeadlineMixin, smtplib.SMTP_SSL):
+    def __init__(self, host: str, port: int, deadline: float) -> None:
+        self.deadline = deadline
+        super().__init__(host, port, local_hostname=_local_hostname(), timeout=deadline - time.monotonic())
+
+
+@functools.cache
+def _local_hostname() -> str:
+    # smtplib would look this up (a DNS query) on every connection.
+    return socket.getfqdn()
+
+
+class DeadlineConnection(flask_mail.Connection):
+    """Flask-Mail's connection with a deadline and a QUIT that cannot undo a sent message."""
+
+    def __init__(self, mail: Any, timeout: float) -> None:
+        super().__init__(mail)
+        self.timeout = timeout
+
+    def configure_host(self) -> smtplib.SMTP:
+        deadline = time.monotonic() + self.timeout
+        smtp_class = _DeadlineSMTPSSL if self.mail.use_ssl else _DeadlineSMTP
+        host = smtp_class(self.mail.server, self.mail.port, deadline)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.host is None:
+            return
+        try:
+            self.host.quit()
+        except (smtplib.SMTPException, OSError):
+            self.host.close()  # the message (if any) was already accepted or already failed
+
+
+def build_message(email: ClaimedEmail) -> flask_mail.Message:
+    message = flask_mail.Message(
+        subject=email.subject,
+        recipients=[email.recipient],
+        body=email.text_body,
+        html=email.html_body or None,
+    )
+    message.msgId = email.message_id  # the row's own id, the same on every attempt
+    return message
+
+
+def send_email(email: ClaimedEmail) -> SendResult:
+    """Send through the configured SMTP server. Never raises for an SMTP or network error."""
+    mail_state = current_app.extensions["mail"]
+    try:
+        message = build_message(email)
+        with DeadlineConnection(mail_state, current_app.config["MAIL_TIMEOUT"]) as connection:
+            connection.send(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, reply = next(iter(exc.recipients.values()), (None, b""))
+        return _refused(code, f"recipient refused: {_text(reply)}")
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+        return _refused(exc.smtp_code, f"{type(exc).__name__}: {_text(exc.smtp_error)}")
+    except smtplib.SMTPResponseException as exc:  # greeting, HELO, AUTH: the server, not this message
+        return SendResult(False, f"{type(exc).__name__}: {_text(exc.smtp_error)}", exc.smtp_code)
+    except (smtplib.SMTPException, OSError) as exc:  # refused, timeout, disconnect
+        return SendResult(False, f"{type(exc).__name__}: {exc}")
+    except (flask_mail.BadHeaderError, ValueError, UnicodeError) as exc:
+        return SendResult(False, f"cannot build the message: {type(exc).__name__}: {exc}", permanent=True)
+    return SendResult(True)
+
+
+def _refused(code: int | None, error: str) -> SendResult:
+    """4xx: try again later (greylisting, a full mailbox, a flooded provider); 5xx: never."""
+    return SendResult(False, error, code, permanent=code is not None and 500 <= code < 600)
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

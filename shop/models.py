@@ -1,0 +1,181 @@
+"""The shop's tables, as typed SQLAlchemy 2.0 models.
+
+Money is stored as whole cents (int). Times are naive UTC, set by `utcnow` when a row is
+written (never a value computed once at import).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from shop.extensions import db
+
+
+def utcnow() -> datetime:
+    """Now, as naive UTC: SQLite keeps no time zone, so every stored time is UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(256))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    orders: Mapped[list[Order]] = relationship(back_populates="user", order_by="Order.id.desc()")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)  # werkzeug's default: scrypt
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+class Category(db.Model):
+    __tablename__ = "category"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+
+    products: Mapped[list[Product]] = relationship(back_populates="category")
+
+
+class Product(db.Model):
+    __tablename__ = "product"
+    __table_args__ = (
+        sa.CheckConstraint("stock >= 0", name="stock_not_negative"),
+        sa.CheckConstraint("price_cents >= 0", name="price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    price_cents: Mapped[int]
+    stock: Mapped[int] = mapped_column(default=0)
+    category_id: Mapped[int | None] = mapped_column(sa.ForeignKey("category.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    image: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    category: Mapped[Category | None] = relationship(back_populates="products")
+
+    def __repr__(self) -> str:
+        return f"<Product {self.id} {self.sku}>"
+
+
+class OrderStatus:
+    PLACED = "placed"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+class Order(db.Model):
+    __tablename__ = "customer_order"
+    __table_args__ = (sa.Index("ix_customer_order_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    status: Mapped[str] = mapped_column(sa.String(20), default=OrderStatus.PLACED)
+    full_name: Mapped[str] = mapped_column(sa.String(120))
+    address: Mapped[str] = mapped_column(sa.String(200))
+    city: Mapped[str] = mapped_column(sa.String(100))
+    postal_code: Mapped[str] = mapped_column(sa.String(20))
+    country: Mapped[str] = mapped_column(sa.String(80))
+    total_cents: Mapped[int]
+    # The hidden token of the checkout form: the same form posted twice makes one order.
+    checkout_token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="orders")
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    def __repr__(self) -> str:
+        return f"<Order {self.id} {self.number}>"
+
+
+class OrderLine(db.Model):
+    """One product of an order, with its name and price as they were when it was bought."""
+
+    __tablename__ = "order_line"
+    __table_args__ = (sa.CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("customer_order.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    sku: Mapped[str] = mapped_column(sa.String(64))
+    unit_price_cents: Mapped[int]
+    quantity: Mapped[int]
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+    @property
+    def subtotal_cents(self) -> int:
+        return self.unit_price_cents * self.quantity
+
+
+class EmailStatus:
+    PENDING = "pending"  # waiting for its first or next attempt (next_attempt_at)
+    SENDING = "sending"  # claimed by a sender until lease_expires_at
+    SENT = "sent"  # the SMTP server accepted it
+    FAILED = "failed"  # will not be tried again unless someone retries it
+
+    ALL = (PENDING, SENDING, SENT, FAILED)
+
+
+class OutboxEmail(db.Model):
+    """An email to send, written in the same transaction as the change it reports.
+
+    The row is the job: a process that dies before sending leaves it here for the next one.
+    See docs/email-delivery.md for the states and guarantees.
+    """
+
+    __tablename__ = "outbox_email"
+    __table_args__ = (sa.Index("ix_outbox_email_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # e.g. "order_confirmation:42": a second enqueue of the same email is a no-op.
+    key: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    recipient: Mapped[str] = mapped_column(sa.String(254))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    text_body: Mapped[str] = mapped_column(sa.Text)
+    html_body: Mapped[str] = mapped_column(sa.Text, default="")
+    # Made once for the row and sent on every attempt, so a duplicate can be recognised.
+    message_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(10), default=EmailStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    last_smtp_code: Mapped[int | None]
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32))
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<OutboxEmail {self.id} {self.key} {self.status}>"

@@ -1,0 +1,216 @@
+"""Fixtures: a real SMTP server, the app on a temporary SQLite database (migrated with the
+real migrations), a browser-like client that fills in forms, and a signed-in shopper."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from shop import create_app
+from shop.extensions import db
+from shop.mail.dispatcher import get_dispatcher
+from shop.models import Category, Product
+from tests.smtp_sink import SmtpSink
+
+PASSWORD = "correct-horse-battery"
+
+
+# ---------------------------------------------------------------- SMTP
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server on a free port; `smtp.behave(...)` makes it slow, refuse, hang..."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+# ---------------------------------------------------------------- the app
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database file made once by running the real migrations; each test gets a copy."""
+    from flask_migrate import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "shop.db"
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "t" * 32})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
+def settings_for(tmp_path: Path, smtp: SmtpSink, migrated_db: Path, **overrides: Any) -> dict[str, Any]:
+    db_path = tmp_path / "shop.db"
+    if not db_path.exists():
+        shutil.copy(migrated_db, db_path)
+    settings = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp.port,
+        "MAIL_DEFAULT_SENDER": "Swiftcart <shop@example.com>",
+        "MAIL_TIMEOUT": 2.0,
+        "SHOP_BASE_URL": "http://shop.test",
+        "SHOP_MAIL_SWEEP_SECONDS": 0.5,
+        "SHOP_MAIL_RETRY_BASE_SECONDS": 0.2,
+    }
+    settings.update(overrides)
+    return settings
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, smtp: SmtpSink, migrated_db: Path) -> Iterator[Callable[..., Flask]]:
+    """Build an app on this test's database with some settings changed; stopped at the end."""
+    apps: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        app = create_app(settings_for(tmp_path, smtp, migrated_db, **overrides))
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        get_dispatcher(app).stop()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def products(app: Flask) -> dict[str, int]:
+    """A small catalogue: {sku: product id}."""
+    with app.app_context():
+        tea = Category(name="Tea", slug="tea")
+        mugs = Category(name="Mugs", slug="mugs")
+        items = [
+            Product(sku="TEA", name="Assam Tea", description="Malty black tea.", price_cents=1250, stock=100, category=tea),
+            Product(sku="MUG", name="Enamel Mug", description="A blue mug.", price_cents=825, stock=100, category=mugs),
+            Product(sku="POT", name="Clay Teapot", description="Holds a litre.", price_cents=3100, stock=1, category=tea),
+            Product(sku="OLD", name="Retired Kettle", description="Gone.", price_cents=999, stock=5, active=False),
+        ]
+        db.session.add_all(items)
+        db.session.commit()
+        return {p.sku: p.id for p in items}
+
+
+# ---------------------------------------------------------------- a browser-like client
+class _Forms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, Any]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": a.get("action") or "", "fields": {}})
+        elif tag == "input" and self.forms and a.get("name") and a.get("type") in ("hidden",):
+            self.forms[-1]["fields"][a["name"]] = a.get("value") or ""
+
+
+class Browser:
+    """The test client used like a browser: GET a page, submit one of its forms with the
+    hidden fields it carries (CSRF token, checkout token) plus what the user types."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def get(self, url: str, **kw: Any) -> TestResponse:
+        return self.client.get(url, **kw)
+
+    def submit(self, page_url: str, action: str, data: dict[str, Any] | None = None, **kw: Any) -> TestResponse:
+        page = self.client.get(page_url)
+        assert page.status_code == 200, f"GET {page_url}: {page.status_code}"
+        form = self.form(page, action)
+        return self.client.post(form["action"] or page_url, data={**form["fields"], **(data or {})}, **kw)
+
+    @staticmethod
+    def form(page: TestResponse, action: str) -> dict[str, Any]:
+        parser = _Forms()
+        parser.feed(page.get_data(as_text=True))
+        for form in parser.forms:
+            if form["action"].split("?")[0] == action:
+                return form
+        raise AssertionError(f"no form posting to {action}; forms: {[f['action'] for f in parser.forms]}")
+
+    def register(self, email: str, password: str = PASSWORD) -> TestResponse:
+        return self.submit(
+            "/auth/register", "/auth/register", {"email": email, "password": password, "confirm": password}
+        )
+
+    def login(self, email: str, password: str = PASSWORD, next_url: str | None = None) -> TestResponse:
+        page = f"/auth/login?next={next_url}" if next_url else "/auth/login"
+        return self.submit(page, "/auth/login", {"email": email, "password": password})
+
+    def add(self, product_id: int, quantity: Any = 1) -> TestResponse:
+        return self.submit(f"/products/{product_id}", f"/cart/add/{product_id}", {"quantity": quantity})
+
+    def checkout(self, **address: str) -> TestResponse:
+        return self.submit("/checkout", "/checkout", {**ADDRESS, **address})
+
+    def csrf_token(self, page_url: str = "/") -> str:
+        html = self.client.get(page_url).get_data(as_text=True)
+        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+        assert match, f"no CSRF token on {page_url}"
+        return match.group(1)
+
+
+ADDRESS = {
+    "full_name": "Ada Lovelace",
+    "address": "12 Analytical Street",
+    "city": "London",
+    "postal_code": "N1 9GU",
+    "country": "United Kingdom",
+}
+
+
+@pytest.fixture
+def browser(app: Flask) -> Browser:
+    return Browser(app.test_client())
+
+
+@pytest.fixture
+def shopper(app: Flask) -> Browser:
+    """A signed-in shopper (registered through the form) with email ada@example.com."""
+    b = Browser(app.test_client())
+    response = b.register("ada@example.com")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return b
+
+
+def order_id_from(response: TestResponse) -> int:
+    assert response.status_code == 303, (response.status_code, response.get_data(as_text=True)[:500])
+    match = re.fullmatch(r"/orders/(\d+)", response.headers["Location"])
+    assert match, response.headers["Location"]
+    return int(match.group(1))
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll `condition` until it returns something truthy; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def count(app: Flask, model: type, *where: Any) -> int:
+    with app.app_context():
+        return db.session.execute(sa.select(sa.func.count()).select_from(model).where(*where)).scalar_one()
