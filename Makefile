@@ -1,0 +1,49 @@
+# Swiftcart: `make run` serves the demo shop, `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app wsgi
+DEV_SMTP_PORT ?= 8025
+
+.PHONY: run test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.run-deps: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q -r requirements.txt aiosmtpd==1.4.6
+	touch $@
+
+$(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+## run: the demo shop on http://127.0.0.1:5000, with a development mail server that
+## keeps every email in instance/mail/ (and logs its subject)
+run: $(VENV)/.run-deps
+	$(FLASK) db upgrade
+	$(FLASK) shop seed-demo
+	@echo "Shop: http://127.0.0.1:5000   Emails: instance/mail/*.eml (development SMTP on :$(DEV_SMTP_PORT))"
+	@$(BIN)/python tests/smtp_sink.py --port $(DEV_SMTP_PORT) --maildir instance/mail & sink=$$!; \
+	trap 'kill $$sink 2>/dev/null' EXIT INT TERM; \
+	MAIL_SERVER=127.0.0.1 MAIL_PORT=$(DEV_SMTP_PORT) $(FLASK) run --host 127.0.0.1 --port 5000
+
+## test: lint, then the whole test suite
+test: $(VENV)/.dev-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev-deps
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.dev-deps
+	$(BIN)/python bench/checkout.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,38 @@
+"""gunicorn settings: `gunicorn wsgi:app` reads this file from the working directory.
+
+Two worker processes with four threads each suit a 1-2 core VPS; the mail pool runs in
+every worker, started after the fork (threads do not survive a fork).
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = 30
+# On SIGTERM a worker finishes its requests and its mail sends in progress (each ends
+# within MAIL_TIMEOUT); emails not yet claimed stay pending for the next start.
+graceful_timeout = 30
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+errorlog = "-"
+
+
+def _dispatcher(worker):
+    app = getattr(worker, "wsgi", None)
+    extensions = getattr(app, "extensions", {})
+    return extensions.get("swiftcart.mail")
+
+
+def post_worker_init(worker):
+    """Start the mail pool and its start-up sweep now, not at the first request, so a
+    restarted worker sends what an earlier one left behind even if nobody visits."""
+    dispatcher = _dispatcher(worker)
+    if dispatcher is not None and dispatcher.mode == "thread":
+        dispatcher.start()
+
+
+def worker_exit(server, worker):
+    dispatcher = _dispatcher(worker)
+    if dispatcher is not None:
+        dispatcher.stop()
