@@ -68,6 +68,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "SHOP_ENV": shop_env,
         "SECRET_KEY": get("SECRET_KEY"),
+        # Where the shop keeps its files (SQLite database, development key); default ./instance.
+        "SHOP_INSTANCE_PATH": get("SHOP_INSTANCE_PATH") or None,
         # None: a SQLite file in the instance folder, resolved by create_app().
         "SQLALCHEMY_DATABASE_URI": get("DATABASE_URL") or None,
         "MAIL_SERVER": get("MAIL_SERVER", "127.0.0.1"),

@@ -24,15 +24,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the shop. `config` overrides settings read from the environment (tests)."""
+    settings = {**settings_from_env(), **(config or {})}
+    instance_path = settings["SHOP_INSTANCE_PATH"]
     app = Flask(
         __name__,
-        instance_relative_config=True,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    app.config.from_mapping(settings_from_env())
-    if config:
-        app.config.from_mapping(config)
+    app.config.from_mapping(settings)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _finish_settings(app)
 

@@ -138,4 +138,3 @@ def _next_due() -> str:
 def register_commands(app: Flask) -> None:
     app.cli.add_command(shop_cli)
     app.cli.add_command(outbox_cli)
-

@@ -42,7 +42,8 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from flask_migrate import upgrade
 
     path = tmp_path_factory.mktemp("template") / "shop.db"
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "t" * 32})
+    settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "t" * 32}
+    app = create_app({**settings, "SHOP_INSTANCE_PATH": str(path.parent)})
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -55,6 +56,7 @@ def settings_for(tmp_path: Path, smtp: SmtpSink, migrated_db: Path, **overrides:
         shutil.copy(migrated_db, db_path)
     settings = {
         "TESTING": True,
+        "SHOP_INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": "test-secret-key-" + "x" * 32,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
         "MAIL_SERVER": "127.0.0.1",
@@ -98,9 +100,13 @@ def products(app: Flask) -> dict[str, int]:
         tea = Category(name="Tea", slug="tea")
         mugs = Category(name="Mugs", slug="mugs")
         items = [
-            Product(sku="TEA", name="Assam Tea", description="Malty black tea.", price_cents=1250, stock=100, category=tea),
+            Product(
+                sku="TEA", name="Assam Tea", description="Malty black tea.", price_cents=1250, stock=100, category=tea
+            ),
             Product(sku="MUG", name="Enamel Mug", description="A blue mug.", price_cents=825, stock=100, category=mugs),
-            Product(sku="POT", name="Clay Teapot", description="Holds a litre.", price_cents=3100, stock=1, category=tea),
+            Product(
+                sku="POT", name="Clay Teapot", description="Holds a litre.", price_cents=3100, stock=1, category=tea
+            ),
             Product(sku="OLD", name="Retired Kettle", description="Gone.", price_cents=999, stock=5, active=False),
         ]
         db.session.add_all(items)
@@ -162,7 +168,7 @@ class Browser:
     def checkout(self, **address: str) -> TestResponse:
         return self.submit("/checkout", "/checkout", {**ADDRESS, **address})
 
-    def csrf_token(self, page_url: str = "/") -> str:
+    def csrf_token(self, page_url: str = "/auth/login") -> str:
         html = self.client.get(page_url).get_data(as_text=True)
         match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
         assert match, f"no CSRF token on {page_url}"
@@ -183,13 +189,27 @@ def browser(app: Flask) -> Browser:
     return Browser(app.test_client())
 
 
+def signed_in_browser(app: Flask, email: str) -> Browser:
+    """A new visitor who registers through the form (and so is signed in)."""
+    browser = Browser(app.test_client())
+    response = browser.register(email)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return browser
+
+
 @pytest.fixture
 def shopper(app: Flask) -> Browser:
-    """A signed-in shopper (registered through the form) with email ada@example.com."""
-    b = Browser(app.test_client())
-    response = b.register("ada@example.com")
-    assert response.status_code == 303, response.get_data(as_text=True)
-    return b
+    """A signed-in shopper with email ada@example.com."""
+    return signed_in_browser(app, "ada@example.com")
+
+
+def add_product(app: Flask, name: str, price_cents: int, stock: int = 100) -> int:
+    """One more product in the catalogue; its id."""
+    with app.app_context():
+        product = Product(sku=name.upper().replace(" ", "-")[:64], name=name, price_cents=price_cents, stock=stock)
+        db.session.add(product)
+        db.session.commit()
+        return product.id
 
 
 def order_id_from(response: TestResponse) -> int:

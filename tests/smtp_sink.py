@@ -201,8 +201,9 @@ class SmtpSink:
             (self.maildir / f"{time.time():.6f}.eml").write_bytes(raw)
 
 
-def _matches(mail: ReceivedMail, to: str | None = None, subject_contains: str | None = None,
-             text_contains: str | None = None) -> bool:
+def _matches(
+    mail: ReceivedMail, to: str | None = None, subject_contains: str | None = None, text_contains: str | None = None
+) -> bool:
     if to is not None and to.lower() not in [r.lower() for r in mail.rcpt_tos]:
         return False
     if subject_contains is not None and subject_contains not in mail.subject:
@@ -220,9 +221,14 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s smtp-sink %(message)s")
     sink = SmtpSink(args.port, maildir=args.maildir).start()
     sink.behave(args.mode, delay=args.delay)
-    log.info("listening on %s:%d (%s%s)%s", sink.host, sink.port, args.mode,
-             f", {args.delay:g} s per message" if args.delay else "",
-             f"; saving to {args.maildir}" if args.maildir else "")
+    log.info(
+        "listening on %s:%d (%s%s)%s",
+        sink.host,
+        sink.port,
+        args.mode,
+        f", {args.delay:g} s per message" if args.delay else "",
+        f"; saving to {args.maildir}" if args.maildir else "",
+    )
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

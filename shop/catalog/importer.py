@@ -84,7 +84,9 @@ def parse_rows(lines: Iterable[str]) -> list[ProductRow]:
             errors.append(f"line {line}: " + "; ".join(problems))
             continue
         seen[values["sku"]] = line
-        rows.append(ProductRow(line, values["sku"], values["name"], values["description"], price, stock, values["category"]))
+        rows.append(
+            ProductRow(line, values["sku"], values["name"], values["description"], price, stock, values["category"])
+        )
     if errors:
         raise ImportFailed(errors)
     return rows
@@ -105,7 +107,9 @@ def import_products(lines: Iterable[str]) -> ImportResult:
             if row.category:
                 category = categories.get(row.category)
                 if category is None:
-                    category = categories[row.category] = Category(name=row.category, slug=_free_slug(row.category, categories))
+                    category = categories[row.category] = Category(
+                        name=row.category, slug=_free_slug(row.category, categories)
+                    )
                     db.session.add(category)
             product = products.get(row.sku)
             if product is None:

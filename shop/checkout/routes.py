@@ -40,7 +40,9 @@ def submit() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         if form.checkout_token.errors:
             form.checkout_token.data = new_checkout_token()
-            return render_checkout(form, 400, "This form was not recognised; please check it and place the order again.")
+            return render_checkout(
+                form, 400, "This form was not recognised; please check it and place the order again."
+            )
         return render_checkout(form, 422)
     cart = Cart(session)
     try:

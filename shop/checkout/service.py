@@ -109,8 +109,8 @@ def place_order(user: User, items: dict[int, int], ship_to: ShippingAddress, che
         raise EmptyCart()
     try:
         with transaction():
-            order = _write_order(user, items, ship_to, checkout_token)
-            email_id = _queue_confirmation(order)
+            order, lines = _write_order(user, items, ship_to, checkout_token)
+            email_id = _queue_confirmation(order, lines, user.email)
     except IntegrityError:
         # Two submissions of one form raced: the other one's order stands.
         db.session.rollback()
@@ -118,12 +118,16 @@ def place_order(user: User, items: dict[int, int], ship_to: ShippingAddress, che
         if earlier is None:
             raise
         return PlacedOrder(earlier, duplicate=True)
-    log.info("order %s placed by user %s: %d line(s), total %d cents", order.number, user.id, len(items), order.total_cents)
+    log.info(
+        "order %s placed by user %s: %d line(s), total %d cents", order.number, user.id, len(items), order.total_cents
+    )
     get_dispatcher().hand_off([email_id])
     return PlacedOrder(order, duplicate=False)
 
 
-def _write_order(user: User, items: dict[int, int], ship_to: ShippingAddress, checkout_token: str) -> Order:
+def _write_order(
+    user: User, items: dict[int, int], ship_to: ShippingAddress, checkout_token: str
+) -> tuple[Order, list[OrderLine]]:
     wanted = sa.case(items, value=Product.id)
     taken = db.session.execute(
         sa.update(Product)
@@ -135,29 +139,36 @@ def _write_order(user: User, items: dict[int, int], ship_to: ShippingAddress, ch
     if len(taken) != len(items):
         raise OutOfStock(_shortages(items, {row.id for row in taken}))
     cart_order = {pid: position for position, pid in enumerate(items)}
-    lines = [
-        OrderLine(product_id=row.id, name=row.name, sku=row.sku, unit_price_cents=row.price_cents, quantity=items[row.id])
-        for row in sorted(taken, key=lambda row: cart_order[row.id])
-    ]
+    rows = sorted(taken, key=lambda row: cart_order[row.id])
     order = Order(
         number=new_order_number(),
-        user=user,
+        user_id=user.id,
         checkout_token=checkout_token,
-        total_cents=sum(line.subtotal_cents for line in lines),
-        lines=lines,
+        total_cents=sum(row.price_cents * items[row.id] for row in rows),
         **vars(ship_to),
     )
     db.session.add(order)
-    db.session.flush()  # the order's id, for the email's link
-    return order
+    db.session.flush()  # INSERT the order: its id, for the lines and the email's link
+    lines = [
+        {
+            "order_id": order.id,
+            "product_id": row.id,
+            "name": row.name,
+            "sku": row.sku,
+            "unit_price_cents": row.price_cents,
+            "quantity": items[row.id],
+        }
+        for row in rows
+    ]
+    # One INSERT (executemany) for all lines: the ORM would send one per line here.
+    db.session.execute(sa.insert(OrderLine), lines)
+    return order, [OrderLine(**line) for line in lines]
 
 
 def _shortages(items: dict[int, int], taken_ids: set[int]) -> list[Shortage]:
     """Which lines could not be taken, and how many are left of each."""
     short_ids = [pid for pid in items if pid not in taken_ids]
-    products = {
-        p.id: p for p in db.session.execute(sa.select(Product).where(Product.id.in_(short_ids))).scalars()
-    }
+    products = {p.id: p for p in db.session.execute(sa.select(Product).where(Product.id.in_(short_ids))).scalars()}
     shortages = []
     for pid in short_ids:
         product = products.get(pid)
@@ -167,13 +178,13 @@ def _shortages(items: dict[int, int], taken_ids: set[int]) -> list[Shortage]:
     return shortages
 
 
-def _queue_confirmation(order: Order) -> int | None:
+def _queue_confirmation(order: Order, lines: list[OrderLine], recipient: str) -> int | None:
     config = current_app.config
-    context = {"order": order, "order_url": absolute_url_for("orders.detail", order_id=order.id)}
+    context = {"order": order, "lines": lines, "order_url": absolute_url_for("orders.detail", order_id=order.id)}
     return enqueue_email(
         key=f"order_confirmation:{order.id}",
         kind="order_confirmation",
-        recipient=order.user.email,
+        recipient=recipient,
         subject=f"Your {config['SHOP_NAME']} order {order.number}",
         text_body=render_template("email/order_confirmation.txt", **context),
         html_body=render_template("email/order_confirmation.html", **context),

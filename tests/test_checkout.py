@@ -1,0 +1,261 @@
+import re
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from shop.extensions import db
+from shop.models import EmailStatus, Order, OrderLine, OutboxEmail, Product
+from tests.conftest import ADDRESS, Browser, add_product, count, order_id_from, signed_in_browser
+
+
+def stock(app, product_id: int) -> int:
+    with app.app_context():
+        return db.session.get(Product, product_id).stock
+
+
+def test_checkout_places_the_order_and_the_email_follows(app, products, shopper, smtp):
+    shopper.add(products["TEA"], 2)
+    shopper.add(products["MUG"], 1)
+    response = shopper.checkout()
+    order_id = order_id_from(response)
+
+    page = shopper.get(f"/orders/{order_id}").get_data(as_text=True)
+    number = re.search(r"<h1>Order ([A-Z0-9-]+)</h1>", page).group(1)
+    assert "Thank you! Your order" in page
+    assert "€33.25" in page
+    assert stock(app, products["TEA"]) == 98
+    assert stock(app, products["MUG"]) == 99
+    assert 'aria-label="0 items in cart"' in page  # the cart is emptied
+
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        assert order.number == number
+        assert order.total_cents == 3325
+        assert [(line.name, line.unit_price_cents, line.quantity) for line in order.lines] == [
+            ("Assam Tea", 1250, 2),
+            ("Enamel Mug", 825, 1),
+        ]
+        assert (order.full_name, order.city, order.postal_code) == ("Ada Lovelace", "London", "N1 9GU")
+
+    [mail] = smtp.wait_for(1, to="ada@example.com")
+    assert number in mail.subject
+    for text in (mail.text, mail.html):
+        assert number in text
+        assert "€33.25" in text
+        assert "Assam Tea" in text
+        assert "Enamel Mug" in text
+        assert "12 Analytical Street" in text
+        assert f"http://shop.test/orders/{order_id}" in text
+    assert "2 x Assam Tea at €12.50 = €25.00" in mail.text
+
+
+def test_prices_come_from_the_database_not_the_cart_or_form(app, products, shopper, smtp):
+    shopper.add(products["TEA"], 1)
+    with app.app_context():
+        db.session.get(Product, products["TEA"]).price_cents = 1399
+        db.session.commit()
+    order_id = order_id_from(shopper.checkout(price="0.01", total_cents="1", unit_price_cents="1"))
+    with app.app_context():
+        assert db.session.get(Order, order_id).total_cents == 1399
+
+
+def test_checkout_with_a_3_second_smtp_server_does_not_wait_for_it(make_app, smtp):
+    app = make_app(MAIL_TIMEOUT=10)
+    smtp.behave("accept", delay=3.0)
+    shopper = signed_in_browser(app, "ada@example.com")
+    shopper.add(add_product(app, "Slow Mail Tea", 1250), 1)
+    started = time.monotonic()
+    response = shopper.checkout()
+    answered = time.monotonic()
+    order_id = order_id_from(response)
+    assert smtp.received() == []  # the shopper has the answer, the SMTP server is still busy
+    [mail] = smtp.wait_for(1, to="ada@example.com", timeout=15)
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+    assert order.number in mail.text
+    assert "€12.50" in mail.text
+    assert mail.received >= time.time() - (time.monotonic() - answered)  # it came after the answer
+    print(f"checkout answered in {answered - started:.3f} s; email after {time.monotonic() - started:.1f} s")
+
+
+def test_checkout_needs_an_address(app, products, shopper):
+    shopper.add(products["TEA"], 1)
+    response = shopper.checkout(full_name="", postal_code="<script>", country="x" * 81)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Enter your full name." in html
+    assert "Use letters, digits, spaces and dashes." in html
+    assert "At most 80 characters." in html
+    assert "<script>" not in html
+    assert count(app, Order) == 0
+
+
+def test_empty_cart_cannot_be_checked_out(app, products, shopper):
+    response = shopper.get("/checkout")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/cart"
+    shopper.add(products["TEA"], 1)
+    page = shopper.get("/checkout")
+    form = Browser.form(page, "/checkout")
+    shopper.submit("/cart", f"/cart/remove/{products['TEA']}")
+    response = shopper.client.post("/checkout", data={**form["fields"], **ADDRESS})
+    assert response.status_code == 409
+    assert "Your cart is empty" in response.get_data(as_text=True)
+    assert count(app, Order) == 0
+
+
+def test_short_stock_writes_nothing_and_names_the_line(app, products, shopper, smtp):
+    shopper.add(products["TEA"], 3)
+    shopper.add(products["POT"], 1)
+    with app.app_context():
+        db.session.get(Product, products["POT"]).stock = 0
+        db.session.commit()
+    response = shopper.checkout()
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "Clay Teapot (you asked for 1, 0 left)" in html
+    assert "Nothing was ordered" in html
+    assert stock(app, products["TEA"]) == 100  # the line that was fine was not taken either
+    assert count(app, Order) == 0
+    assert count(app, OrderLine) == 0
+    assert count(app, OutboxEmail) == 0
+
+
+def test_a_product_retired_after_it_was_added_cannot_be_bought(app, products, shopper):
+    shopper.add(products["MUG"], 1)
+    with app.app_context():
+        db.session.get(Product, products["MUG"]).active = False
+        db.session.commit()
+    response = shopper.checkout()
+    assert response.status_code == 409
+    assert "Enamel Mug (you asked for 1, 0 left)" in response.get_data(as_text=True)
+    assert count(app, Order) == 0
+
+
+def test_the_same_form_submitted_twice_makes_one_order(app, products, shopper, smtp):
+    shopper.add(products["TEA"], 1)
+    form = Browser.form(shopper.get("/checkout"), "/checkout")
+    data = {**form["fields"], **ADDRESS}
+    first = shopper.client.post("/checkout", data=data)
+    second = shopper.client.post("/checkout", data=data)  # back button, submit again
+    assert order_id_from(first) == order_id_from(second)
+    assert count(app, Order) == 1
+    assert stock(app, products["TEA"]) == 99
+    assert "was already placed" in shopper.get(second.headers["Location"]).get_data(as_text=True)
+    smtp.wait_for(1, to="ada@example.com")
+    assert count(app, OutboxEmail) == 1
+
+
+def test_a_double_click_racing_itself_makes_one_order(app, products, shopper, smtp):
+    shopper.add(products["TEA"], 1)
+    form = Browser.form(shopper.get("/checkout"), "/checkout")
+    data = {**form["fields"], **ADDRESS}
+    cookie = shopper.client.get_cookie("session")
+    results, gate = [], threading.Barrier(2)
+
+    def click() -> None:
+        client = app.test_client()
+        client.set_cookie("session", cookie.value)
+        gate.wait()
+        results.append(client.post("/checkout", data=data))
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({order_id_from(r) for r in results}) == 1
+    assert count(app, Order) == 1
+    assert stock(app, products["TEA"]) == 99
+
+
+def test_two_buyers_race_for_the_last_unit_and_one_gets_it(app, products, smtp):
+    buyers = []
+    for name in ("ann", "ben"):
+        browser = Browser(app.test_client())
+        browser.register(f"{name}@example.com")
+        browser.add(products["POT"], 1)
+        form = Browser.form(browser.get("/checkout"), "/checkout")
+        buyers.append((browser, {**form["fields"], **ADDRESS}))
+    gate, results = threading.Barrier(len(buyers)), []
+
+    def buy(browser: Browser, data: dict) -> None:
+        gate.wait()
+        results.append(browser.client.post("/checkout", data=data).status_code)
+
+    threads = [threading.Thread(target=buy, args=b) for b in buyers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [303, 409]
+    assert count(app, Order) == 1
+    assert stock(app, products["POT"]) == 0
+
+
+def test_checkout_runs_the_same_number_of_sql_statements_for_any_cart_size(app, smtp):
+    with app.app_context():
+        db.session.add_all(Product(sku=f"S{i}", name=f"Thing {i}", price_cents=100 + i, stock=50) for i in range(12))
+        db.session.commit()
+        ids = db.session.execute(sa.select(Product.id).order_by(Product.id)).scalars().all()
+
+    def statements_for_checkout(email: str, lines: int) -> int:
+        browser = Browser(app.test_client())
+        browser.register(email)
+        for product_id in ids[:lines]:
+            browser.add(product_id, 2)
+        form = Browser.form(browser.get("/checkout"), "/checkout")
+        seen: list[str] = []
+        with app.app_context():
+            engine = db.engine
+        me = threading.get_ident()  # the request runs in this thread; the mail pool's queries do not count
+
+        def listener(conn, cursor, statement, *args):
+            if threading.get_ident() == me:
+                seen.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", listener)
+        try:
+            order_id_from(browser.client.post("/checkout", data={**form["fields"], **ADDRESS}))
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    one, ten = statements_for_checkout("one@example.com", 1), statements_for_checkout("ten@example.com", 10)
+    assert one == ten, (one, ten)
+    assert one <= 8
+
+
+def test_sync_dispatch_sends_inside_the_request(make_app, smtp):
+    app = make_app(SHOP_MAIL_DISPATCH="sync")
+    browser = signed_in_browser(app, "sync@example.com")
+    browser.add(add_product(app, "Sync Thing", 500), 1)
+    order_id_from(browser.checkout())
+    assert len(smtp.received(to="sync@example.com")) == 1  # already there when the answer came
+    with app.app_context():
+        assert db.session.execute(sa.select(OutboxEmail.status)).scalar_one() == EmailStatus.SENT
+
+
+def test_an_smtp_failure_never_affects_the_order(app, products, shopper, smtp):
+    smtp.behave("permfail")
+    shopper.add(products["TEA"], 1)
+    order_id = order_id_from(shopper.checkout())
+    assert shopper.get(f"/orders/{order_id}").status_code == 200
+    with app.app_context():
+        from tests.conftest import wait_until
+
+        def failed():
+            return db.session.execute(sa.select(OutboxEmail.status)).scalar_one() == EmailStatus.FAILED
+
+        wait_until(lambda: db.session.rollback() or failed(), what="the email to be marked failed")
+        assert db.session.get(Order, order_id) is not None
+
+
+@pytest.mark.parametrize("token", ["", "short", "../../etc/passwd", "x" * 65])
+def test_a_mangled_checkout_token_is_refused_without_an_order(app, products, shopper, token):
+    shopper.add(products["TEA"], 1)
+    response = shopper.submit("/checkout", "/checkout", {**ADDRESS, "checkout_token": token})
+    assert response.status_code == 400
+    assert count(app, Order) == 0

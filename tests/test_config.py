@@ -1,0 +1,104 @@
+import pytest
+
+from config import ConfigError, settings_from_env
+from shop import create_app
+
+
+def test_development_defaults_are_safe_and_complete():
+    settings = settings_from_env({})
+    assert settings["SHOP_ENV"] == "development"
+    assert settings["SHOP_MAIL_DISPATCH"] == "thread"
+    assert settings["SHOP_MAIL_WORKERS"] == 4
+    assert settings["MAIL_TIMEOUT"] == 10
+    assert settings["SHOP_MAIL_MAX_ATTEMPTS"] == 8
+    assert settings["SHOP_MAIL_RETRY_BASE_SECONDS"] == 30
+    assert settings["SHOP_MAIL_SWEEP_SECONDS"] == 15
+    assert settings["SHOP_MAIL_RATE_PER_MINUTE"] is None
+    assert settings["MAIL_SUPPRESS_SEND"] is False
+    assert settings["SESSION_COOKIE_HTTPONLY"] is True
+    assert settings["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert settings["SESSION_COOKIE_SECURE"] is False
+    assert settings["SECRET_KEY"] == ""  # no secret in the code: development makes one
+
+
+def test_environment_variables_are_read():
+    settings = settings_from_env(
+        {
+            "DATABASE_URL": "sqlite:////tmp/x.db",
+            "MAIL_SERVER": "smtp.example.com",
+            "MAIL_PORT": "587",
+            "MAIL_USE_TLS": "yes",
+            "MAIL_USERNAME": "shop",
+            "MAIL_PASSWORD": "pw",
+            "MAIL_DEFAULT_SENDER": "Shop <s@example.com>",
+            "MAIL_TIMEOUT": "2.5",
+            "SHOP_NAME": "Tea Corner",
+            "SHOP_MAIL_DISPATCH": "sync",
+            "SHOP_MAIL_WORKERS": "2",
+        }
+    )
+    assert settings["SQLALCHEMY_DATABASE_URI"] == "sqlite:////tmp/x.db"
+    assert (settings["MAIL_SERVER"], settings["MAIL_PORT"], settings["MAIL_USE_TLS"]) == ("smtp.example.com", 587, True)
+    assert settings["MAIL_TIMEOUT"] == 2.5
+    assert settings["SHOP_NAME"] == "Tea Corner"
+    assert settings["SHOP_MAIL_DISPATCH"] == "sync"
+    assert settings["SHOP_MAIL_WORKERS"] == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("MAIL_PORT", "smtp", "MAIL_PORT must be a whole number"),
+        ("SHOP_MAIL_WORKERS", "0", "at least 1"),
+        ("SHOP_MAIL_DISPATCH", "carrier-pigeon", "thread, sync or celery"),
+        ("MAIL_USE_TLS", "maybe", "yes/no"),
+        ("SHOP_ENV", "staging", "development, production or testing"),
+    ],
+)
+def test_bad_settings_are_refused_with_a_clear_message(name, value, message):
+    with pytest.raises(ConfigError, match=message):
+        settings_from_env({name: value})
+
+
+def test_tls_and_ssl_together_are_refused():
+    with pytest.raises(ConfigError, match="exclude each other"):
+        settings_from_env({"MAIL_USE_TLS": "1", "MAIL_USE_SSL": "1"})
+
+
+@pytest.mark.parametrize("key", [None, "", "dev", "changeme", "short-key"])
+def test_production_refuses_to_start_without_a_real_secret_key(key):
+    env = {"SHOP_ENV": "production"}
+    if key is not None:
+        env["SECRET_KEY"] = key
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        settings_from_env(env)
+
+
+def test_production_with_a_real_secret_key_has_secure_cookies():
+    settings = settings_from_env({"SHOP_ENV": "production", "SECRET_KEY": "k" * 64})
+    assert settings["SESSION_COOKIE_SECURE"] is True
+    assert settings["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_production_app_refuses_a_weak_key_given_in_code(tmp_path):
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app(
+            {"SHOP_ENV": "production", "SECRET_KEY": "dev", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"}
+        )
+
+
+def test_development_key_is_random_and_kept_in_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = create_app({"SHOP_INSTANCE_PATH": str(tmp_path)})
+    second = create_app({"SHOP_INSTANCE_PATH": str(tmp_path)})
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0  # readable by the owner only
+    assert len(first.config["SECRET_KEY"]) == 64
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    other = create_app({"SHOP_INSTANCE_PATH": str(tmp_path / "elsewhere")})
+    assert other.config["SECRET_KEY"] != first.config["SECRET_KEY"]
+
+
+def test_default_database_is_sqlite_in_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app({"SECRET_KEY": "x" * 32, "SHOP_INSTANCE_PATH": str(tmp_path)})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/shop.db"
