@@ -7,7 +7,6 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from shop import create_app
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
 from shop.models import Category, Product
+from tests.served import HiddenFields
 from tests.smtp_sink import SmtpSink
 
 PASSWORD = "correct-horse-battery"
@@ -115,19 +115,6 @@ def products(app: Flask) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------- a browser-like client
-class _Forms(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict[str, Any]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "form":
-            self.forms.append({"action": a.get("action") or "", "fields": {}})
-        elif tag == "input" and self.forms and a.get("name") and a.get("type") in ("hidden",):
-            self.forms[-1]["fields"][a["name"]] = a.get("value") or ""
-
-
 class Browser:
     """The test client used like a browser: GET a page, submit one of its forms with the
     hidden fields it carries (CSRF token, checkout token) plus what the user types."""
@@ -146,12 +133,7 @@ class Browser:
 
     @staticmethod
     def form(page: TestResponse, action: str) -> dict[str, Any]:
-        parser = _Forms()
-        parser.feed(page.get_data(as_text=True))
-        for form in parser.forms:
-            if form["action"].split("?")[0] == action:
-                return form
-        raise AssertionError(f"no form posting to {action}; forms: {[f['action'] for f in parser.forms]}")
+        return HiddenFields.form(page.get_data(as_text=True), action)
 
     def register(self, email: str, password: str = PASSWORD) -> TestResponse:
         return self.submit(

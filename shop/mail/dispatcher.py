@@ -29,9 +29,10 @@ log = logging.getLogger(__name__)
 
 
 def lease_seconds(mail_timeout: float) -> float:
-    """How long a claim holds: the longest a send can take (MAIL_TIMEOUT) with room to
-    record its outcome. Past it, the sweep gives the email to another sender."""
-    return 2 * mail_timeout + 15
+    """How long a claim holds: the longest a send can take (MAIL_TIMEOUT: the sender's
+    deadline for the whole SMTP conversation), twice over, with room to record the outcome.
+    Past it, the sweep gives the email to another sender."""
+    return 2 * mail_timeout + 5
 
 
 def deliver(email_id: int) -> str:

@@ -42,6 +42,7 @@ class _DeadlineMixin:
     def _arm(self) -> None:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
+            self.close()  # type: ignore[attr-defined]
             raise TimeoutError("SMTP conversation took longer than MAIL_TIMEOUT")
         if self.sock is not None:
             self.sock.settimeout(remaining)
@@ -84,10 +85,14 @@ class DeadlineConnection(flask_mail.Connection):
         deadline = time.monotonic() + self.timeout
         smtp_class = _DeadlineSMTPSSL if self.mail.use_ssl else _DeadlineSMTP
         host = smtp_class(self.mail.server, self.mail.port, deadline)
-        if self.mail.use_tls:
-            host.starttls()
-        if self.mail.username and self.mail.password:
-            host.login(self.mail.username, self.mail.password)
+        try:
+            if self.mail.use_tls:
+                host.starttls()
+            if self.mail.username and self.mail.password:
+                host.login(self.mail.username, self.mail.password)
+        except BaseException:
+            host.close()  # __exit__ never runs for a connection that failed to open
+            raise
         return host
 
     def __exit__(self, *exc_info: object) -> None:
