@@ -219,6 +219,7 @@ def main() -> None:
     parser.add_argument("--maildir", type=Path, help="write every message there as a .eml file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s smtp-sink %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
     sink = SmtpSink(args.port, maildir=args.maildir).start()
     sink.behave(args.mode, delay=args.delay)
     log.info(
