@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from datetime import timedelta
 from importlib import resources
 
@@ -116,10 +117,19 @@ def outbox_drain_command(loop: bool) -> None:
     """Send every email due now, then exit (with --loop: keep sending as they fall due)."""
     dispatcher = get_dispatcher()
     before = outbox.counts_by_status()
+    interrupted = []
+
+    def on_sigterm(*_: object) -> None:  # systemd stopping a worker: finish the sends in progress
+        interrupted.append(True)
+        dispatcher.request_stop()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        dispatcher.drain(loop=loop)
+        dispatcher.drain(loop=loop)  # stops the pool however it ends, Ctrl+C included
     except KeyboardInterrupt:
-        click.echo("stopping: emails not yet claimed stay pending")
+        interrupted.append(True)
+    if interrupted:
+        click.echo("stopped: emails not yet claimed stay pending")
     after = outbox.counts_by_status()
     click.echo(
         f"sent {after['sent'] - before['sent']}, failed {after['failed'] - before['failed']}, "

@@ -3,6 +3,7 @@ several processes sending from one outbox at once."""
 
 from __future__ import annotations
 
+import signal
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,3 +128,21 @@ def test_two_gunicorn_workers_and_a_drain_process_send_each_email_once(served, s
     assert max(ids.values()) == 1, [i for i, n in ids.items() if n > 1]
     assert sorted(m.rcpt_tos[0] for m in mails) == sorted(f"r{i}@example.com" for i in range(200))
     assert {attempts for _, _, attempts in outbox_rows(shop_db)} == {1}
+
+
+def test_drain_loop_is_a_worker_that_sends_as_emails_arrive_and_stops_on_sigterm(served, shop_db, smtp, app, tmp_path):
+    from tests.test_outbox import queue
+
+    worker = serve(served, shop_db, smtp, tmp_path).flask("outbox", "drain", "--loop")
+    try:
+        queue(app, 1, prefix="first")
+        smtp.wait_for(1, subject_contains="first", timeout=20)
+        queue(app, 1, prefix="second")  # arrives while the worker is idle
+        smtp.wait_for(1, subject_contains="second", timeout=20)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert [status for _, status, _ in outbox_rows(shop_db)] == ["sent", "sent"]
+    assert "stopped: emails not yet claimed stay pending" in (tmp_path / "gunicorn.log").read_text()

@@ -138,6 +138,11 @@ class MailDispatcher:
             threading._register_atexit(self.stop)  # type: ignore[attr-defined]
         log.info("mail dispatcher started: %d sender threads, sweep every %gs", self.workers, self.sweep_seconds)
 
+    def request_stop(self) -> None:
+        """Ask the pool to stop (safe in a signal handler); stop() waits for it."""
+        self._stopping.set()
+        self._wake.set()
+
     def stop(self) -> None:
         """Stop claiming; let sends in progress finish (each within MAIL_TIMEOUT); emails not
         yet claimed stay pending in the database for the next start."""
