@@ -96,12 +96,20 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SHOP_MAIL_RATE_PER_MINUTE": _float("SHOP_MAIL_RATE_PER_MINUTE", rate, 0.001) if rate else None,
         "SHOP_LOG_LEVEL": get("SHOP_LOG_LEVEL", "INFO").strip().upper(),
         "SHOP_PAGE_SIZE": _int("SHOP_PAGE_SIZE", get("SHOP_PAGE_SIZE", "12"), 1),
+        # Flask-Limiter: where attempt counters live ("memory://": this process only).
+        "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool(get("RATELIMIT_ENABLED", "true")),
+        "RATELIMIT_HEADERS_ENABLED": True,  # a 429 says when to try again (Retry-After)
+        "SHOP_LOGIN_LIMIT": get("SHOP_LOGIN_LIMIT", "10 per minute"),
+        # How many proxies (nginx) stand in front and set X-Forwarded-For; 0: none.
+        "SHOP_PROXY_COUNT": _int("SHOP_PROXY_COUNT", get("SHOP_PROXY_COUNT", "0"), 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": shop_env == "production",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": shop_env == "production",
+        "REMEMBER_COOKIE_DURATION": 30 * 24 * 3600,
         # Larger bodies than any form of ours are refused with 413 before they are parsed.
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # a token lives as long as the session

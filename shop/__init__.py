@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, has_request_context, session
 
 from config import ConfigError, check_production, settings_from_env
-from shop.extensions import csrf, db, login_manager, migrate
+from shop.extensions import csrf, db, limiter, login_manager, migrate
 from shop.extensions import mail as mail_extension  # not "mail": that name is the shop.mail package
 from shop.models import User
 
@@ -44,7 +44,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong" if app.config["SHOP_ENV"] == "production" else "basic"
+    # "basic": a session used from a new address is no longer "fresh" ("strong" would sign
+    # out every phone that changes networks during a checkout).
+    login_manager.session_protection = "basic"
+    limiter.init_app(app)
 
     from shop.database import configure_sqlite
 
@@ -55,9 +58,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from shop.cli import register_commands
     from shop.errors import register_error_pages
     from shop.mail.dispatcher import MailDispatcher
+    from shop.security import register_security
 
     register_commands(app)
     register_error_pages(app)
+    register_security(app)
     dispatcher = MailDispatcher(app)
     app.extensions["swiftcart.mail"] = dispatcher
     if app.config["SHOP_MAIL_DISPATCH"] == "thread" and not app.config.get("TESTING"):
@@ -100,9 +105,9 @@ def _development_secret_key(path: Path) -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from shop import auth, cart, catalog, checkout, health, orders
+    from shop import admin, auth, cart, catalog, checkout, health, orders
 
-    for module in (catalog, cart, checkout, orders, auth, health):
+    for module in (catalog, cart, checkout, orders, auth, admin, health):
         app.register_blueprint(module.bp)
 
 

@@ -26,7 +26,8 @@ def _generic_description(error: HTTPException) -> bool:
 
 def render_error(error: HTTPException) -> ResponseReturnValue:
     code = error.code or 500
-    message = MESSAGES.get(code, error.name) if _generic_description(error) else error.description
+    generic = _generic_description(error) or code == 429  # Flask-Limiter's text names the limit
+    message = MESSAGES.get(code, error.name) if generic else error.description
     response = error.get_response()
     headers = {k: v for k, v in response.headers.items() if k in ("Allow", "Retry-After", "WWW-Authenticate")}
     return render_template("errors/error.html", code=code, title=error.name, message=message), code, headers

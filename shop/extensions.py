@@ -1,5 +1,7 @@
 """The Flask extensions, created once here and bound to an app in create_app()."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -29,3 +31,6 @@ migrate = Migrate()
 mail = Mail()
 csrf = CSRFProtect()
 login_manager = LoginManager()
+# Counts in memory by default (per process); RATELIMIT_STORAGE_URI=redis://... shares the
+# counts between gunicorn workers and machines.
+limiter = Limiter(key_func=get_remote_address)

@@ -123,7 +123,10 @@ class Browser:
         self.client = client
 
     def get(self, url: str, **kw: Any) -> TestResponse:
-        return self.client.get(url, **kw)
+        response = self.client.get(url, **kw)
+        response.get_data()  # read it all, then close: a static file's handle is released
+        response.close()
+        return response
 
     def submit(self, page_url: str, action: str, data: dict[str, Any] | None = None, **kw: Any) -> TestResponse:
         page = self.client.get(page_url)

@@ -18,8 +18,7 @@ def _email_field() -> EmailField:
     )
 
 
-class RegisterForm(FlaskForm):
-    email = _email_field()
+def _new_password_fields() -> tuple[PasswordField, PasswordField]:
     password = PasswordField(
         "Password",
         validators=[
@@ -35,18 +34,37 @@ class RegisterForm(FlaskForm):
         "Repeat the password",
         validators=[DataRequired("Repeat the password."), EqualTo("password", "The two passwords differ.")],
     )
+    return password, confirm
+
+
+def check_not_like_email(password: str, email: str | None) -> None:
+    """A password that is (or contains) the account's email is the first one guessed."""
+    email = (email or "").lower()
+    local_part = email.partition("@")[0]
+    if email and (password.lower() == email or (len(local_part) >= 4 and local_part in password.lower())):
+        raise ValidationError("Choose a password that does not contain your email address.")
+
+
+class RegisterForm(FlaskForm):
+    email = _email_field()
+    password, confirm = _new_password_fields()
 
     def validate_password(self, field: PasswordField) -> None:
-        email = (self.email.data or "").lower()
-        local_part = email.partition("@")[0]
-        if email and (field.data.lower() == email or (len(local_part) >= 4 and local_part in field.data.lower())):
-            raise ValidationError("Choose a password that does not contain your email address.")
+        check_not_like_email(field.data, self.email.data)
 
 
 class LoginForm(FlaskForm):
     email = _email_field()
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
     remember = BooleanField("Keep me signed in on this device")
+
+
+class ResetRequestForm(FlaskForm):
+    email = _email_field()
+
+
+class ResetPasswordForm(FlaskForm):
+    password, confirm = _new_password_fields()
 
 
 class LogoutForm(FlaskForm):

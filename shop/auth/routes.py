@@ -4,13 +4,29 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
+from wtforms.validators import ValidationError
 
 from shop.auth import bp
-from shop.auth.forms import LoginForm, LogoutForm, RegisterForm
-from shop.auth.service import EmailTaken, authenticate, register_user
+from shop.auth.forms import (
+    LoginForm,
+    LogoutForm,
+    RegisterForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+    check_not_like_email,
+)
+from shop.auth.service import (
+    EmailTaken,
+    authenticate,
+    register_user,
+    request_password_reset,
+    set_password,
+    user_for_reset_token,
+)
+from shop.extensions import limiter
 
 
 def safe_next(target: str | None) -> str | None:
@@ -50,7 +66,24 @@ def register() -> Response | tuple[str, int] | str:
     return render_template("auth/register.html", form=form), 422 if form.errors else 200
 
 
+def _form_email() -> str:
+    """The account a login or reset attempt is about: the throttle's key per account."""
+    return "account:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+def _login_limit() -> str:
+    return current_app.config["SHOP_LOGIN_LIMIT"]
+
+
+def _failed_attempt(response: Response) -> bool:
+    return response.status_code == 422
+
+
+# Wrong passwords are counted per client address and per account: the 11th failure in a
+# minute (SHOP_LOGIN_LIMIT) gets 429 whichever of the two is guessing.
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed_attempt, scope="login-address")
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed_attempt, key_func=_form_email, scope="login-account")
 def login() -> Response | tuple[str, int] | str:
     next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
@@ -65,6 +98,42 @@ def login() -> Response | tuple[str, int] | str:
         form.password.errors = ["Wrong email or password."]
         return render_template("auth/login.html", form=form, next_url=next_url), 422
     return render_template("auth/login.html", form=form, next_url=next_url), 422 if form.errors else 200
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit("5 per hour", methods=["POST"], key_func=_form_email, scope="reset-account")
+@limiter.limit("20 per hour", methods=["POST"], scope="reset-address")
+def reset_request() -> Response | tuple[str, int] | str:
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        request_password_reset(form.email.data)
+        flash(
+            "If an account exists for that address, a link to choose a new password is on its way. "
+            "It works for one hour.",
+            "info",
+        )
+        return redirect(url_for("auth.login"), 303)
+    return render_template("auth/reset_request.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> Response | tuple[str, int] | str:
+    user = user_for_reset_token(token)
+    if user is None:
+        message = "This link is not valid: it may have expired or been used already. Ask for a new one."
+        return render_template("auth/reset_invalid.html", message=message), 400
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            check_not_like_email(form.password.data, user.email)
+        except ValidationError as error:
+            form.password.errors = [str(error)]
+            return render_template("auth/reset_password.html", form=form, token=token), 422
+        set_password(user, form.password.data)
+        _sign_in(user)
+        flash("Your password is changed and you are signed in.", "success")
+        return redirect(url_for("catalog.index"), 303)
+    return render_template("auth/reset_password.html", form=form, token=token), 422 if form.errors else 200
 
 
 @bp.post("/logout")

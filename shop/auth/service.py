@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
+import uuid
 
 import sqlalchemy as sa
+from flask import current_app, render_template
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from shop.database import transaction
 from shop.extensions import db
+from shop.mail.dispatcher import get_dispatcher
+from shop.mail.outbox import enqueue_email
 from shop.models import User
+from shop.urls import absolute_url_for
+
+log = logging.getLogger(__name__)
+
+RESET_TOKEN_MAX_AGE = 3600  # seconds a password-reset link stays valid
 
 
 @functools.cache
@@ -46,3 +58,58 @@ def authenticate(email: str, password: str) -> User | None:
         check_password_hash(_dummy_hash(), password)
         return None
     return user if user.check_password(password) else None
+
+
+# ---------------------------------------------------------------- password reset
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+
+
+def _password_fingerprint(user: User) -> str:
+    """Changes when the password changes, so a reset link works once."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def make_reset_token(user: User) -> str:
+    return _reset_serializer().dumps({"user": user.id, "password": _password_fingerprint(user)})
+
+
+def user_for_reset_token(token: str) -> User | None:
+    """The user a reset link is for, or None if it is forged, expired or already used."""
+    try:
+        data = _reset_serializer().loads(token, max_age=RESET_TOKEN_MAX_AGE)
+    except (SignatureExpired, BadSignature):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("user"), int):
+        return None
+    user = db.session.get(User, data["user"])
+    if user is None or data.get("password") != _password_fingerprint(user):
+        return None
+    return user
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if the address has an account; do nothing visible otherwise, so
+    the answer never tells whether an account exists."""
+    user = find_user(email)
+    if user is None:
+        log.info("password reset asked for an address without an account")
+        return
+    link = absolute_url_for("auth.reset_password", token=make_reset_token(user))
+    context = {"link": link, "minutes": RESET_TOKEN_MAX_AGE // 60}
+    with transaction():
+        email_id = enqueue_email(
+            key=f"password_reset:{user.id}:{uuid.uuid4().hex}",
+            kind="password_reset",
+            recipient=user.email,
+            subject=f"Reset your {current_app.config['SHOP_NAME']} password",
+            text_body=render_template("email/password_reset.txt", **context),
+            html_body=render_template("email/password_reset.html", **context),
+        )
+    get_dispatcher().hand_off([email_id])
+
+
+def set_password(user: User, password: str) -> None:
+    with transaction():
+        user.set_password(password)
+        db.session.add(user)

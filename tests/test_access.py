@@ -1,0 +1,103 @@
+"""Who may call each route. Every route of the app must have a rule here: a new route
+without one fails this suite, so nobody adds a page and forgets who may see it."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from shop.extensions import db
+from shop.models import User
+from tests.conftest import Browser, order_id_from, signed_in_browser
+
+# public: anyone; customer: signed in; owner: signed in, and only your own (others: 404);
+# admin: is_admin (guests are sent to sign in, customers get 403).
+RULES = {
+    "static": "public",
+    "catalog.index": "public",
+    "catalog.product": "public",
+    "cart.show": "public",
+    "cart.add": "public",
+    "cart.update": "public",
+    "cart.remove": "public",
+    "auth.register": "public",
+    "auth.login": "public",
+    "auth.logout": "public",
+    "auth.reset_request": "public",
+    "auth.reset_password": "public",
+    "health.healthz": "public",
+    "checkout.show": "customer",
+    "checkout.submit": "customer",
+    "orders.index": "customer",
+    "orders.detail": "owner",
+    "admin.dashboard": "admin",
+}
+
+
+def test_every_route_has_an_access_rule(app: Flask):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - RULES.keys() == set(), "new routes need a rule in RULES"
+    assert RULES.keys() - endpoints == set(), "RULES names routes that no longer exist"
+
+
+@pytest.fixture
+def people(app: Flask, products):
+    """A guest, a customer with an order, another customer, and an admin."""
+    customer = signed_in_browser(app, "customer@example.com")
+    customer.add(products["TEA"], 1)
+    order_id = order_id_from(customer.checkout())
+    admin = signed_in_browser(app, "admin@example.com")
+    with app.app_context():
+        db.session.execute(db.update(User).where(User.email == "admin@example.com").values(is_admin=True))
+        db.session.commit()
+    return {
+        "guest": Browser(app.test_client()),
+        "customer": customer,
+        "other": signed_in_browser(app, "other@example.com"),
+        "admin": admin,
+        "order_id": order_id,
+    }
+
+
+def get_urls(app: Flask, people, products) -> dict[str, str]:
+    """A URL to GET for each rule that answers GET."""
+    values = {"product_id": products["TEA"], "order_id": people["order_id"], "filename": "shop.css", "token": "x"}
+    urls = {}
+    for rule in app.url_map.iter_rules():
+        if "GET" in rule.methods:
+            urls[rule.endpoint] = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
+    return urls
+
+
+def test_each_page_answers_each_kind_of_visitor_as_its_rule_says(app, people, products):
+    for endpoint, url in get_urls(app, people, products).items():
+        rule = RULES[endpoint]
+        guest = people["guest"].get(url)
+        customer = people["customer"].get(url)
+        other = people["other"].get(url)
+        admin = people["admin"].get(url)
+        if rule == "public":
+            assert guest.status_code not in (302, 403, 404), (url, guest.status_code)
+        elif rule in ("customer", "owner", "admin"):
+            assert guest.status_code == 302, url
+            assert guest.headers["Location"].startswith("/auth/login?next="), url
+        if rule == "customer":
+            assert customer.status_code in (200, 302), url  # /checkout with an empty cart goes to /cart
+            assert "/auth/login" not in customer.headers.get("Location", ""), url
+        if rule == "owner":
+            assert customer.status_code == 200, url
+            assert other.status_code == 404, url
+        if rule == "admin":
+            assert customer.status_code == 403, url
+            assert admin.status_code == 200, url
+
+
+def test_posts_to_protected_routes_are_refused_to_guests(app, people, products):
+    token = people["guest"].csrf_token()
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods or RULES[rule.endpoint] == "public":
+            continue
+        url = rule.build({"product_id": products["TEA"], "order_id": people["order_id"]})[1]
+        response = people["guest"].client.post(url, data={"csrf_token": token})
+        assert response.status_code == 302, url
+        assert response.headers["Location"].startswith("/auth/login"), url

@@ -1,0 +1,288 @@
+"""The attack suite: what a hostile visitor tries, and what the shop answers."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from shop.extensions import db
+from shop.models import Order, OrderLine, OutboxEmail, Product, User
+from tests.conftest import ADDRESS, PASSWORD, Browser, count, order_id_from, signed_in_browser
+
+XSS = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "<svg/onload=alert(1)>",
+    "javascript:alert(1)//<a>",
+]
+
+
+# ---------------------------------------------------------------- CSRF
+def post_routes(app: Flask, products) -> list[str]:
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "POST" in rule.methods:
+            urls.append(rule.build({"product_id": products["TEA"], "token": "x"})[1])
+    return urls
+
+
+@pytest.mark.parametrize(
+    "token", [None, "", "forged", "IjAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAi.aaaa.bbbb"]
+)
+def test_every_post_without_a_valid_csrf_token_is_400_and_changes_nothing(app, products, shopper, token):
+    data = {"quantity": "1", "email": "new@example.com", "password": PASSWORD, "confirm": PASSWORD, **ADDRESS}
+    if token is not None:
+        data["csrf_token"] = token
+    for url in post_routes(app, products):
+        response = shopper.client.post(url, data=data)
+        assert response.status_code == 400, url
+    assert "Your cart is empty" in shopper.get("/cart").get_data(as_text=True)
+    assert shopper.get("/orders").status_code == 200  # still signed in: logout was refused too
+    assert count(app, Order) == 0
+    assert count(app, User) == 1
+
+
+def test_a_csrf_token_from_another_session_is_refused(app, products, shopper):
+    stranger_token = Browser(app.test_client()).csrf_token()
+    response = shopper.client.post(f"/cart/add/{products['TEA']}", data={"quantity": 1, "csrf_token": stranger_token})
+    assert response.status_code == 400
+
+
+# ---------------------------------------------------------------- who sees what
+def test_idor_another_customers_order_is_404_whatever_the_id(app, products, shopper, smtp):
+    shopper.add(products["TEA"], 1)
+    order_id = order_id_from(shopper.checkout())
+    mallory = signed_in_browser(app, "mallory@example.com")
+    for url in (f"/orders/{order_id}", f"/orders/{order_id}/", "/orders/0", "/orders/-1", f"/orders/{order_id}9"):
+        assert mallory.get(url).status_code == 404, url
+
+
+# ---------------------------------------------------------------- XSS
+@pytest.mark.parametrize("payload", XSS)
+def test_script_in_a_product_name_is_shown_as_text_everywhere(app, smtp, payload):
+    with app.app_context():
+        product = Product(sku="XSS", name=payload, description=payload, price_cents=100, stock=5)
+        db.session.add(product)
+        db.session.commit()
+        product_id = product.id
+    browser = signed_in_browser(app, "victim@example.com")
+    browser.add(product_id, 1)
+    pages = ["/", f"/products/{product_id}", "/cart", "/checkout", f"/?q={payload}"]
+    order_id = order_id_from(browser.checkout())
+    pages += [f"/orders/{order_id}", "/orders"]
+    for url in pages:
+        html = browser.get(url).get_data(as_text=True)
+        assert payload not in html, url
+    [mail] = smtp.wait_for(1, to="victim@example.com")
+    assert payload not in mail.html
+    assert payload in mail.text  # plain text shows the name as it is: no markup there
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_script_in_an_address_is_shown_as_text(app, products, shopper, smtp, payload):
+    shopper.add(products["TEA"], 1)
+    order_id = order_id_from(shopper.checkout(full_name=payload[:120], address=payload, city=payload[:100]))
+    assert payload not in shopper.get(f"/orders/{order_id}").get_data(as_text=True)
+    [mail] = smtp.wait_for(1, to="ada@example.com")
+    assert payload not in mail.html
+
+
+def test_a_name_with_crlf_cannot_add_an_email_header(app, products, shopper, smtp):
+    shopper.add(products["TEA"], 1)
+    order_id_from(shopper.checkout(full_name="Ada\r\nBcc: all@example.com\r\nSubject: free money"))
+    [mail] = smtp.wait_for(1, to="ada@example.com")
+    assert mail.message.get("Bcc") is None
+    assert mail.rcpt_tos == ["ada@example.com"]
+    assert "free money" not in mail.subject
+
+
+def test_an_email_address_with_crlf_is_refused_at_registration(app):
+    response = Browser(app.test_client()).register("ada@example.com\r\nBcc: all@example.com")
+    assert response.status_code == 422
+    assert count(app, User) == 0
+
+
+# ---------------------------------------------------------------- bodies
+def test_oversized_and_malformed_bodies_get_4xx_not_500(app, products, shopper):
+    token = shopper.csrf_token(f"/products/{products['TEA']}")
+    url = f"/cart/add/{products['TEA']}"
+    huge = shopper.client.post(url, data={"quantity": "1", "csrf_token": token, "pad": "x" * 3_000_000})
+    assert huge.status_code == 413
+    broken = shopper.client.post(
+        url, data=b"--xx\r\nContent-Disposition: form-data; name=quantity\r\n\r\n1", content_type="multipart/form-data"
+    )
+    assert broken.status_code == 400
+    as_json = shopper.client.post(url, json={"quantity": 1, "csrf_token": token})
+    assert as_json.status_code == 400
+    many = shopper.client.post(url, data={"quantity": ["1", "2", "3"], "csrf_token": token})
+    assert many.status_code in (303, 422)
+    nul = shopper.client.post(url, data={"quantity": "1\x00", "csrf_token": token})
+    assert nul.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "quantity", ["-5", "0", "1e9", "99999999999999999999", "NaN", "½", "٣", "1; DROP TABLE product"]
+)
+def test_hostile_quantities_get_a_message(app, products, shopper, quantity):
+    response = shopper.add(products["TEA"], quantity)
+    assert response.status_code in (409, 422)
+    assert 'class="error"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Product, products["TEA"]).stock == 100
+
+
+# ---------------------------------------------------------------- headers and cookies
+def test_every_page_sends_the_security_headers(browser, products):
+    for url in ("/", f"/products/{products['TEA']}", "/cart", "/auth/login", "/nope", "/healthz"):
+        headers = browser.get(url).headers
+        csp = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+        assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_pages_have_no_inline_script_or_style(browser, products, shopper):
+    for url in ("/", f"/products/{products['TEA']}", "/cart", "/auth/login", "/auth/register", "/orders"):
+        html = shopper.get(url).get_data(as_text=True)
+        assert "<script" not in html
+        assert " style=" not in html
+        assert "<style" not in html
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(browser, products):
+    response = browser.add(products["TEA"], 1)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # development over http; production sets Secure
+
+
+def test_production_cookies_are_secure(make_app, products):
+    app = make_app(SHOP_ENV="production", SECRET_KEY="p" * 64, SESSION_COOKIE_SECURE=True)
+    response = app.test_client().get("/auth/login")
+    assert "Secure" in response.headers["Set-Cookie"]
+    assert "max-age=31536000" in response.headers["Strict-Transport-Security"]
+
+
+def test_signing_in_starts_a_fresh_session_keeping_only_the_cart(app, products):
+    Browser(app.test_client()).register("ada@example.com")
+    browser = Browser(app.test_client())
+    browser.add(products["TEA"], 1)
+    with browser.client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    browser.login("ada@example.com")
+    with browser.client.session_transaction() as session:
+        assert "planted" not in session
+        assert session["cart"] == {str(products["TEA"]): 1}
+        assert session["_user_id"]
+
+
+# ---------------------------------------------------------------- login throttling
+def test_the_11th_bad_password_for_an_account_in_a_minute_gets_429(app):
+    Browser(app.test_client()).register("ada@example.com")
+    statuses = []
+    for attempt in range(11):  # from a new address each time: the per-account limit holds
+        browser = Browser(app.test_client())
+        browser.client.environ_base["REMOTE_ADDR"] = f"10.0.0.{attempt + 1}"
+        statuses.append(browser.login("ada@example.com", "wrong-password-0").status_code)
+    assert statuses == [422] * 10 + [429]
+    blocked = Browser(app.test_client())
+    blocked.client.environ_base["REMOTE_ADDR"] = "10.0.1.1"
+    assert blocked.login("ada@example.com").status_code == 429  # even the right password, for now
+    assert Browser(app.test_client()).login("someone-else@example.com", "x" * 12).status_code == 422
+
+
+def test_the_11th_bad_attempt_from_one_address_in_a_minute_gets_429(app):
+    browser = Browser(app.test_client())
+    statuses = [browser.login(f"user{i}@example.com", "wrong-password-0").status_code for i in range(11)]
+    assert statuses == [422] * 10 + [429]
+    response = browser.login("user99@example.com", "wrong-password-0")
+    assert response.status_code == 429
+    assert "Too many attempts" in response.get_data(as_text=True)
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_successful_logins_are_not_counted(app):
+    Browser(app.test_client()).register("ada@example.com")
+    browser = Browser(app.test_client())
+    for _ in range(12):
+        assert browser.login("ada@example.com").status_code in (302, 303)
+        browser.submit("/", "/auth/logout")
+
+
+# ---------------------------------------------------------------- password reset
+def reset_link(smtp, email: str) -> str:
+    [mail] = smtp.wait_for(1, to=email)
+    return next(word for word in mail.text.split() if "/auth/reset/" in word).replace("http://shop.test", "")
+
+
+def test_password_reset_by_email_works_once(app, smtp):
+    Browser(app.test_client()).register("ada@example.com")
+    browser = Browser(app.test_client())
+    known = browser.submit("/auth/reset", "/auth/reset", {"email": "ada@example.com"})
+    unknown = browser.submit("/auth/reset", "/auth/reset", {"email": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 303
+    assert known.headers["Location"] == unknown.headers["Location"]
+    link = reset_link(smtp, "ada@example.com")
+    assert smtp.received(to="nobody@example.com") == []
+    new = "a-brand-new-password"
+    response = browser.submit(link, link, {"password": new, "confirm": new})
+    assert response.status_code == 303
+    assert browser.get("/orders").status_code == 200  # signed in
+    assert browser.get(link).status_code == 400  # used: the link is dead
+    assert Browser(app.test_client()).login("ada@example.com", new).status_code == 303
+    assert Browser(app.test_client()).login("ada@example.com", PASSWORD).status_code == 422
+
+
+def test_a_tampered_or_expired_reset_link_is_refused(app, smtp, monkeypatch):
+    Browser(app.test_client()).register("ada@example.com")
+    browser = Browser(app.test_client())
+    browser.submit("/auth/reset", "/auth/reset", {"email": "ada@example.com"})
+    link = reset_link(smtp, "ada@example.com")
+    assert browser.get(link[:-3] + "abc").status_code == 400
+    assert browser.get("/auth/reset/not-a-token").status_code == 400
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 2 * 3600)  # two hours later
+    response = browser.get(link)
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- concurrency
+def test_20_buyers_racing_for_the_last_5_units_make_exactly_5_orders(app, smtp):
+    with app.app_context():
+        product = Product(sku="LAST", name="Last Teapots", price_cents=3100, stock=5)
+        db.session.add(product)
+        db.session.commit()
+        product_id = product.id
+    buyers = []
+    for i in range(20):
+        browser = signed_in_browser(app, f"buyer{i}@example.com")
+        assert browser.add(product_id, 1).status_code == 303
+        form = Browser.form(browser.get("/checkout"), "/checkout")
+        buyers.append((browser, {**form["fields"], **ADDRESS}))
+    gate, statuses = threading.Barrier(len(buyers)), []
+
+    def buy(browser: Browser, data: dict) -> None:
+        gate.wait()
+        statuses.append(browser.client.post("/checkout", data=data).status_code)
+
+    threads = [threading.Thread(target=buy, args=b) for b in buyers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [303] * 5 + [409] * 15
+    with app.app_context():
+        assert db.session.get(Product, product_id).stock == 0
+        assert db.session.execute(sa.select(sa.func.sum(OrderLine.quantity))).scalar_one() == 5
+    assert count(app, Order) == 5
+    assert count(app, OutboxEmail) == 5  # the losers wrote nothing, not even an email
+    smtp.wait_for(5)
