@@ -86,6 +86,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SHOP_NAME": get("SHOP_NAME", "Swiftcart"),
         "SHOP_CURRENCY": get("SHOP_CURRENCY", "EUR").strip().upper(),
         "SHOP_BASE_URL": get("SHOP_BASE_URL").rstrip("/"),
+        "SHOP_OWNER_EMAIL": get("SHOP_OWNER_EMAIL").strip(),
+        "SHOP_LOW_STOCK_THRESHOLD": _int("SHOP_LOW_STOCK_THRESHOLD", get("SHOP_LOW_STOCK_THRESHOLD", "5"), 0),
         "SHOP_MAIL_DISPATCH": dispatch,
         "SHOP_MAIL_WORKERS": _int("SHOP_MAIL_WORKERS", get("SHOP_MAIL_WORKERS", "4"), 1),
         "SHOP_MAIL_RETRY_BASE_SECONDS": _float(
@@ -110,8 +112,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": shop_env == "production",
         "REMEMBER_COOKIE_DURATION": 30 * 24 * 3600,
-        # Larger bodies than any form of ours are refused with 413 before they are parsed.
-        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # Larger bodies than any form of ours (a 2 MB image and its form) get 413, unread.
+        "MAX_CONTENT_LENGTH": 3 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # a token lives as long as the session
     }
     if shop_env == "production":

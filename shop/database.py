@@ -65,3 +65,10 @@ def insert_ignoring_duplicates(model: type, **values: Any) -> int | None:
         raise RuntimeError(f"unsupported database {dialect}")
     statement = insert(model).values(**values).on_conflict_do_nothing().returning(model.id)
     return db.session.execute(statement).scalar_one_or_none()
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, literally: '50%' does not match everything
+    that starts with 50. Use with escape="\\"."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -7,6 +7,7 @@ written (never a value computed once at import).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -84,6 +85,16 @@ class OrderStatus:
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
 
+    ALL = (PLACED, PAID, SHIPPED, DELIVERED, CANCELLED)
+    # The only moves an owner can make; cancelling puts the stock back.
+    NEXT: ClassVar[dict[str, tuple[str, ...]]] = {
+        PLACED: (PAID, CANCELLED),
+        PAID: (SHIPPED, CANCELLED),
+        SHIPPED: (DELIVERED,),
+        DELIVERED: (),
+        CANCELLED: (),
+    }
+
 
 class Order(db.Model):
     __tablename__ = "customer_order"
@@ -106,6 +117,9 @@ class Order(db.Model):
     user: Mapped[User] = relationship(back_populates="orders")
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
+    )
+    status_changes: Mapped[list[OrderStatusChange]] = relationship(
+        back_populates="order", order_by="OrderStatusChange.id", cascade="all, delete-orphan"
     )
 
     @property
@@ -135,6 +149,23 @@ class OrderLine(db.Model):
     @property
     def subtotal_cents(self) -> int:
         return self.unit_price_cents * self.quantity
+
+
+class OrderStatusChange(db.Model):
+    """Who moved an order from one status to another, when, and why (shown on the order)."""
+
+    __tablename__ = "order_status_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("customer_order.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str] = mapped_column(sa.String(20))
+    to_status: Mapped[str] = mapped_column(sa.String(20))
+    changed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    note: Mapped[str] = mapped_column(sa.String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="status_changes")
+    changed_by: Mapped[User | None] = relationship()
 
 
 class EmailStatus:

@@ -30,9 +30,15 @@ def parse_money(text: str) -> int:
 
 def format_money(cents: int, currency: str = "EUR") -> str:
     """1250 -> '€12.50'. No thousands separator, so the figure reads the same in any locale."""
-    sign = "-" if cents < 0 else ""
-    units, rest = divmod(abs(cents), 100)
     symbol = CURRENCY_SYMBOLS.get(currency)
     if symbol is None:
-        return f"{sign}{units}.{rest:02d} {currency}"
-    return f"{sign}{symbol}{units}.{rest:02d}"
+        return f"{format_amount(cents)} {currency}"
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{symbol}{format_amount(abs(cents))}"
+
+
+def format_amount(cents: int) -> str:
+    """1250 -> '12.50': the figure alone, as typed in forms and CSV files."""
+    sign = "-" if cents < 0 else ""
+    units, rest = divmod(abs(cents), 100)
+    return f"{sign}{units}.{rest:02d}"

@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import TestResponse, encode_multipart
 
 from shop import create_app
 from shop.extensions import db
@@ -132,7 +133,15 @@ class Browser:
         page = self.client.get(page_url)
         assert page.status_code == 200, f"GET {page_url}: {page.status_code}"
         form = self.form(page, action)
-        return self.client.post(form["action"] or page_url, data={**form["fields"], **(data or {})}, **kw)
+        values = {**form["fields"], **(data or {})}
+        if kw.get("content_type") == "multipart/form-data":
+            # Encoded here, in memory: the test client would spool a large body to a
+            # temporary file and leave it open.
+            files = {k: FileStorage(v[0], filename=v[1]) if isinstance(v, tuple) else v for k, v in values.items()}
+            boundary, body = encode_multipart(files)
+            kw["content_type"] = f"multipart/form-data; boundary={boundary}"
+            return self.client.post(form["action"], data=body, **kw)
+        return self.client.post(form["action"], data=values, **kw)
 
     @staticmethod
     def form(page: TestResponse, action: str) -> dict[str, Any]:

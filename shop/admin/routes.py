@@ -1,11 +1,325 @@
-"""The shop owner's pages under /admin (is_admin only; see require_admin)."""
+"""The shop owner's pages under /admin (is_admin only: see require_admin in __init__.py).
 
-from flask import render_template
+Every change is a POST with a CSRF token that ends with a flash message and a redirect.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response as BaseResponse
 
 from shop.admin import bp
-from shop.mail.outbox import counts_by_status
+from shop.admin.forms import (
+    ActionForm,
+    CsvImportForm,
+    OrderFilterForm,
+    OrderStatusForm,
+    ProductForm,
+    status_choices,
+)
+from shop.admin.service import (
+    OrderFilter,
+    StatusChangeRefused,
+    change_order_status,
+    emails_needing_attention,
+    low_stock_products,
+    orders_csv,
+    products_csv,
+    sales_by_day,
+    sales_chart,
+)
+from shop.catalog.images import ImageRefused, delete_product_image, store_product_image
+from shop.catalog.importer import ImportFailed, import_products, slugify
+from shop.database import like_pattern, transaction
+from shop.extensions import db
+from shop.mail.dispatcher import get_dispatcher
+from shop.mail.outbox import counts_by_status, retry_failed
+from shop.models import Category, EmailStatus, Order, OrderStatus, OutboxEmail, Product, utcnow
+from shop.money import format_amount
+
+PAGE_SIZE = 25
 
 
+# ---------------------------------------------------------------- dashboard
 @bp.get("")
 def dashboard() -> str:
-    return render_template("admin/dashboard.html", outbox=counts_by_status())
+    sales = sales_by_day(30)
+    today = utcnow().date()
+    week_start = today - timedelta(days=today.weekday())
+    this_week = [s for s in sales if s.day >= week_start]
+    threshold = current_app.config["SHOP_LOW_STOCK_THRESHOLD"]
+    return render_template(
+        "admin/dashboard.html",
+        today=sales[-1],
+        week_orders=sum(s.orders for s in this_week),
+        week_revenue_cents=sum(s.revenue_cents for s in this_week),
+        chart=sales_chart(sales),
+        sales=sales,
+        low_stock=low_stock_products(threshold),
+        threshold=threshold,
+        emails=emails_needing_attention(),
+        outbox=counts_by_status(),
+    )
+
+
+# ---------------------------------------------------------------- products
+@bp.get("/products")
+def products() -> str:
+    q = request.args.get("q", "").strip()[:100]
+    show = request.args.get("show", "all")
+    statement = sa.select(Product).options(selectinload(Product.category)).order_by(Product.name, Product.id)
+    if q:
+        pattern = like_pattern(q)
+        statement = statement.where(
+            sa.or_(Product.name.ilike(pattern, escape="\\"), Product.sku.ilike(pattern, escape="\\"))
+        )
+    if show == "active":
+        statement = statement.where(Product.active.is_(True))
+    elif show == "inactive":
+        statement = statement.where(Product.active.is_(False))
+    elif show == "low":
+        statement = statement.where(Product.stock <= current_app.config["SHOP_LOW_STOCK_THRESHOLD"])
+    page = db.paginate(statement, per_page=PAGE_SIZE, max_per_page=PAGE_SIZE)
+    return render_template("admin/products.html", page=page, q=q, show=show, action_form=ActionForm())
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+def product_new() -> BaseResponse | tuple[str, int]:
+    return _edit_product(Product(active=True), is_new=True)
+
+
+@bp.route("/products/<int:product_id>", methods=["GET", "POST"])
+def product_edit(product_id: int) -> BaseResponse | tuple[str, int]:
+    return _edit_product(db.get_or_404(Product, product_id), is_new=False)
+
+
+def _edit_product(product: Product, is_new: bool) -> BaseResponse | tuple[str, int]:
+    form = ProductForm(data=_product_form_data(product))  # what is posted takes precedence
+    if not form.validate_on_submit():
+        return render_template("admin/product_form.html", form=form, product=product, is_new=is_new), (
+            422 if form.errors else 200
+        )
+    clash = db.session.execute(
+        sa.select(Product.id).where(Product.sku == form.sku.data.strip(), Product.id != product.id)
+    ).scalar_one_or_none()
+    if clash is not None:
+        form.sku.errors = ["Another product has this SKU."]
+        return render_template("admin/product_form.html", form=form, product=product, is_new=is_new), 409
+    old_image, new_image = product.image, None
+    if form.image.data:
+        try:
+            new_image = store_product_image(form.image.data)
+        except ImageRefused as error:
+            form.image.errors = [str(error)]
+            return render_template("admin/product_form.html", form=form, product=product, is_new=is_new), 422
+    with transaction():
+        product.sku, product.name = form.sku.data.strip(), form.name.data.strip()
+        product.description = (form.description.data or "").strip()
+        product.price_cents, product.stock = form.price_cents, form.stock.data
+        product.category = _category(form.category.data)
+        if new_image:
+            product.image = new_image
+        db.session.add(product)
+    if new_image and old_image:
+        delete_product_image(old_image)
+    flash(f"{'Created' if is_new else 'Saved'} {product.name}.", "success")
+    return redirect(url_for("admin.product_edit", product_id=product.id), 303)
+
+
+def _product_form_data(product: Product) -> dict:
+    if product.id is None:
+        return {"stock": 0}
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "description": product.description,
+        "price": format_amount(product.price_cents),
+        "stock": product.stock,
+        "category": product.category.name if product.category else "",
+    }
+
+
+def _category(name: str | None) -> Category | None:
+    name = (name or "").strip()
+    if not name:
+        return None
+    category = db.session.execute(sa.select(Category).where(Category.name == name)).scalar_one_or_none()
+    if category is None:
+        slug, n = slugify(name), 2
+        while db.session.execute(sa.select(Category.id).where(Category.slug == slug)).first():
+            slug, n = f"{slugify(name)}-{n}", n + 1
+        category = Category(name=name, slug=slug)
+    return category
+
+
+@bp.post("/products/<int:product_id>/active")
+def product_active(product_id: int) -> BaseResponse:
+    ActionForm().validate_on_submit()
+    product = db.get_or_404(Product, product_id)
+    active = request.form.get("active") == "1"
+    with transaction():
+        product.active = active
+    flash(f"{product.name} is {'on sale again' if active else 'no longer sold'}.", "success")
+    return redirect(request.referrer if _same_site(request.referrer) else url_for("admin.products"), 303)
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)
+
+
+@bp.route("/products/import", methods=["GET", "POST"])
+def products_import() -> BaseResponse | tuple[str, int]:
+    form = CsvImportForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        if not form.file.data:
+            errors = ["Choose a CSV file."]
+        else:
+            try:
+                text = form.file.data.stream.read().decode("utf-8-sig")
+                result = import_products(io.StringIO(text, newline=""))
+            except UnicodeDecodeError:
+                errors = ["The file is not UTF-8 text; save it as CSV (UTF-8)."]
+            except ImportFailed as failure:
+                errors = failure.errors
+            else:
+                flash(f"Imported {result.created} new and updated {result.updated} product(s).", "success")
+                return redirect(url_for("admin.products"), 303)
+    status = 422 if errors else 200
+    return render_template("admin/products_import.html", form=form, errors=errors), status
+
+
+@bp.get("/products/export.csv")
+def products_export() -> Response:
+    rows = db.session.execute(
+        sa.select(Product).options(selectinload(Product.category)).order_by(Product.sku)
+    ).scalars()
+    return _csv_download(products_csv(list(rows)), "products.csv")
+
+
+def _csv_download(text: str, filename: str) -> Response:
+    return Response(text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# ---------------------------------------------------------------- orders
+def _order_filter() -> tuple[OrderFilterForm, OrderFilter]:
+    form = OrderFilterForm(request.args)
+    form.validate()
+    return form, OrderFilter(
+        status=form.status.data if form.status.data in OrderStatus.ALL else "",
+        customer=(form.customer.data or "").strip(),
+        date_from=form.date_from.data if not form.date_from.errors else None,
+        date_to=form.date_to.data if not form.date_to.errors else None,
+    )
+
+
+@bp.get("/orders")
+def orders() -> str:
+    form, chosen = _order_filter()
+    statement = chosen.apply(
+        sa.select(Order).options(selectinload(Order.user), selectinload(Order.lines)).order_by(Order.id.desc())
+    )
+    page = db.paginate(statement, per_page=PAGE_SIZE, max_per_page=PAGE_SIZE)
+    return render_template("admin/orders.html", page=page, form=form, args=request.args.to_dict())
+
+
+@bp.get("/orders/export.csv")
+def orders_export() -> Response:
+    _, chosen = _order_filter()
+    statement = chosen.apply(
+        sa.select(Order).options(selectinload(Order.user), selectinload(Order.lines)).order_by(Order.id)
+    )
+    return _csv_download(orders_csv(list(db.session.execute(statement).scalars())), "orders.csv")
+
+
+@bp.get("/orders/<int:order_id>")
+def order_detail(order_id: int) -> str:
+    order = db.get_or_404(Order, order_id)
+    form = OrderStatusForm()
+    form.to_status.choices = status_choices(OrderStatus.NEXT[order.status])
+    emails = db.session.execute(
+        sa.select(OutboxEmail).where(OutboxEmail.key.like(f"%:{order.id}")).order_by(OutboxEmail.id)
+    ).scalars()
+    return render_template("admin/order_detail.html", order=order, form=form, emails=list(emails))
+
+
+@bp.post("/orders/<int:order_id>/status")
+def order_status(order_id: int) -> BaseResponse:
+    form = OrderStatusForm()
+    form.validate_on_submit()
+    to_status = request.form.get("to_status", "")
+    if to_status not in OrderStatus.ALL:
+        abort(422, "Choose a status.")
+    try:
+        order = change_order_status(order_id, to_status, current_user, form.note.data or "")
+    except StatusChangeRefused as refused:
+        flash(str(refused), "error")
+        return redirect(url_for("admin.order_detail", order_id=order_id), 303)
+    flash(f"Order {order.number} is now {order.status}.", "success")
+    return redirect(url_for("admin.order_detail", order_id=order_id), 303)
+
+
+# ---------------------------------------------------------------- emails
+@bp.get("/emails")
+def emails() -> str:
+    status = request.args.get("status", "")
+    kind = request.args.get("kind", "")
+    q = request.args.get("q", "").strip()[:254]
+    statement = sa.select(OutboxEmail).order_by(OutboxEmail.id.desc())
+    if status in EmailStatus.ALL:
+        statement = statement.where(OutboxEmail.status == status)
+    if kind:
+        statement = statement.where(OutboxEmail.kind == kind)
+    if q:
+        statement = statement.where(OutboxEmail.recipient.ilike(like_pattern(q), escape="\\"))
+    kinds = db.session.execute(sa.select(OutboxEmail.kind).distinct().order_by(OutboxEmail.kind)).scalars()
+    page = db.paginate(statement, per_page=PAGE_SIZE, max_per_page=PAGE_SIZE)
+    return render_template(
+        "admin/emails.html",
+        page=page,
+        status=status,
+        kind=kind,
+        q=q,
+        kinds=list(kinds),
+        statuses=EmailStatus.ALL,
+        counts=counts_by_status(),
+        action_form=ActionForm(),
+    )
+
+
+@bp.get("/emails/<int:email_id>")
+def email_detail(email_id: int) -> str:
+    return render_template(
+        "admin/email_detail.html", email=db.get_or_404(OutboxEmail, email_id), action_form=ActionForm()
+    )
+
+
+@bp.get("/emails/<int:email_id>/html")
+def email_html(email_id: int) -> Response:
+    """The email's HTML on its own, for the preview frame: sandboxed, no scripts, nothing
+    fetched from elsewhere, so whatever it contains cannot act in the admin's session."""
+    email = db.get_or_404(OutboxEmail, email_id)
+    response = Response(email.html_body or "<p>(no HTML part)</p>", mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.post("/emails/<int:email_id>/resend")
+def email_resend(email_id: int) -> BaseResponse:
+    ActionForm().validate_on_submit()
+    email = db.get_or_404(OutboxEmail, email_id)
+    if retry_failed([email.id]):
+        get_dispatcher().hand_off([email.id])
+        flash(f"Email to {email.recipient} queued to be sent again.", "success")
+    else:
+        flash(f"Only a failed email can be resent; this one is {email.status}.", "error")
+    return redirect(url_for("admin.email_detail", email_id=email.id), 303)

@@ -8,7 +8,7 @@ import logging
 import uuid
 
 import sqlalchemy as sa
-from flask import current_app, render_template
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -16,7 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from shop.database import transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
-from shop.mail.outbox import enqueue_email
+from shop.mail.messages import queue_email
 from shop.models import User
 from shop.urls import absolute_url_for
 
@@ -98,13 +98,12 @@ def request_password_reset(email: str) -> None:
     link = absolute_url_for("auth.reset_password", token=make_reset_token(user))
     context = {"link": link, "minutes": RESET_TOKEN_MAX_AGE // 60}
     with transaction():
-        email_id = enqueue_email(
+        email_id = queue_email(
+            "password_reset",
             key=f"password_reset:{user.id}:{uuid.uuid4().hex}",
-            kind="password_reset",
             recipient=user.email,
             subject=f"Reset your {current_app.config['SHOP_NAME']} password",
-            text_body=render_template("email/password_reset.txt", **context),
-            html_body=render_template("email/password_reset.html", **context),
+            **context,
         )
     get_dispatcher().hand_off([email_id])
 

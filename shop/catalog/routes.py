@@ -1,20 +1,18 @@
 """GET / (catalogue: search, category, pages) and GET /products/<id>."""
 
+import re
+
 import sqlalchemy as sa
-from flask import abort, current_app, render_template, request
+from flask import Response, abort, current_app, render_template, request, send_from_directory
 
 from shop.cart.forms import AddToCartForm
 from shop.catalog import bp
+from shop.catalog.images import image_folder
+from shop.database import like_pattern
 from shop.extensions import db
 from shop.models import Category, Product
 
 MAX_QUERY_LENGTH = 100
-
-
-def _like_pattern(text: str) -> str:
-    """'50%' matches the text '50%', not everything starting with 50."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 @bp.get("/")
@@ -29,7 +27,7 @@ def index() -> str:
             abort(404, "There is no such category.")
         statement = statement.where(Product.category_id == category.id)
     if q:
-        pattern = _like_pattern(q)
+        pattern = like_pattern(q)
         statement = statement.where(
             sa.or_(Product.name.ilike(pattern, escape="\\"), Product.description.ilike(pattern, escape="\\"))
         )
@@ -48,3 +46,13 @@ def product(product_id: int) -> str:
     if not item.active:
         abort(404, "This product is not sold any more.")
     return render_template("catalog/product.html", product=item, form=AddToCartForm(formdata=None))
+
+
+@bp.get("/media/products/<name>")
+def product_image(name: str) -> Response:
+    """An uploaded product image (generated names only; nothing else is served from here)."""
+    if not re.fullmatch(r"[0-9a-f]{32}\.(png|jpg|gif|webp)", name):
+        abort(404)
+    response = send_from_directory(image_folder(), name, max_age=7 * 24 * 3600)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

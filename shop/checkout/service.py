@@ -4,7 +4,7 @@ In that one transaction:
 1. stock is taken for every line by one conditional UPDATE (`stock >= wanted`), which
    also returns the prices from the database; a line that is short updates nothing;
 2. the order and its lines are written, with names and prices as they are now;
-3. the confirmation email is written to the outbox.
+3. the confirmation email (and the owner's "new order" email) is written to the outbox.
 After the commit the email's id is handed to the mail dispatcher. If anything fails before
 the commit, nothing at all was written: no stock taken, no order, no email.
 
@@ -18,14 +18,15 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from shop.database import transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
-from shop.mail.outbox import enqueue_email
+from shop.mail.messages import queue_email
 from shop.models import Order, OrderLine, Product, User, utcnow
+from shop.money import format_money
 from shop.urls import absolute_url_for
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def place_order(user: User, items: dict[int, int], ship_to: ShippingAddress, che
     try:
         with transaction():
             order, lines = _write_order(user, items, ship_to, checkout_token)
-            email_id = _queue_confirmation(order, lines, user.email)
+            email_ids = _queue_emails(order, lines, user.email)
     except IntegrityError:
         # Two submissions of one form raced: the other one's order stands.
         db.session.rollback()
@@ -121,7 +122,7 @@ def place_order(user: User, items: dict[int, int], ship_to: ShippingAddress, che
     log.info(
         "order %s placed by user %s: %d line(s), total %d cents", order.number, user.id, len(items), order.total_cents
     )
-    get_dispatcher().hand_off([email_id])
+    get_dispatcher().hand_off(email_ids)
     return PlacedOrder(order, duplicate=False)
 
 
@@ -178,14 +179,29 @@ def _shortages(items: dict[int, int], taken_ids: set[int]) -> list[Shortage]:
     return shortages
 
 
-def _queue_confirmation(order: Order, lines: list[OrderLine], recipient: str) -> int | None:
+def _queue_emails(order: Order, lines: list[OrderLine], customer_email: str) -> list[int | None]:
+    """The customer's confirmation and, when SHOP_OWNER_EMAIL is set, the owner's notice."""
     config = current_app.config
-    context = {"order": order, "lines": lines, "order_url": absolute_url_for("orders.detail", order_id=order.id)}
-    return enqueue_email(
-        key=f"order_confirmation:{order.id}",
-        kind="order_confirmation",
-        recipient=recipient,
-        subject=f"Your {config['SHOP_NAME']} order {order.number}",
-        text_body=render_template("email/order_confirmation.txt", **context),
-        html_body=render_template("email/order_confirmation.html", **context),
-    )
+    context = {"order": order, "lines": lines, "customer_email": customer_email}
+    ids = [
+        queue_email(
+            "order_confirmation",
+            key=f"order_confirmation:{order.id}",
+            recipient=customer_email,
+            subject=f"Your {config['SHOP_NAME']} order {order.number}",
+            order_url=absolute_url_for("orders.detail", order_id=order.id),
+            **context,
+        )
+    ]
+    if config["SHOP_OWNER_EMAIL"]:
+        ids.append(
+            queue_email(
+                "new_order",
+                key=f"new_order:{order.id}",
+                recipient=config["SHOP_OWNER_EMAIL"],
+                subject=f"New order {order.number}: {format_money(order.total_cents, config['SHOP_CURRENCY'])}",
+                order_url=absolute_url_for("admin.order_detail", order_id=order.id),
+                **context,
+            )
+        )
+    return ids

@@ -1,0 +1,23 @@
+"""What an email says: rendered from templates/email/<kind>.txt and .html, then queued."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template
+
+from shop.mail.outbox import enqueue_email
+
+
+def queue_email(kind: str, key: str, recipient: str, subject: str, **context: Any) -> int | None:
+    """Render the email `kind` with `context` and write it to the outbox, in the caller's
+    transaction; its id (None if `key` was queued before). Hand the id to the dispatcher
+    after the commit."""
+    return enqueue_email(
+        key=key,
+        kind=kind,
+        recipient=recipient,
+        subject=subject,
+        text_body=render_template(f"email/{kind}.txt", **context),
+        html_body=render_template(f"email/{kind}.html", **context),
+    )
