@@ -29,8 +29,13 @@ run: $(VENV)/.run-deps
 	trap 'kill $$sink 2>/dev/null' EXIT INT TERM; \
 	MAIL_SERVER=127.0.0.1 MAIL_PORT=$(DEV_SMTP_PORT) $(FLASK) run --host 127.0.0.1 --port 5000
 
-## test: lint, then the whole test suite
-test: $(VENV)/.dev-deps
+# axe-core for the browser tests' accessibility check (from the npm registry, if npm is here)
+tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/browser --no-audit --no-fund --silent; \
+	else echo "npm not found: browser tests will be skipped (they need axe-core)"; fi
+
+## test: lint, then the whole test suite (browser tests run when Chromium is installed)
+test: $(VENV)/.dev-deps tests/browser/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

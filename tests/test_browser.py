@@ -1,0 +1,266 @@
+"""The shopper's journey in a real browser (Debian's Chromium, driven by Playwright), with the
+real SMTP sink; and the pages at a phone's width and a desktop's, checked with axe-core.
+
+Needs `chromium` on PATH (Debian: `apt-get install chromium`) and axe-core
+(`npm ci --prefix tests/browser`); no browser is downloaded. Without them these tests are
+skipped, except under CI=true, where a missing browser fails the run.
+Screenshots of every step go to test-artifacts/screenshots/ (not in git).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from werkzeug.serving import make_server
+
+from shop.extensions import db
+from shop.models import Category, Product, User
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # root in a container has no user namespaces for the sandbox
+    "--disable-gpu",
+    "--disable-background-networking",  # no calls home: this machine has no internet
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _missing(what: str, how: str) -> None:
+    message = f"{what} is missing: {how}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true: browser tests may not be skipped)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        _missing("Chromium", "install Debian's package with `apt-get install chromium`")
+    if not AXE.exists():
+        _missing("axe-core", "run `npm ci --prefix tests/browser`")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright", "pip install -r requirements-dev.txt")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_shop(make_app) -> Iterator[tuple[str, Flask]]:
+    """The shop served over real HTTP on a free port, in a thread of this process."""
+    app = make_app(SHOP_BASE_URL="", SHOP_OWNER_EMAIL="")
+    with app.app_context():
+        tea, mugs = Category(name="Tea", slug="tea"), Category(name="Mugs", slug="mugs")
+        db.session.add_all(
+            [
+                Product(sku="TEA", name="Assam Tea", description="Malty black tea in a 250 g tin.",
+                        price_cents=1250, stock=40, category=tea),
+                Product(sku="EARL", name="Earl Grey Tea", description="Black tea with bergamot.",
+                        price_cents=1120, stock=3, category=tea),
+                Product(sku="MUG", name="Enamel Mug", description="A blue enamel mug.", price_cents=825,
+                        stock=80, category=mugs),
+            ]
+        )
+        admin = User(email="owner@example.com", is_admin=True)
+        admin.set_password("owner-password-1")
+        db.session.add(admin)
+        db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", app
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+class Camera:
+    """Numbered screenshots of each step, in a folder per test."""
+
+    def __init__(self, name: str) -> None:
+        self.folder = SHOTS / name
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        self.count = 0
+        self.taken: list[str] = []
+
+    def shoot(self, page, step: str) -> None:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{step}.png"
+        page.screenshot(path=str(path), full_page=True)
+        self.taken.append(path.name)
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the current page."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_a_shopper_buys_in_a_real_browser_and_the_owner_ships_it(chromium, live_shop, smtp):
+    base, app = live_shop
+    camera = Camera("journey")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    checked: dict[str, list[str]] = {}
+
+    def check_a11y(name: str) -> None:
+        checked[name] = serious_violations(page)
+
+    # A guest searches the catalogue and opens a product.
+    page.goto(base + "/")
+    camera.shoot(page, "catalogue")
+    check_a11y("catalogue")
+    page.get_by_label("Search products").fill("assam")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r"\?q=assam"))
+    camera.shoot(page, "search")
+    page.get_by_role("link", name="Assam Tea").click()
+    page.get_by_role("heading", level=1, name="Assam Tea").wait_for()
+    camera.shoot(page, "product")
+    check_a11y("product")
+
+    # Adds two products, then changes a quantity in the cart.
+    page.get_by_role("button", name="Add to cart").click()
+    page.get_by_text("Added 1 × Assam Tea").wait_for()
+    assert page.locator(".badge").inner_text() == "1"
+    page.goto(base + "/?category=mugs")
+    page.get_by_role("link", name="Enamel Mug").click()
+    page.get_by_label("Quantity").fill("2")
+    page.get_by_role("button", name="Add to cart").click()
+    page.get_by_text("Added 2 × Enamel Mug").wait_for()
+    assert page.locator(".badge").inner_text() == "3"
+    page.get_by_role("link", name=re.compile(r"^Cart")).click()
+    page.get_by_label("Quantity of Enamel Mug").fill("3")
+    page.get_by_role("row", name=re.compile("Enamel Mug")).get_by_role("button", name="Update").click()
+    page.get_by_text("Enamel Mug: quantity now 3.").wait_for()
+    assert "€37.25" in page.locator("tfoot").inner_text()  # 12.50 + 3 x 8.25
+    camera.shoot(page, "cart")
+    check_a11y("cart")
+
+    # Checking out needs an account: register, and come back to the checkout.
+    page.get_by_role("link", name="Check out").click()
+    page.wait_for_url(re.compile(r"/auth/login\?next="))
+    check_a11y("login")
+    page.get_by_role("link", name="Create an account").click()
+    camera.shoot(page, "register")
+    check_a11y("register")
+    page.get_by_label("Email").fill("grace@example.com")
+    page.get_by_label("Password", exact=True).fill("hopper-compiler-1952")
+    page.get_by_label("Repeat the password").fill("hopper-compiler-1952")
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(base + "/checkout")
+    camera.shoot(page, "checkout")
+    check_a11y("checkout")
+
+    # A mistake is shown next to its field, then the order is placed.
+    page.get_by_label("Full name").fill("Grace Hopper")
+    page.get_by_label("Street address").fill("1 Navy Yard")
+    page.get_by_label("Town or city").fill("Arlington")
+    page.get_by_label("Postal code").fill("<22201>")
+    page.get_by_label("Country").fill("United States")
+    page.get_by_role("button", name=re.compile("Place order")).click()
+    error = page.locator("#postal_code-error")
+    assert error.inner_text() == "Use letters, digits, spaces and dashes."
+    assert page.get_by_label("Postal code").get_attribute("aria-invalid") == "true"
+    camera.shoot(page, "checkout-error")
+    page.get_by_label("Postal code").fill("22201")
+    page.get_by_role("button", name=re.compile("Place order")).click()
+    page.wait_for_url(re.compile(r"/orders/\d+$"))
+    heading = page.get_by_role("heading", level=1).inner_text()
+    number = re.fullmatch(r"Order (\S+)", heading).group(1)
+    order_id = int(page.url.rsplit("/", 1)[1])
+    assert "Thank you! Your order" in page.locator(".flashes").inner_text()
+    camera.shoot(page, "order-confirmed")
+    check_a11y("order")
+
+    # My Orders lists it; the confirmation email arrives.
+    page.get_by_role("link", name="My Orders", exact=True).click()
+    page.get_by_role("link", name=f"Order {number}").wait_for()
+    camera.shoot(page, "my-orders")
+    [mail] = smtp.wait_for(1, to="grace@example.com", timeout=15)
+    assert number in mail.subject
+    assert "€37.25" in mail.text
+
+    # The owner signs in, marks the order paid, then shipped; the shipped email arrives.
+    owner = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
+    owner.goto(base + "/auth/login")
+    owner.get_by_label("Email").fill("owner@example.com")
+    owner.get_by_label("Password").fill("owner-password-1")
+    owner.get_by_role("button", name="Sign in").click()
+    owner.get_by_role("link", name="Admin").click()
+    owner.get_by_role("heading", level=1, name="Dashboard").wait_for()
+    camera.shoot(owner, "admin-dashboard")
+    checked["admin dashboard"] = serious_violations(owner)
+    owner.get_by_role("link", name="Orders", exact=True).click()
+    owner.get_by_role("link", name=number).click()
+    owner.get_by_label("New status").select_option("paid")
+    owner.get_by_role("button", name="Change status").click()
+    owner.get_by_text(f"Order {number} is now paid.").wait_for()
+    owner.get_by_label("New status").select_option("shipped")
+    owner.get_by_label(re.compile("^Note")).fill("Tracking: UPS 1Z999")
+    owner.get_by_role("button", name="Change status").click()
+    owner.get_by_text(f"Order {number} is now shipped.").wait_for()
+    camera.shoot(owner, "admin-shipped")
+    checked["admin order"] = serious_violations(owner)
+    [shipped] = smtp.wait_for(1, subject_contains="has shipped", timeout=15)
+    assert shipped.rcpt_tos == ["grace@example.com"]
+    assert "Tracking: UPS 1Z999" in shipped.text
+    with app.app_context():
+        assert db.session.execute(sa.select(Product.stock).where(Product.sku == "MUG")).scalar_one() == 77
+    assert order_id
+
+    assert {name: found for name, found in checked.items() if found} == {}
+    print(f"\nscreenshots in {camera.folder}: {', '.join(camera.taken)}")
+    print(f"axe-core: no serious or critical violations on {len(checked)} pages: {', '.join(checked)}")
+
+
+@pytest.mark.parametrize(("device", "width", "height"), [("phone", 375, 740), ("desktop", 1280, 900)])
+def test_pages_fit_the_screen_at_phone_and_desktop_width(chromium, live_shop, smtp, device, width, height):
+    base, app = live_shop
+    camera = Camera(f"widths-{device}")
+    context = chromium.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+    page = context.new_page()
+    page.goto(base + "/auth/register")
+    page.get_by_label("Email").fill(f"{device}@example.com")
+    page.get_by_label("Password", exact=True).fill("a-fine-long-password")
+    page.get_by_label("Repeat the password").fill("a-fine-long-password")
+    page.get_by_role("button", name="Create account").click()
+    page.goto(base + "/products/1")
+    page.get_by_role("button", name="Add to cart").click()
+    pages = {"catalogue": "/", "product": "/products/1", "cart": "/cart", "checkout": "/checkout",
+             "orders": "/orders", "not-found": "/no-such-page"}
+    problems = {}
+    for name, path in pages.items():
+        page.goto(base + path)
+        camera.shoot(page, name)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        h1s = page.locator("h1").count()
+        landmarks = [page.locator(tag).count() for tag in ("header", "nav", "main", "footer")]
+        found = serious_violations(page)
+        if overflow > 0 or h1s != 1 or 0 in landmarks or found:
+            problems[name] = {"overflow px": overflow, "h1": h1s, "landmarks": landmarks, "axe": found}
+    assert problems == {}
+    print(f"\n{device} {width}px: {', '.join(camera.taken)} in {camera.folder}")
