@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 DEV_SMTP_PORT ?= 8025
 
-.PHONY: run test lint format bench clean
+TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-pg lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +40,10 @@ tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json
 test: $(VENV)/.dev-deps tests/browser/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+## test-pg: the whole test suite again, each test on its own PostgreSQL database
+test-pg: $(VENV)/.dev-deps tests/browser/node_modules/.package-lock.json
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest
 
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .

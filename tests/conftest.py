@@ -1,10 +1,10 @@
-"""Fixtures: a real SMTP server, the app on a temporary SQLite database (migrated with the
-real migrations), a browser-like client that fills in forms, and a signed-in shopper."""
+"""Fixtures: a real SMTP server, the app on its own database (SQLite, or PostgreSQL with
+TEST_DATABASE_URL; migrated with the real migrations), a browser-like client that fills in
+forms, and a signed-in shopper."""
 
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +21,7 @@ from shop import create_app
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
 from shop.models import Category, Product
+from tests.databases import TestDatabases
 from tests.served import HiddenFields
 from tests.smtp_sink import SmtpSink
 
@@ -38,28 +39,27 @@ def smtp() -> Iterator[SmtpSink]:
 
 # ---------------------------------------------------------------- the app
 @pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database file made once by running the real migrations; each test gets a copy."""
-    from flask_migrate import upgrade
-
-    path = tmp_path_factory.mktemp("template") / "shop.db"
-    settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "t" * 32}
-    app = create_app({**settings, "SHOP_INSTANCE_PATH": str(path.parent)})
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-    return path
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabases]:
+    """SQLite copies, or PostgreSQL databases when TEST_DATABASE_URL says so (make test-pg)."""
+    made = TestDatabases.from_environment(tmp_path_factory.mktemp("databases")).prepare()
+    yield made
+    made.close()
 
 
-def settings_for(tmp_path: Path, smtp: SmtpSink, migrated_db: Path, **overrides: Any) -> dict[str, Any]:
-    db_path = tmp_path / "shop.db"
-    if not db_path.exists():
-        shutil.copy(migrated_db, db_path)
+@pytest.fixture
+def db_url(databases: TestDatabases, tmp_path: Path) -> Iterator[str]:
+    """This test's own migrated database."""
+    url = databases.new(tmp_path)
+    yield url
+    databases.drop(url)
+
+
+def settings_for(tmp_path: Path, smtp: SmtpSink, db_url: str, **overrides: Any) -> dict[str, Any]:
     settings = {
         "TESTING": True,
         "SHOP_INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": "test-secret-key-" + "x" * 32,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "SQLALCHEMY_DATABASE_URI": db_url,
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": smtp.port,
         "MAIL_DEFAULT_SENDER": "Swiftcart <shop@example.com>",
@@ -73,12 +73,12 @@ def settings_for(tmp_path: Path, smtp: SmtpSink, migrated_db: Path, **overrides:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, smtp: SmtpSink, migrated_db: Path) -> Iterator[Callable[..., Flask]]:
+def make_app(tmp_path: Path, smtp: SmtpSink, db_url: str) -> Iterator[Callable[..., Flask]]:
     """Build an app on this test's database with some settings changed; stopped at the end."""
     apps: list[Flask] = []
 
     def build(**overrides: Any) -> Flask:
-        app = create_app(settings_for(tmp_path, smtp, migrated_db, **overrides))
+        app = create_app(settings_for(tmp_path, smtp, db_url, **overrides))
         apps.append(app)
         return app
 

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import requests
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -30,14 +30,14 @@ def free_port() -> int:
 class ServedShop:
     """gunicorn serving wsgi:app (with the repo's gunicorn.conf.py) on a free port."""
 
-    def __init__(self, db_path: Path, smtp_port: int, log_path: Path, **settings: Any) -> None:
+    def __init__(self, db_url: str, smtp_port: int, log_path: Path, **settings: Any) -> None:
         self.port = free_port()
         self.log_path = log_path
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("SHOP_", "MAIL_", "DATABASE_"))},
             "SECRET_KEY": "served-test-key-" + "x" * 32,
-            "DATABASE_URL": f"sqlite:///{db_path}",
-            "SHOP_INSTANCE_PATH": str(db_path.parent / "instance"),
+            "DATABASE_URL": db_url,
+            "SHOP_INSTANCE_PATH": str(log_path.parent / "instance"),
             "MAIL_SERVER": "127.0.0.1",
             "MAIL_PORT": str(smtp_port),
             "MAIL_DEFAULT_SENDER": "shop@example.com",
@@ -183,7 +183,12 @@ class HttpShopper:
         return int(r.headers["Location"].rsplit("/", 1)[1])
 
 
-def outbox_rows(db_path: Path) -> list[tuple[int, str, int]]:
-    """(id, status, attempts) of every outbox row, read straight from the SQLite file."""
-    with sqlite3.connect(db_path, timeout=15) as conn:
-        return conn.execute("SELECT id, status, attempts FROM outbox_email ORDER BY id").fetchall()
+def outbox_rows(db_url: str) -> list[tuple[int, str, int]]:
+    """(id, status, attempts) of every outbox row, read straight from the database."""
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, status, attempts FROM outbox_email ORDER BY id")).all()
+            return [tuple(row) for row in rows]
+    finally:
+        engine.dispose()

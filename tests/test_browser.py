@@ -239,7 +239,7 @@ def test_a_shopper_buys_in_a_real_browser_and_the_owner_ships_it(chromium, live_
 
 @pytest.mark.parametrize(("device", "width", "height"), [("phone", 375, 740), ("desktop", 1280, 900)])
 def test_pages_fit_the_screen_at_phone_and_desktop_width(chromium, live_shop, smtp, device, width, height):
-    base, app = live_shop
+    base, _ = live_shop
     camera = Camera(f"widths-{device}")
     context = chromium.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
     page = context.new_page()

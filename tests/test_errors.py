@@ -29,12 +29,12 @@ def test_413_for_an_oversized_body(browser):
 
 
 @pytest.mark.parametrize("code", [400, 403, 404, 409, 500])
-def test_every_error_page_renders_in_the_layout(tmp_path, smtp, migrated_db, code):
+def test_every_error_page_renders_in_the_layout(tmp_path, smtp, db_url, code):
     from flask import abort
 
     from shop import create_app
 
-    app = create_app(settings_for(tmp_path, smtp, migrated_db, PROPAGATE_EXCEPTIONS=False))
+    app = create_app(settings_for(tmp_path, smtp, db_url, PROPAGATE_EXCEPTIONS=False))
 
     @app.get("/fail")
     def fail():

@@ -22,17 +22,17 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def shop_db(app, tmp_path) -> Path:
-    """This test's migrated SQLite file, with one product (id 1) in it."""
+def shop_db(app, db_url) -> str:
+    """This test's migrated database, with one product (id 1) in it; its URL."""
     with app.app_context():
         db.session.add(Product(sku="TEA", name="Assam Tea", price_cents=1250, stock=100))
         db.session.commit()
         db.engine.dispose()
-    return tmp_path / "shop.db"
+    return db_url
 
 
 @pytest.fixture
-def served(shop_db: Path, smtp: SmtpSink, tmp_path: Path) -> Iterator[list[ServedShop]]:
+def served(shop_db: str, smtp: SmtpSink, tmp_path: Path) -> Iterator[list[ServedShop]]:
     """Shops started by the test; whatever is still running is killed at the end."""
     shops: list[ServedShop] = []
     yield shops
@@ -40,7 +40,7 @@ def served(shop_db: Path, smtp: SmtpSink, tmp_path: Path) -> Iterator[list[Serve
         shop.kill()
 
 
-def serve(served: list[ServedShop], shop_db: Path, smtp: SmtpSink, tmp_path: Path, **settings) -> ServedShop:
+def serve(served: list[ServedShop], shop_db: str, smtp: SmtpSink, tmp_path: Path, **settings) -> ServedShop:
     shop = ServedShop(shop_db, smtp.port, tmp_path / "gunicorn.log", **settings)
     served.append(shop)
     return shop

@@ -81,13 +81,19 @@ def claim(email_id: int, lease_seconds: float) -> ClaimedEmail | None:
     """
     now = utcnow()
     token = uuid.uuid4().hex
+    claimable = sa.and_(
+        OutboxEmail.id == email_id,
+        OutboxEmail.status == EmailStatus.PENDING,
+        OutboxEmail.next_attempt_at <= now,
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Another sender in the middle of claiming this row holds its lock: skip it at once
+        # instead of waiting for that transaction only to find the row taken.
+        free = sa.select(OutboxEmail.id).where(claimable).with_for_update(skip_locked=True)
+        claimable = OutboxEmail.id.in_(free.scalar_subquery())
     statement = (
         sa.update(OutboxEmail)
-        .where(
-            OutboxEmail.id == email_id,
-            OutboxEmail.status == EmailStatus.PENDING,
-            OutboxEmail.next_attempt_at <= now,
-        )
+        .where(claimable)
         .values(
             status=EmailStatus.SENDING,
             claim_token=token,
