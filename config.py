@@ -97,6 +97,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SHOP_MAIL_SWEEP_SECONDS": _float("SHOP_MAIL_SWEEP_SECONDS", get("SHOP_MAIL_SWEEP_SECONDS", "15"), 0.05),
         "SHOP_MAIL_RATE_PER_MINUTE": _float("SHOP_MAIL_RATE_PER_MINUTE", rate, 0.001) if rate else None,
         "SHOP_LOG_LEVEL": get("SHOP_LOG_LEVEL", "INFO").strip().upper(),
+        "CELERY_BROKER_URL": get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
         "SHOP_PAGE_SIZE": _int("SHOP_PAGE_SIZE", get("SHOP_PAGE_SIZE", "12"), 1),
         # Flask-Limiter: where attempt counters live ("memory://": this process only).
         "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI", "memory://"),

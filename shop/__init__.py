@@ -65,6 +65,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_security(app)
     dispatcher = MailDispatcher(app)
     app.extensions["swiftcart.mail"] = dispatcher
+    if app.config["SHOP_MAIL_DISPATCH"] == "celery":
+        from shop.mail.tasks import celery_init_app  # Celery is an optional extra
+
+        celery_init_app(app)
     if app.config["SHOP_MAIL_DISPATCH"] == "thread" and not app.config.get("TESTING"):
         # The first request of a serving process starts the pool and its start-up sweep
         # (gunicorn.conf.py starts it even before that). CLI commands never start it.

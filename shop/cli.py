@@ -5,13 +5,15 @@ from __future__ import annotations
 import signal
 from datetime import timedelta
 from importlib import resources
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from shop.auth.service import EmailTaken, find_user, register_user
+from shop.backup import BackupError, backup_sqlite, export_data, import_data
 from shop.catalog.importer import ImportFailed, import_products
 from shop.database import transaction
 from shop.extensions import db
@@ -71,6 +73,38 @@ def create_admin_command(email: str, password: str) -> None:
     except EmailTaken:
         raise click.ClickException(f"{email} was registered meanwhile; run the command again") from None
     click.echo(f"created admin {user.email}")
+
+
+@shop_cli.command("backup")
+@click.argument("target", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(target: Path | None) -> None:
+    """Copy the SQLite database, safely while the shop runs (default: instance/backups/)."""
+    if target is None:
+        target = Path(current_app.instance_path) / "backups" / f"shop-{utcnow():%Y%m%d-%H%M%S}.db"
+    try:
+        backup_sqlite(target)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"backed up to {target} ({target.stat().st_size} bytes)")
+
+
+@shop_cli.command("export")
+@click.argument("target", type=click.File("w", encoding="utf-8"))
+def export_command(target) -> None:
+    """Write every table to a JSON file (to move to another database: `shop import`)."""
+    counts = export_data(target)
+    click.echo(f"exported {sum(counts.values())} rows: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+
+
+@shop_cli.command("import")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+def import_command(source) -> None:
+    """Load a `shop export` file into this database, which must be migrated and empty."""
+    try:
+        counts = import_data(source)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"imported {sum(counts.values())} rows: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
 
 
 @outbox_cli.command("status")

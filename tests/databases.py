@@ -44,11 +44,19 @@ class TestDatabases:
             self.template = self.workdir / "template.db"
             url = f"sqlite:///{self.template}"
         else:
-            self._admin(f'DROP DATABASE IF EXISTS "{self._prefix}_template" WITH (FORCE)',
-                        f'CREATE DATABASE "{self._prefix}_template"')
+            self._admin(
+                f'DROP DATABASE IF EXISTS "{self._prefix}_template" WITH (FORCE)',
+                f'CREATE DATABASE "{self._prefix}_template"',
+            )
             url = self.server_url.set(database=f"{self._prefix}_template").render_as_string(hide_password=False)
-        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "t" * 32,
-                          "SHOP_INSTANCE_PATH": str(self.workdir)})
+        app = create_app(
+            {
+                "TESTING": True,
+                "SQLALCHEMY_DATABASE_URI": url,
+                "SECRET_KEY": "t" * 32,
+                "SHOP_INSTANCE_PATH": str(self.workdir),
+            }
+        )
         with app.app_context():
             upgrade()
             db.engine.dispose()

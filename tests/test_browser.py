@@ -71,12 +71,30 @@ def live_shop(make_app) -> Iterator[tuple[str, Flask]]:
         tea, mugs = Category(name="Tea", slug="tea"), Category(name="Mugs", slug="mugs")
         db.session.add_all(
             [
-                Product(sku="TEA", name="Assam Tea", description="Malty black tea in a 250 g tin.",
-                        price_cents=1250, stock=40, category=tea),
-                Product(sku="EARL", name="Earl Grey Tea", description="Black tea with bergamot.",
-                        price_cents=1120, stock=3, category=tea),
-                Product(sku="MUG", name="Enamel Mug", description="A blue enamel mug.", price_cents=825,
-                        stock=80, category=mugs),
+                Product(
+                    sku="TEA",
+                    name="Assam Tea",
+                    description="Malty black tea in a 250 g tin.",
+                    price_cents=1250,
+                    stock=40,
+                    category=tea,
+                ),
+                Product(
+                    sku="EARL",
+                    name="Earl Grey Tea",
+                    description="Black tea with bergamot.",
+                    price_cents=1120,
+                    stock=3,
+                    category=tea,
+                ),
+                Product(
+                    sku="MUG",
+                    name="Enamel Mug",
+                    description="A blue enamel mug.",
+                    price_cents=825,
+                    stock=80,
+                    category=mugs,
+                ),
             ]
         )
         admin = User(email="owner@example.com", is_admin=True)
@@ -250,8 +268,14 @@ def test_pages_fit_the_screen_at_phone_and_desktop_width(chromium, live_shop, sm
     page.get_by_role("button", name="Create account").click()
     page.goto(base + "/products/1")
     page.get_by_role("button", name="Add to cart").click()
-    pages = {"catalogue": "/", "product": "/products/1", "cart": "/cart", "checkout": "/checkout",
-             "orders": "/orders", "not-found": "/no-such-page"}
+    pages = {
+        "catalogue": "/",
+        "product": "/products/1",
+        "cart": "/cart",
+        "checkout": "/checkout",
+        "orders": "/orders",
+        "not-found": "/no-such-page",
+    }
     problems = {}
     for name, path in pages.items():
         page.goto(base + path)

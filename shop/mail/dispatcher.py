@@ -173,7 +173,7 @@ class MailDispatcher:
                 deliver(email_id)
             return
         if self.mode == "celery":
-            from shop.tasks import enqueue_delivery
+            from shop.mail.tasks import enqueue_delivery
 
             for email_id in email_ids:
                 enqueue_delivery(email_id)

@@ -1,0 +1,95 @@
+"""Keeping the shop's data safe, and moving it: an online SQLite backup, and a whole-database
+export to JSON that imports into an empty database of either kind (SQLite -> PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import sqlalchemy as sa
+
+from shop.extensions import db
+
+FORMAT = "swiftcart-export-1"
+
+
+class BackupError(Exception):
+    pass
+
+
+def backup_sqlite(target: Path) -> Path:
+    """Copy the live SQLite database to `target` with SQLite's backup API: consistent even
+    while the shop is taking orders (a plain file copy of a WAL database may not be)."""
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database:
+        raise BackupError("`shop backup` copies a SQLite database; for PostgreSQL use pg_dump (docs/deploy.md)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = sqlite3.connect(url.database)
+    copy = sqlite3.connect(target)
+    try:
+        with copy:
+            source.backup(copy)
+        if copy.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            raise BackupError(f"the copy at {target} failed SQLite's integrity check")
+    finally:
+        copy.close()
+        source.close()
+    return target
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (datetime, date)) else value
+
+
+def export_data(out: IO[str]) -> dict[str, int]:
+    """Every table, in an order that satisfies the foreign keys, as JSON; rows per table."""
+    tables = db.metadata.sorted_tables
+    counts, data = {}, {}
+    with db.engine.connect() as conn:
+        for table in tables:
+            rows = conn.execute(sa.select(table).order_by(*table.primary_key.columns)).mappings().all()
+            data[table.name] = [{k: _plain(v) for k, v in row.items()} for row in rows]
+            counts[table.name] = len(rows)
+    json.dump({"format": FORMAT, "tables": data}, out)
+    return counts
+
+
+def import_data(source: IO[str]) -> dict[str, int]:
+    """Load an export into this (migrated, empty) database, in one transaction."""
+    dump = json.load(source)
+    if dump.get("format") != FORMAT:
+        raise BackupError("not a Swiftcart export")
+    tables = db.metadata.sorted_tables
+    with db.engine.begin() as conn:
+        for table in tables:
+            if conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one():
+                raise BackupError(f"the database is not empty (table {table.name} has rows); import into a new one")
+        counts = {}
+        for table in tables:
+            rows = [_typed(table, row) for row in dump["tables"].get(table.name, [])]
+            if rows:
+                conn.execute(table.insert(), rows)
+            counts[table.name] = len(rows)
+        if conn.dialect.name == "postgresql":  # ids were given: move each sequence past them
+            for table in tables:
+                if "id" in table.columns:
+                    conn.execute(
+                        sa.text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+                        )
+                    )
+    return counts
+
+
+def _typed(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    typed = {}
+    for name, value in row.items():
+        column = table.columns[name]
+        if value is not None and isinstance(column.type, sa.DateTime):
+            value = datetime.fromisoformat(value)
+        typed[name] = value
+    return typed
