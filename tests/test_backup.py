@@ -46,8 +46,8 @@ def test_export_then_import_into_an_empty_database_keeps_everything(app, product
 
     (tmp_path / "second").mkdir()
     target_url = databases.new(tmp_path / "second")
+    other = create_app(settings_for(tmp_path / "second", smtp, target_url))
     try:
-        other = create_app(settings_for(tmp_path / "second", smtp, target_url))
         result = other.test_cli_runner().invoke(args=["shop", "import", str(dump)])
         assert result.exit_code == 0, result.output
         with app.app_context():
@@ -61,6 +61,8 @@ def test_export_then_import_into_an_empty_database_keeps_everything(app, product
         assert again.exit_code != 0
         assert "not empty" in again.output
     finally:
+        with other.app_context():
+            db.engine.dispose()
         databases.drop(target_url)
 
 
@@ -94,17 +96,17 @@ def test_a_sqlite_shop_moves_to_postgresql(app, products, shopper, smtp, tmp_pat
     assert app.test_cli_runner().invoke(args=["shop", "export", str(dump)]).exit_code == 0
     (tmp_path / "pg").mkdir()
     url = postgres.new(tmp_path / "pg")
+    moved = create_app(settings_for(tmp_path / "pg", smtp, url))
     try:
-        moved = create_app(settings_for(tmp_path / "pg", smtp, url))
         result = moved.test_cli_runner().invoke(args=["shop", "import", str(dump)])
         assert result.exit_code == 0, result.output
         with app.app_context():
             before = _contents()
         with moved.app_context():
             assert _contents() == before
-            db.engine.dispose()
-        signed_in = moved.test_client()
-        assert signed_in.get("/").status_code == 200
+        assert moved.test_client().get("/").status_code == 200
     finally:
+        with moved.app_context():
+            db.engine.dispose()  # close the pool's connections before the database goes
         postgres.drop(url)
         postgres.close()
