@@ -53,8 +53,15 @@ format: $(VENV)/.dev-deps
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(VENV)/.dev-deps
+$(VENV)/.bench-deps: requirements.txt bench/requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q -r bench/requirements.txt
+	touch $@
+
+## bench: checkout latency and throughput under four SMTP scenarios, then the backlog drain
+## (figures and charts for docs/performance.md; about 7 minutes)
+bench: $(VENV)/.bench-deps
 	$(BIN)/python bench/checkout.py
+	$(BIN)/python bench/backlog.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -16,6 +16,10 @@ timeout = 30
 graceful_timeout = 30
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
+# gunicorn 27's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl),
+# so two shops (or a test run beside a live shop) would fight over it; systemd and
+# signals do the job here.
+control_socket_disable = True
 
 
 def _dispatcher(worker):

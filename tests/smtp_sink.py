@@ -23,6 +23,7 @@ import email.policy
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -198,7 +199,8 @@ class SmtpSink:
         log.info("received %r for %s", mail.subject, ", ".join(mail.rcpt_tos))
         if self.maildir is not None:
             self.maildir.mkdir(parents=True, exist_ok=True)
-            (self.maildir / f"{time.time():.6f}.eml").write_bytes(raw)
+            # time first so that a listing sorts by arrival; the uuid keeps two in one microsecond apart
+            (self.maildir / f"{time.time():.6f}-{uuid.uuid4().hex[:8]}.eml").write_bytes(raw)
 
 
 def _matches(
@@ -216,12 +218,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before answering each message")
     parser.add_argument("--mode", choices=MODES, default="accept")
+    parser.add_argument("--times", type=int, default=0, help="with --mode tempfail: how many messages get 451")
     parser.add_argument("--maildir", type=Path, help="write every message there as a .eml file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s smtp-sink %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
     sink = SmtpSink(args.port, maildir=args.maildir).start()
-    sink.behave(args.mode, delay=args.delay)
+    sink.behave(args.mode, delay=args.delay, times=args.times)
     log.info(
         "listening on %s:%d (%s%s)%s",
         sink.host,

@@ -1,0 +1,461 @@
+"""What both benchmarks need: a shop under gunicorn on a fresh database, an SMTP sink in
+its own process, a sampler of the server's memory and threads, and small helpers to count
+emails, compute percentiles and print tables.
+
+Every process started here runs in its own process group (session) and is stopped by the
+context manager that started it, also on an error or Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import os
+import platform
+import resource
+import secrets
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+T = TypeVar("T")
+
+# The configuration gunicorn.conf.py recommends for a 1-2 core VPS.
+GUNICORN_WORKERS = 2
+GUNICORN_THREADS = 4
+# Variables of the developer's own shell that would change what is measured (config.py,
+# gunicorn.conf.py): the benchmark sets its own.
+SHOP_VARIABLES = ("SHOP_", "MAIL_", "GUNICORN_", "RATELIMIT_", "CELERY_")
+SHOP_SINGLE_VARIABLES = ("DATABASE_URL", "SECRET_KEY", "WEB_CONCURRENCY", "FLASK_APP")
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot go on (a process died, a condition never came true)."""
+
+
+# ---------------------------------------------------------------- small helpers
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
+    """Poll `condition` until it returns something true; raise BenchError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise BenchError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    """p50, p95 and p99 (linear interpolation between samples); None without samples."""
+    if not values:
+        return {"p50": None, "p95": None, "p99": None}
+    if len(values) == 1:
+        return dict.fromkeys(("p50", "p95", "p99"), values[0])
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98]}
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    if not path.exists():
+        return f"({path} does not exist)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def markdown_table(headers: list[str], rows: Iterable[list[str]]) -> str:
+    """A GitHub Markdown table with aligned columns, ready to paste into docs/performance.md."""
+    rows = [headers, *rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(rows[0]), rule, *(line(r) for r in rows[1:])])
+
+
+def fmt(value: float | None, digits: int = 0) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def machine_info() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kib = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+    return {
+        "commit": _commit(),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gib": round(mem_kib / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "kernel": platform.release(),
+    }
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU time all processes of the machine have used since boot, from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    """CPU time of this process and of every child it has waited for (gunicorn, workers, sink)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class OtherLoad:
+    """How busy the machine was with work that is not the benchmark's (a test suite, a
+    build): everything that shares the cores shows up in the latencies."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self._busy, self._own = _busy_cpu_seconds(), _own_cpu_seconds()
+
+    def percent(self) -> float:
+        """Other processes' CPU since the start, in % of one core. Call it once every process
+        the benchmark started has ended (a running child's CPU is not counted as ours yet)."""
+        others = (_busy_cpu_seconds() - self._busy) - (_own_cpu_seconds() - self._own)
+        return max(0.0, 100 * others / (time.monotonic() - self.started))
+
+    def report(self) -> float:
+        percent = self.percent()
+        print(f"\nOther processes on this machine used {percent:.0f} % of one core during the run.")
+        if percent > 10:
+            print("That is noise in every figure above: for figures to publish, run on a quiet machine.")
+        return percent
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """Run a benchmark's main(): a short message instead of a traceback for BenchError and
+    Ctrl+C (the context managers have stopped every process by the time we get here)."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted; every process the benchmark started has been stopped", file=sys.stderr)
+        sys.exit(130)
+    except BenchError as error:
+        print(f"\nbenchmark failed: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _commit() -> str:
+    """The repository's commit (read only), so that figures can be matched to the code."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip()
+
+
+# ---------------------------------------------------------------- processes
+def _stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the process's whole group, then SIGKILL it if it outlives `grace` seconds."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        process.wait()
+
+
+def shop_environment(tmp: Path, smtp_port: int, **settings: str) -> dict[str, str]:
+    """The environment of every shop process: this shell's, less its shop settings, plus a
+    fresh SQLite database and instance folder in `tmp` and the given settings."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(SHOP_VARIABLES) and name not in SHOP_SINGLE_VARIABLES
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp / 'shop.db'}",
+        SHOP_INSTANCE_PATH=str(tmp),
+        SECRET_KEY=secrets.token_hex(32),
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=str(smtp_port),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(settings)
+    return env
+
+
+def run_flask(env: dict[str, str], *args: str) -> str:
+    """Run `flask --app wsgi ARGS` as the owner would; its output, or BenchError."""
+    command = [PYTHON, "-m", "flask", "--app", "wsgi", *args]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+class ShopServer:
+    """`gunicorn -c gunicorn.conf.py -w 2 --threads 4 -b 127.0.0.1:PORT wsgi:app`, logging to
+    a file; ready once /healthz answers and every worker process exists."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, workers: int = GUNICORN_WORKERS) -> None:
+        self.env, self.log_path, self.workers = env, log_path, workers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ShopServer:
+        command = [
+            *(PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py"),
+            *("-w", str(self.workers), "--threads", str(GUNICORN_THREADS)),
+            *("-b", f"127.0.0.1:{self.port}", "wsgi:app"),
+        ]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        try:
+            wait_until(self._ready, 60, f"gunicorn on port {self.port}")
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        if self.process is None:
+            return
+        # A clean stop lets sends in progress finish; in sync mode a request may hold a
+        # thread for a whole SMTP conversation, so do not wait for the full graceful_timeout.
+        _stop_group(self.process, grace=15)
+        self.process = None
+        if kind is not None and not issubclass(kind, KeyboardInterrupt):
+            print(f"\n--- last lines of {self.log_path} ---\n{tail(self.log_path)}\n---", file=sys.stderr)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise BenchError(f"gunicorn exited with code {self.process.returncode}")
+        # Without --preload each worker imports the app after the fork; healthz proves one
+        # serves, and the shoppers' sign-up happens before anything is timed.
+        if len(process_tree(self.pid)) < 1 + self.workers:
+            return False
+        try:
+            return requests.get(self.url + "/healthz", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def healthz(self) -> dict[str, Any]:
+        response = requests.get(self.url + "/healthz", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+
+class SmtpSinkProcess:
+    """tests/smtp_sink.py in its own process: accepts every message after `delay` seconds
+    and saves it as a .eml file in `maildir`."""
+
+    def __init__(self, port: int, delay: float, maildir: Path, log_path: Path) -> None:
+        self.port, self.delay, self.maildir, self.log_path = port, delay, maildir, log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.listening_at: float | None = None  # time.time() when the port first took a connection
+
+    def __enter__(self) -> SmtpSinkProcess:
+        command = [
+            *(PYTHON, str(ROOT / "tests" / "smtp_sink.py"), "--port", str(self.port)),
+            *("--delay", str(self.delay), "--maildir", str(self.maildir)),
+        ]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        try:
+            # Polled often: the shop's senders are retrying, and the first email follows at once.
+            wait_until(self._listening, 20, f"the SMTP sink on port {self.port}", interval=0.02)
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        self.listening_at = time.time()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        if self.process is None:
+            return
+        _stop_group(self.process, grace=5)
+        self.process = None
+        if kind is not None and not issubclass(kind, KeyboardInterrupt):
+            print(f"\n--- last lines of {self.log_path} ---\n{tail(self.log_path)}\n---", file=sys.stderr)
+
+    def _listening(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise BenchError(f"the SMTP sink exited with code {self.process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+
+# ---------------------------------------------------------------- memory and threads
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (gunicorn: the master and its workers), from /proc."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo.extend(int(child) for child in children.read_text().split())
+            except OSError:  # the process ended meanwhile
+                continue
+    return found
+
+
+def rss_and_threads(pid: int) -> tuple[int, int]:
+    """(resident memory in bytes, thread count) of one process; (0, 0) if it is gone."""
+    rss = threads = 0
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0, 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) * 1024
+        elif line.startswith("Threads:"):
+            threads = int(line.split()[1])
+    return rss, threads
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process tree, from /proc/<pid>/stat."""
+    total = 0
+    for current in process_tree(pid):
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Sample:
+    at: float  # seconds since the sampler started
+    rss_bytes: int  # summed over the process tree
+    threads: int
+    processes: int
+
+
+class ResourceSampler:
+    """Samples the RSS and thread count of a process tree every `interval` seconds, in a
+    thread of this process, from the moment the context is entered until it is left."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid, self.interval = pid, interval
+        self.samples: list[Sample] = []
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="resource-sampler", daemon=True)
+
+    def __enter__(self) -> ResourceSampler:
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            pids = process_tree(self.pid)
+            measured = [rss_and_threads(pid) for pid in pids]
+            self.samples.append(
+                Sample(
+                    at=time.monotonic() - self.started,
+                    rss_bytes=sum(rss for rss, _ in measured),
+                    threads=sum(threads for _, threads in measured),
+                    processes=len(pids),
+                )
+            )
+            self._stop.wait(self.interval)
+
+    def peak_rss_mib(self) -> float | None:
+        return max(s.rss_bytes for s in self.samples) / 2**20 if self.samples else None
+
+    def peak_threads(self) -> int | None:
+        return max(s.threads for s in self.samples) if self.samples else None
+
+
+# ---------------------------------------------------------------- emails at the sink
+@dataclass(frozen=True)
+class Mailbox:
+    files: int
+    distinct: int  # distinct Message-IDs
+    first_arrival: float | None  # time.time() of the first and last file written
+    last_arrival: float | None
+
+    @property
+    def duplicates(self) -> int:
+        return self.files - self.distinct
+
+
+class MaildirReader:
+    """Counts the .eml files the sink wrote and their distinct Message-IDs. Each file is
+    parsed once (headers only), so polling a growing folder stays cheap."""
+
+    def __init__(self, maildir: Path) -> None:
+        self.maildir = maildir
+        self._seen: dict[str, tuple[str, float]] = {}  # file name: (Message-ID, mtime)
+        self._parser = email.parser.BytesHeaderParser()
+
+    def read(self) -> Mailbox:
+        if self.maildir.exists():
+            for path in self.maildir.glob("*.eml"):
+                if path.name not in self._seen:
+                    with path.open("rb") as f:
+                        headers = self._parser.parse(f)
+                    self._seen[path.name] = (str(headers.get("Message-ID", "")).strip(), path.stat().st_mtime)
+        arrivals = [mtime for _, mtime in self._seen.values()]
+        return Mailbox(
+            files=len(self._seen),
+            distinct=len({message_id for message_id, _ in self._seen.values()}),
+            first_arrival=min(arrivals, default=None),
+            last_arrival=max(arrivals, default=None),
+        )
