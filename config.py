@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 # Values that must never sign a production session: empty, or a placeholder someone copied.
 KNOWN_BAD_SECRET_KEYS = {"", "dev", "secret", "changeme", "change-me", "development", "please-change-me"}
+
+# The payment and shipping methods the code knows; settings choose which are offered.
+PAYMENT_METHODS = ("bank_transfer", "cash_on_delivery", "pay_at_pickup")
+SHIPPING_METHODS = ("standard", "pickup")
+# A documented example IBAN (it passes the checksum, belongs to nobody): development only.
+EXAMPLE_IBAN = "GB33 BUKB 2020 1555 5555 55"
 
 
 class ConfigError(RuntimeError):
@@ -47,6 +54,49 @@ def _float(name: str, value: str, minimum: float = 0.0) -> float:
     return number
 
 
+def _names(name: str, value: str) -> tuple[str, ...]:
+    """'a, b' -> ('a', 'b'), each one known, at least one."""
+    known = {"SHOP_PAYMENT_METHODS": PAYMENT_METHODS, "SHOP_SHIPPING_METHODS": SHIPPING_METHODS}[name]
+    names = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise ConfigError(f"{name} takes a comma-separated list of {', '.join(known)}; got {value!r}")
+    return names
+
+
+def payment_fits_shipping(payment: str, shipping: str) -> bool:
+    """Cash is paid to the courier, so not for pickup; paying at pickup needs a pickup."""
+    if payment == "cash_on_delivery":
+        return shipping != "pickup"
+    if payment == "pay_at_pickup":
+        return shipping == "pickup"
+    return True
+
+
+def _money(name: str, value: str) -> int:
+    """'4.90' -> 490 cents."""
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be an amount like 4.90, got {value!r}") from None
+    cents = amount * 100
+    if not amount.is_finite() or amount < 0 or cents != cents.to_integral_value():
+        raise ConfigError(f"{name} must be an amount like 4.90, got {value!r}")
+    return int(cents)
+
+
+def _percent_bp(name: str, value: str) -> int:
+    """'20' -> 2000, '7.7' -> 770: a percentage in hundredths of a percent (basis points)."""
+    try:
+        percent = Decimal(value.strip())
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a percentage like 20 or 7.7, got {value!r}") from None
+    bp = percent * 100
+    if not percent.is_finite() or not 0 <= percent <= 100 or bp != bp.to_integral_value():
+        raise ConfigError(f"{name} must be a percentage from 0 to 100 with at most two decimals, got {value!r}")
+    return int(bp)
+
+
 def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read every setting the shop knows from `env` (default: os.environ)."""
     env = os.environ if env is None else env
@@ -64,6 +114,14 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     if use_tls and use_ssl:
         raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL exclude each other: pick one")
     rate = get("SHOP_MAIL_RATE_PER_MINUTE")
+    payment_methods = _names("SHOP_PAYMENT_METHODS", get("SHOP_PAYMENT_METHODS", ",".join(PAYMENT_METHODS)))
+    shipping_methods = _names("SHOP_SHIPPING_METHODS", get("SHOP_SHIPPING_METHODS", ",".join(SHIPPING_METHODS)))
+    if not any(payment_fits_shipping(pay, ship) for pay in payment_methods for ship in shipping_methods):
+        raise ConfigError(
+            f"no payment method ({', '.join(payment_methods)}) fits a shipping method ({', '.join(shipping_methods)}): "
+            "cash on delivery needs standard shipping, paying at pickup needs pickup"
+        )
+    free_over = get("SHOP_FREE_SHIPPING_OVER", "50.00").strip()
 
     settings: dict[str, Any] = {
         "SHOP_ENV": shop_env,
@@ -87,6 +145,22 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SHOP_CURRENCY": get("SHOP_CURRENCY", "EUR").strip().upper(),
         "SHOP_BASE_URL": get("SHOP_BASE_URL").rstrip("/"),
         "SHOP_OWNER_EMAIL": get("SHOP_OWNER_EMAIL").strip(),
+        # Selling: see "Selling" in README.md.
+        "SHOP_GUEST_CHECKOUT": _bool(get("SHOP_GUEST_CHECKOUT", "true")),
+        "SHOP_GUEST_LINK_DAYS": _int("SHOP_GUEST_LINK_DAYS", get("SHOP_GUEST_LINK_DAYS", "90"), 1),
+        "SHOP_PAYMENT_METHODS": payment_methods,
+        "SHOP_BANK_ACCOUNT_HOLDER": get("SHOP_BANK_ACCOUNT_HOLDER").strip(),
+        "SHOP_BANK_IBAN": " ".join(get("SHOP_BANK_IBAN").split()),
+        "SHOP_BANK_BIC": get("SHOP_BANK_BIC").strip(),
+        "SHOP_UNPAID_CANCEL_DAYS": _int("SHOP_UNPAID_CANCEL_DAYS", get("SHOP_UNPAID_CANCEL_DAYS", "7"), 1),
+        "SHOP_SHIPPING_METHODS": shipping_methods,
+        "SHOP_SHIPPING_FLAT_RATE": _money("SHOP_SHIPPING_FLAT_RATE", get("SHOP_SHIPPING_FLAT_RATE", "4.90")),
+        # None: shipping is never free.
+        "SHOP_FREE_SHIPPING_OVER": _money("SHOP_FREE_SHIPPING_OVER", free_over) if free_over else None,
+        "SHOP_PICKUP_ADDRESS": get("SHOP_PICKUP_ADDRESS", "our shop").strip(),
+        "SHOP_TAX_RATE_BP": _percent_bp("SHOP_TAX_RATE", get("SHOP_TAX_RATE", "20")),
+        "SHOP_TAX_NAME": get("SHOP_TAX_NAME", "VAT").strip(),
+        "SHOP_PRICES_INCLUDE_TAX": _bool(get("SHOP_PRICES_INCLUDE_TAX", "true")),
         "SHOP_LOW_STOCK_THRESHOLD": _int("SHOP_LOW_STOCK_THRESHOLD", get("SHOP_LOW_STOCK_THRESHOLD", "5"), 0),
         "SHOP_MAIL_DISPATCH": dispatch,
         "SHOP_MAIL_WORKERS": _int("SHOP_MAIL_WORKERS", get("SHOP_MAIL_WORKERS", "4"), 1),
@@ -119,6 +193,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     }
     if shop_env == "production":
         check_production(settings)
+    elif "bank_transfer" in payment_methods and not settings["SHOP_BANK_IBAN"]:
+        settings["SHOP_BANK_IBAN"] = EXAMPLE_IBAN
     return settings
 
 
@@ -129,4 +205,9 @@ def check_production(settings: Mapping[str, Any]) -> None:
         raise ConfigError(
             "SHOP_ENV=production needs a SECRET_KEY of at least 32 random characters; "
             'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
+        )
+    if "bank_transfer" in settings.get("SHOP_PAYMENT_METHODS", ()) and not settings.get("SHOP_BANK_IBAN"):
+        raise ConfigError(
+            "bank transfer is offered (SHOP_PAYMENT_METHODS) but SHOP_BANK_IBAN is not set: "
+            "shoppers would not know where to pay; set it, or leave bank_transfer out"
         )

@@ -118,15 +118,20 @@ def _register_blueprints(app: Flask) -> None:
 def _register_templates(app: Flask) -> None:
     from shop.auth.forms import LogoutForm
     from shop.cart.service import Cart
+    from shop.checkout.pricing import format_rate
+    from shop.models import OrderStatus
     from shop.money import format_money
 
     @app.template_filter("money")
     def money_filter(cents: int) -> str:
         return format_money(cents, app.config["SHOP_CURRENCY"])
 
+    app.add_template_filter(format_rate, "rate")
+    app.add_template_filter(OrderStatus.label, "status_label")
+
     @app.context_processor
     def layout_values() -> dict[str, Any]:
-        values: dict[str, Any] = {"shop_name": app.config["SHOP_NAME"]}
+        values: dict[str, Any] = {"shop_name": app.config["SHOP_NAME"], "tax_name": app.config["SHOP_TAX_NAME"]}
         if has_request_context():  # emails are rendered by commands and threads too
             values["cart_count"] = Cart(session).count()
             values["logout_form"] = LogoutForm(formdata=None)

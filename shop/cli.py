@@ -75,6 +75,22 @@ def create_admin_command(email: str, password: str) -> None:
     click.echo(f"created admin {user.email}")
 
 
+@shop_cli.command("cancel-unpaid")
+@click.option("--days", type=click.IntRange(min=1), help="default: SHOP_UNPAID_CANCEL_DAYS (7)")
+def cancel_unpaid_command(days: int | None) -> None:
+    """Cancel bank-transfer orders still unpaid after --days: restock them, email the
+    customers. Each order once, however often it runs: made for a daily cron job."""
+    from shop.admin.service import cancel_unpaid_orders
+
+    days = days or current_app.config["SHOP_UNPAID_CANCEL_DAYS"]
+    cancelled = cancel_unpaid_orders(days)
+    for order in cancelled:
+        click.echo(f"cancelled {order.number} ({order.email}), unpaid since {order.created_at:%Y-%m-%d}")
+    click.echo(f"{len(cancelled)} unpaid order(s) older than {days} days cancelled")
+    if cancelled and get_dispatcher().mode == "thread":
+        get_dispatcher().drain()  # send the cancellation emails before the command exits
+
+
 @shop_cli.command("backup")
 @click.argument("target", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def backup_command(target: Path | None) -> None:

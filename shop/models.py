@@ -69,6 +69,9 @@ class Product(db.Model):
     category_id: Mapped[int | None] = mapped_column(sa.ForeignKey("category.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     image: Mapped[str | None] = mapped_column(sa.String(255))
+    # The owner is emailed when a sale takes stock from above this to at or below it;
+    # None: SHOP_LOW_STOCK_THRESHOLD.
+    low_stock_threshold: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -79,21 +82,29 @@ class Product(db.Model):
 
 
 class OrderStatus:
-    PLACED = "placed"
+    AWAITING_PAYMENT = "awaiting_payment"  # new orders paid offline, until the owner sees the money
+    PLACED = "placed"  # orders from before payment methods (and, later, ones a card provider paid)
     PAID = "paid"
     SHIPPED = "shipped"
-    DELIVERED = "delivered"
+    DELIVERED = "delivered"  # or collected, for a pickup
     CANCELLED = "cancelled"
 
-    ALL = (PLACED, PAID, SHIPPED, DELIVERED, CANCELLED)
-    # The only moves an owner can make; cancelling puts the stock back.
+    ALL = (AWAITING_PAYMENT, PLACED, PAID, SHIPPED, DELIVERED, CANCELLED)
+    # The moves an owner can make; cancelling puts the stock back. Order.next_statuses()
+    # narrows them by shipping and payment method.
     NEXT: ClassVar[dict[str, tuple[str, ...]]] = {
+        AWAITING_PAYMENT: (PAID, SHIPPED, DELIVERED, CANCELLED),
         PLACED: (PAID, CANCELLED),
-        PAID: (SHIPPED, CANCELLED),
+        PAID: (SHIPPED, DELIVERED, CANCELLED),
         SHIPPED: (DELIVERED,),
         DELIVERED: (),
         CANCELLED: (),
     }
+    LABELS: ClassVar[dict[str, str]] = {AWAITING_PAYMENT: "Awaiting payment"}
+
+    @classmethod
+    def label(cls, status: str) -> str:
+        return cls.LABELS.get(status, status.capitalize())
 
 
 class Order(db.Model):
@@ -102,19 +113,35 @@ class Order(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(32), unique=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
-    status: Mapped[str] = mapped_column(sa.String(20), default=OrderStatus.PLACED)
+    # None: a guest's order, reached through the signed link in its email until an account
+    # with `email` claims it.
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    email: Mapped[str] = mapped_column(sa.String(254), index=True)  # where its emails go
+    status: Mapped[str] = mapped_column(sa.String(20), default=OrderStatus.AWAITING_PAYMENT)
+    payment_method: Mapped[str] = mapped_column(sa.String(30), default="")  # "" before payment methods
+    shipping_method: Mapped[str] = mapped_column(sa.String(30), default="standard")
     full_name: Mapped[str] = mapped_column(sa.String(120))
     address: Mapped[str] = mapped_column(sa.String(200))
     city: Mapped[str] = mapped_column(sa.String(100))
     postal_code: Mapped[str] = mapped_column(sa.String(20))
     country: Mapped[str] = mapped_column(sa.String(80))
+    # The figures as they were computed at checkout (shop/checkout/pricing.py):
+    # total = subtotal - discount + shipping (+ tax when prices exclude it).
+    subtotal_cents: Mapped[int] = mapped_column(default=0)
+    discount_cents: Mapped[int] = mapped_column(default=0)
+    shipping_cents: Mapped[int] = mapped_column(default=0)
+    tax_cents: Mapped[int] = mapped_column(default=0)
+    tax_rate_bp: Mapped[int] = mapped_column(default=0)  # 2000 = 20 %
+    prices_include_tax: Mapped[bool] = mapped_column(default=True)
     total_cents: Mapped[int]
+    voucher_id: Mapped[int | None] = mapped_column(sa.ForeignKey("voucher.id"), index=True)
+    voucher_code: Mapped[str] = mapped_column(sa.String(40), default="")
+    paid_at: Mapped[datetime | None]
     # The hidden token of the checkout form: the same form posted twice makes one order.
     checkout_token: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    user: Mapped[User] = relationship(back_populates="orders")
+    user: Mapped[User | None] = relationship(back_populates="orders")
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
     )
@@ -125,6 +152,30 @@ class Order(db.Model):
     @property
     def item_count(self) -> int:
         return sum(line.quantity for line in self.lines)
+
+    @property
+    def status_label(self) -> str:
+        return OrderStatus.label(self.status)
+
+    @property
+    def is_pickup(self) -> bool:
+        return self.shipping_method == "pickup"
+
+    def next_statuses(self) -> tuple[str, ...]:
+        """Where the owner may move this order: only a pickup is handed over without
+        shipping, and only cash on delivery ships (and is delivered) before it is paid."""
+        allowed = []
+        for status in OrderStatus.NEXT.get(self.status, ()):
+            if status == OrderStatus.SHIPPED and self.is_pickup:
+                continue
+            if status == OrderStatus.DELIVERED and self.status != OrderStatus.SHIPPED and not self.is_pickup:
+                continue
+            handed_over = status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+            paid_on_handover = self.payment_method in ("cash_on_delivery", "pay_at_pickup")
+            if self.status == OrderStatus.AWAITING_PAYMENT and handed_over and not paid_on_handover:
+                continue
+            allowed.append(status)
+        return tuple(allowed)
 
     def __repr__(self) -> str:
         return f"<Order {self.id} {self.number}>"
@@ -166,6 +217,34 @@ class OrderStatusChange(db.Model):
 
     order: Mapped[Order] = relationship(back_populates="status_changes")
     changed_by: Mapped[User | None] = relationship()
+
+
+class Voucher(db.Model):
+    """A discount code: a percentage or a fixed amount off the goods, with a minimum basket,
+    validity dates and a limited number of uses, counted atomically with each order."""
+
+    __tablename__ = "voucher"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('percent', 'fixed')", name="kind_known"),
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint("times_used >= 0", name="times_used_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)  # kept upper case
+    kind: Mapped[str] = mapped_column(sa.String(10))  # "percent" or "fixed"
+    # percent: hundredths of a percent (1000 = 10 %); fixed: cents.
+    amount: Mapped[int]
+    min_basket_cents: Mapped[int] = mapped_column(default=0)
+    valid_from: Mapped[datetime | None]
+    valid_until: Mapped[datetime | None]
+    usage_limit: Mapped[int | None]  # None: unlimited
+    times_used: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Voucher {self.id} {self.code}>"
 
 
 class EmailStatus:

@@ -11,7 +11,8 @@ from shop.models import User
 from tests.conftest import Browser, order_id_from, signed_in_browser
 
 # public: anyone; customer: signed in; owner: signed in, and only your own (others: 404);
-# admin: is_admin (guests are sent to sign in, customers get 403).
+# admin: is_admin (guests are sent to sign in, customers get 403); signed: anyone holding
+# a link the shop signed (a forged one: 404); signed-customer: signed in, with such a link.
 RULES = {
     "static": "public",
     "catalog.index": "public",
@@ -26,8 +27,13 @@ RULES = {
     "auth.reset_request": "public",
     "auth.reset_password": "public",
     "health.healthz": "public",
-    "checkout.show": "customer",
-    "checkout.submit": "customer",
+    # Guest checkout is on by default (SHOP_GUEST_CHECKOUT); test_checkout covers it off.
+    "checkout.show": "public",
+    "checkout.submit": "public",
+    "checkout.apply_voucher": "public",
+    "checkout.remove_voucher": "public",
+    "orders.guest_detail": "signed",
+    "auth.claim_orders": "signed-customer",
     "orders.index": "customer",
     "orders.detail": "owner",
     "catalog.product_image": "public",
@@ -99,13 +105,18 @@ def test_each_page_answers_each_kind_of_visitor_as_its_rule_says(app, people, pr
         other = people["other"].get(url)
         admin = people["admin"].get(url)
         if rule == "public" and endpoint != "catalog.product_image":  # no image by that name: 404 for all
-            assert guest.status_code not in (302, 403, 404), (url, guest.status_code)
-        elif rule in ("customer", "owner", "admin"):
+            assert guest.status_code not in (403, 404), (url, guest.status_code)
+            assert "/auth/login" not in guest.headers.get("Location", ""), url  # /checkout, empty cart: to /cart
+        elif rule in ("customer", "owner", "admin", "signed-customer"):
             assert guest.status_code == 302, url
             assert guest.headers["Location"].startswith("/auth/login?next="), url
         if rule == "customer":
             assert customer.status_code in (200, 302), url  # /checkout with an empty cart goes to /cart
             assert "/auth/login" not in customer.headers.get("Location", ""), url
+        if rule == "signed":  # the token "x" is no signed link
+            assert {guest.status_code, customer.status_code, admin.status_code} == {404}, url
+        if rule == "signed-customer":
+            assert customer.status_code == 400, url
         if rule == "owner":
             assert customer.status_code == 200, url
             assert other.status_code == 404, url
@@ -119,7 +130,9 @@ def test_posts_to_protected_routes_are_refused_to_guests(app, people, products):
     for rule in app.url_map.iter_rules():
         if "POST" not in rule.methods or RULES[rule.endpoint] == "public":
             continue
-        url = rule.build({"product_id": products["TEA"], "order_id": people["order_id"], "email_id": 1})[1]
+        url = rule.build({"product_id": products["TEA"], "order_id": people["order_id"], "email_id": 1, "token": "x"})[
+            1
+        ]
         response = people["guest"].client.post(url, data={"csrf_token": token})
         assert response.status_code == 302, url
         assert response.headers["Location"].startswith("/auth/login"), url

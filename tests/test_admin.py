@@ -63,7 +63,7 @@ def test_dashboard_shows_today_low_stock_failed_emails_and_a_chart(app, products
     wait_until(lambda: count(app, OutboxEmail, OutboxEmail.status == EmailStatus.FAILED) == 2, what="2 failed")
     html = admin.get("/admin").get_data(as_text=True)
     assert re.search(r"Orders today</span> <strong>2</strong>", html)
-    assert re.search(r"Revenue today</span> <strong>€33.25</strong>", html)
+    assert re.search(r"Revenue today</span> <strong>€43.05</strong>", html)
     assert "<svg" in html
     assert html.count('class="bar"') == 30
     assert "Clay Teapot</a>: 1 left" in html  # stock 1, threshold 5
@@ -224,7 +224,9 @@ def test_orders_list_filters_and_exports(app, products, admin, shopper, smtp):
     assert "No orders match" in admin.get("/admin/orders?date_from=2999-01-01").get_data(as_text=True)
     exported = admin.get("/admin/orders/export.csv?status=paid").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(exported)))
-    assert [(r["customer"], r["status"], r["total"]) for r in rows] == [("ada@example.com", "paid", "12.50")]
+    assert [(r["customer"], r["status"], r["total"]) for r in rows] == [
+        ("ada@example.com", "paid", "17.40")
+    ]  # €4.90 shipping
 
 
 def test_status_moves_along_allowed_transitions_and_is_recorded(app, products, admin, shopper, smtp):
@@ -234,8 +236,8 @@ def test_status_moves_along_allowed_transitions_and_is_recorded(app, products, a
         response = admin.submit(url, f"{url}/status", {"to_status": to_status, "note": f"now {to_status}"})
         assert response.status_code == 303
     html = admin.get(url).get_data(as_text=True)
-    assert "placed → paid by owner@example.com" in html
-    assert "shipped → delivered by owner@example.com — “now delivered”" in html
+    assert "Awaiting payment → Paid by owner@example.com" in html
+    assert "Shipped → Delivered by owner@example.com — “now delivered”" in html
     assert "is final" in html
     with app.app_context():
         assert db.session.get(Order, order_id).status == "delivered"
@@ -306,7 +308,7 @@ def test_the_owner_is_told_of_each_new_order(make_app, smtp):
     [mail] = smtp.wait_for(1, to="owner@example.com")
     with app.app_context():
         number = db.session.get(Order, order_id).number
-    assert f"New order {number}: €18.00" == mail.subject
+    assert f"New order {number}: €22.90" == mail.subject  # 2 × €9.00 and €4.90 shipping
     assert "buyer@example.com" in mail.text
     assert f"http://shop.test/admin/orders/{order_id}" in mail.text
     smtp.wait_for(1, to="buyer@example.com")

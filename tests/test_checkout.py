@@ -24,7 +24,8 @@ def test_checkout_places_the_order_and_the_email_follows(app, products, shopper,
     page = shopper.get(f"/orders/{order_id}").get_data(as_text=True)
     number = re.search(r"<h1>Order ([A-Z0-9-]+)</h1>", page).group(1)
     assert "Thank you! Your order" in page
-    assert "€33.25" in page
+    assert "€33.25" in page  # the goods
+    assert "€38.15" in page  # and €4.90 shipping
     assert stock(app, products["TEA"]) == 98
     assert stock(app, products["MUG"]) == 99
     assert 'aria-label="0 items in cart"' in page  # the cart is emptied
@@ -32,7 +33,8 @@ def test_checkout_places_the_order_and_the_email_follows(app, products, shopper,
     with app.app_context():
         order = db.session.get(Order, order_id)
         assert order.number == number
-        assert order.total_cents == 3325
+        assert (order.subtotal_cents, order.shipping_cents, order.total_cents) == (3325, 490, 3815)
+        assert order.tax_cents == 636  # 20 % VAT included: 3815 × 20/120 = 635.83
         assert [(line.name, line.unit_price_cents, line.quantity) for line in order.lines] == [
             ("Assam Tea", 1250, 2),
             ("Enamel Mug", 825, 1),
@@ -43,7 +45,7 @@ def test_checkout_places_the_order_and_the_email_follows(app, products, shopper,
     assert number in mail.subject
     for text in (mail.text, mail.html):
         assert number in text
-        assert "€33.25" in text
+        assert "€38.15" in text
         assert "Assam Tea" in text
         assert "Enamel Mug" in text
         assert "12 Analytical Street" in text
@@ -58,7 +60,7 @@ def test_prices_come_from_the_database_not_the_cart_or_form(app, products, shopp
         db.session.commit()
     order_id = order_id_from(shopper.checkout(price="0.01", total_cents="1", unit_price_cents="1"))
     with app.app_context():
-        assert db.session.get(Order, order_id).total_cents == 1399
+        assert db.session.get(Order, order_id).subtotal_cents == 1399
 
 
 def test_checkout_with_a_3_second_smtp_server_does_not_wait_for_it(make_app, smtp):

@@ -53,6 +53,13 @@ def test_environment_variables_are_read():
         ("SHOP_MAIL_DISPATCH", "carrier-pigeon", "thread, sync or celery"),
         ("MAIL_USE_TLS", "maybe", "yes/no"),
         ("SHOP_ENV", "staging", "development, production or testing"),
+        ("SHOP_PAYMENT_METHODS", "bank_transfer,bitcoin", "comma-separated list of bank_transfer"),
+        ("SHOP_SHIPPING_METHODS", "", "comma-separated list of standard, pickup"),
+        ("SHOP_SHIPPING_FLAT_RATE", "4.999", "an amount like 4.90"),
+        ("SHOP_FREE_SHIPPING_OVER", "-1", "an amount like 4.90"),
+        ("SHOP_TAX_RATE", "7.777", "at most two decimals"),
+        ("SHOP_TAX_RATE", "120", "from 0 to 100"),
+        ("SHOP_UNPAID_CANCEL_DAYS", "0", "at least 1"),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(name, value, message):
@@ -75,7 +82,9 @@ def test_production_refuses_to_start_without_a_real_secret_key(key):
 
 
 def test_production_with_a_real_secret_key_has_secure_cookies():
-    settings = settings_from_env({"SHOP_ENV": "production", "SECRET_KEY": "k" * 64})
+    settings = settings_from_env(
+        {"SHOP_ENV": "production", "SECRET_KEY": "k" * 64, "SHOP_BANK_IBAN": "DE89 3704 0044 0532 0130 00"}
+    )
     assert settings["SESSION_COOKIE_SECURE"] is True
     assert settings["REMEMBER_COOKIE_SECURE"] is True
 
@@ -102,3 +111,39 @@ def test_default_database_is_sqlite_in_the_instance_folder(tmp_path, monkeypatch
     monkeypatch.delenv("DATABASE_URL", raising=False)
     app = create_app({"SECRET_KEY": "x" * 32, "SHOP_INSTANCE_PATH": str(tmp_path)})
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/shop.db"
+
+
+def test_selling_defaults_and_settings():
+    settings = settings_from_env({})
+    assert settings["SHOP_GUEST_CHECKOUT"] is True
+    assert settings["SHOP_PAYMENT_METHODS"] == ("bank_transfer", "cash_on_delivery", "pay_at_pickup")
+    assert settings["SHOP_SHIPPING_METHODS"] == ("standard", "pickup")
+    assert (settings["SHOP_SHIPPING_FLAT_RATE"], settings["SHOP_FREE_SHIPPING_OVER"]) == (490, 5000)
+    assert (settings["SHOP_TAX_RATE_BP"], settings["SHOP_PRICES_INCLUDE_TAX"]) == (2000, True)
+    assert settings["SHOP_UNPAID_CANCEL_DAYS"] == 7
+    assert settings["SHOP_BANK_IBAN"] == "GB33 BUKB 2020 1555 5555 55"  # development's example only
+    settings = settings_from_env(
+        {
+            "SHOP_PAYMENT_METHODS": " Cash_On_Delivery ",
+            "SHOP_SHIPPING_METHODS": "standard",
+            "SHOP_FREE_SHIPPING_OVER": "",
+            "SHOP_TAX_RATE": "7.7",
+            "SHOP_PRICES_INCLUDE_TAX": "no",
+        }
+    )
+    assert settings["SHOP_PAYMENT_METHODS"] == ("cash_on_delivery",)
+    assert settings["SHOP_FREE_SHIPPING_OVER"] is None
+    assert (settings["SHOP_TAX_RATE_BP"], settings["SHOP_PRICES_INCLUDE_TAX"]) == (770, False)
+    assert settings["SHOP_BANK_IBAN"] == ""  # no bank transfer, no bank details needed
+
+
+def test_payment_that_fits_no_shipping_is_refused():
+    with pytest.raises(ConfigError, match="cash on delivery needs standard shipping"):
+        settings_from_env({"SHOP_PAYMENT_METHODS": "cash_on_delivery", "SHOP_SHIPPING_METHODS": "pickup"})
+
+
+def test_production_refuses_bank_transfer_without_bank_details():
+    env = {"SHOP_ENV": "production", "SECRET_KEY": "k" * 64}
+    with pytest.raises(ConfigError, match="SHOP_BANK_IBAN"):
+        settings_from_env(env)
+    assert settings_from_env({**env, "SHOP_PAYMENT_METHODS": "cash_on_delivery"})["SHOP_BANK_IBAN"] == ""

@@ -8,8 +8,8 @@ def test_my_orders_lists_my_orders_newest_first(app, products, shopper, smtp):
     second = order_id_from((shopper.add(products["MUG"], 2), shopper.checkout())[1])
     html = shopper.get("/orders").get_data(as_text=True)
     assert [int(i) for i in re.findall(r'href="/orders/(\d+)"', html)] == [second, first]
-    assert "€16.50" in html
-    assert "€12.50" in html
+    assert "€21.40" in html  # 2 × €8.25 and €4.90 shipping
+    assert "€17.40" in html
 
 
 def test_another_shoppers_order_is_404_and_not_listed(app, products, shopper, smtp):

@@ -43,7 +43,7 @@ class CsvImportForm(FlaskForm):
 
 
 def status_choices(statuses: tuple[str, ...]) -> list[SelectChoice]:
-    return [SelectChoice(s, s.capitalize()) for s in statuses]
+    return [SelectChoice(s, OrderStatus.label(s)) for s in statuses]
 
 
 class OrderStatusForm(FlaskForm):

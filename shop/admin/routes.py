@@ -36,6 +36,8 @@ from shop.admin.service import (
 )
 from shop.catalog.images import ImageRefused, delete_product_image, store_product_image
 from shop.catalog.importer import ImportFailed, import_products, slugify
+from shop.checkout.payment import PAYMENT_METHODS, payment_method
+from shop.checkout.shipping import SHIPPING_OPTIONS
 from shop.database import like_pattern, transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
@@ -226,7 +228,10 @@ def orders() -> str:
         sa.select(Order).options(selectinload(Order.user), selectinload(Order.lines)).order_by(Order.id.desc())
     )
     page = db.paginate(statement, per_page=PAGE_SIZE, max_per_page=PAGE_SIZE)
-    return render_template("admin/orders.html", page=page, form=form, args=request.args.to_dict())
+    payment_labels = {code: m.label for code, m in PAYMENT_METHODS.items()}
+    return render_template(
+        "admin/orders.html", page=page, form=form, args=request.args.to_dict(), payment_labels=payment_labels
+    )
 
 
 @bp.get("/orders/export.csv")
@@ -242,11 +247,19 @@ def orders_export() -> Response:
 def order_detail(order_id: int) -> str:
     order = db.get_or_404(Order, order_id)
     form = OrderStatusForm()
-    form.to_status.choices = status_choices(OrderStatus.NEXT[order.status])
+    form.to_status.choices = status_choices(order.next_statuses())
     emails = db.session.execute(
         sa.select(OutboxEmail).where(OutboxEmail.key.like(f"%:{order.id}")).order_by(OutboxEmail.id)
     ).scalars()
-    return render_template("admin/order_detail.html", order=order, form=form, emails=list(emails))
+    method, shipping = payment_method(order.payment_method), SHIPPING_OPTIONS.get(order.shipping_method)
+    return render_template(
+        "admin/order_detail.html",
+        order=order,
+        form=form,
+        emails=list(emails),
+        payment_label=method.label if method else "",
+        shipping_label=shipping.label if shipping else "",
+    )
 
 
 @bp.post("/orders/<int:order_id>/status")
@@ -261,7 +274,7 @@ def order_status(order_id: int) -> BaseResponse:
     except StatusChangeRefused as refused:
         flash(str(refused), "error")
         return redirect(url_for("admin.order_detail", order_id=order_id), 303)
-    flash(f"Order {order.number} is now {order.status}.", "success")
+    flash(f"Order {order.number} is now {order.status_label.lower()}.", "success")
     return redirect(url_for("admin.order_detail", order_id=order_id), 303)
 
 

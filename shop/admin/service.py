@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from shop.checkout.service import order_link
 from shop.database import like_pattern, transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
@@ -26,7 +27,6 @@ from shop.models import (
     utcnow,
 )
 from shop.money import format_amount
-from shop.urls import absolute_url_for
 
 PENDING_TOO_LONG = timedelta(hours=1)
 
@@ -36,39 +36,85 @@ class StatusChangeRefused(Exception):
 
 
 # ---------------------------------------------------------------- orders
-def change_order_status(order_id: int, to_status: str, by: User, note: str = "") -> Order:
-    """Move an order along an allowed transition, record who did it, and do what the move
-    means: cancelling puts the stock back (exactly once), shipping emails the customer.
+def change_order_status(order_id: int, to_status: str, by: User | None, note: str = "") -> Order:
+    """Move an order along an allowed transition, record who did it (None: the shop
+    itself, e.g. `flask shop cancel-unpaid`), and do what the move means: cancelling puts
+    the stock back (exactly once) and tells the customer, shipping emails the customer,
+    and a move to paid (or a cash order handed over) records when the money came.
 
     The move is one conditional UPDATE (`WHERE status = <the status we saw>`), so two owners
     clicking at once, or one form submitted twice, make one change.
     """
     order = db.get_or_404(Order, order_id)
     from_status = order.status
-    if to_status not in OrderStatus.NEXT.get(from_status, ()):
-        raise StatusChangeRefused(f"An order that is {from_status} cannot become {to_status}.")
+    if to_status not in order.next_statuses():
+        raise StatusChangeRefused(
+            f"An order that is {OrderStatus.label(from_status).lower()} cannot become "
+            f"{OrderStatus.label(to_status).lower()}."
+        )
+    values: dict[str, object] = {"status": to_status}
+    paid_now = to_status == OrderStatus.PAID or (
+        to_status == OrderStatus.DELIVERED and order.payment_method in ("cash_on_delivery", "pay_at_pickup")
+    )
+    if paid_now and order.paid_at is None:
+        values["paid_at"] = utcnow()
     email_id = None
     with transaction():
         moved = db.session.execute(
             sa.update(Order)
             .where(Order.id == order_id, Order.status == from_status)
-            .values(status=to_status)
+            .values(**values)
             .execution_options(synchronize_session=False)
         ).rowcount
         if not moved:
             raise StatusChangeRefused("The order was changed meanwhile; reload it and try again.")
         db.session.add(
             OrderStatusChange(
-                order_id=order_id, from_status=from_status, to_status=to_status, changed_by_id=by.id, note=note.strip()
+                order_id=order_id,
+                from_status=from_status,
+                to_status=to_status,
+                changed_by_id=by.id if by is not None else None,
+                note=note.strip(),
             )
         )
         if to_status == OrderStatus.CANCELLED:
             _restock(order_id)
+            email_id = _queue_order_email(order, "order_cancelled", "has been cancelled", note.strip())
         if to_status == OrderStatus.SHIPPED:
-            email_id = _queue_shipped_email(order, note.strip())
+            email_id = _queue_order_email(order, "order_shipped", "has shipped", note.strip())
     db.session.refresh(order)
     get_dispatcher().hand_off([email_id])
     return order
+
+
+def unpaid_orders_due(days: int, now: datetime | None = None) -> list[int]:
+    """Ids of bank-transfer orders still awaiting payment `days` after they were placed."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    return list(
+        db.session.execute(
+            sa.select(Order.id)
+            .where(
+                Order.status == OrderStatus.AWAITING_PAYMENT,
+                Order.payment_method == "bank_transfer",
+                Order.created_at < cutoff,
+            )
+            .order_by(Order.id)
+        ).scalars()
+    )
+
+
+def cancel_unpaid_orders(days: int, now: datetime | None = None) -> list[Order]:
+    """Cancel (restock, email) every bank-transfer order unpaid after `days`; each once,
+    however often this runs or however many run at once (the move is conditional)."""
+    cancelled = []
+    for order_id in unpaid_orders_due(days, now):
+        try:
+            cancelled.append(
+                change_order_status(order_id, OrderStatus.CANCELLED, None, f"Not paid within {days} days.")
+            )
+        except StatusChangeRefused:
+            continue  # paid or cancelled meanwhile
+    return cancelled
 
 
 def _restock(order_id: int) -> None:
@@ -88,15 +134,16 @@ def _restock(order_id: int) -> None:
         )
 
 
-def _queue_shipped_email(order: Order, note: str) -> int | None:
+def _queue_order_email(order: Order, kind: str, what_happened: str, note: str) -> int | None:
+    """The customer's email about a change of their order ("order_shipped", "order_cancelled")."""
     return queue_email(
-        "order_shipped",
-        key=f"order_shipped:{order.id}",
-        recipient=order.user.email,
-        subject=f"Your {current_app.config['SHOP_NAME']} order {order.number} has shipped",
+        kind,
+        key=f"{kind}:{order.id}",
+        recipient=order.email,
+        subject=f"Your {current_app.config['SHOP_NAME']} order {order.number} {what_happened}",
         order=order,
         note=note,
-        order_url=absolute_url_for("orders.detail", order_id=order.id),
+        order_url=order_link(order),
     )
 
 
@@ -111,9 +158,7 @@ class OrderFilter:
         if self.status:
             statement = statement.where(Order.status == self.status)
         if self.customer:
-            statement = statement.join(User, Order.user_id == User.id).where(
-                User.email.ilike(like_pattern(self.customer), escape="\\")
-            )
+            statement = statement.where(Order.email.ilike(like_pattern(self.customer), escape="\\"))
         if self.date_from:
             statement = statement.where(Order.created_at >= datetime.combine(self.date_from, datetime.min.time()))
         if self.date_to:
@@ -132,6 +177,13 @@ def orders_csv(orders: list[Order]) -> str:
             "created_utc",
             "customer",
             "status",
+            "payment",
+            "shipping",
+            "voucher",
+            "goods",
+            "discount",
+            "shipping_cost",
+            "tax",
             "total",
             "items",
             "full_name",
@@ -146,8 +198,12 @@ def orders_csv(orders: list[Order]) -> str:
             [
                 o.number,
                 o.created_at.isoformat(timespec="seconds"),
-                o.user.email,
+                *_safe_cells(o.email),
                 o.status,
+                o.payment_method,
+                o.shipping_method,
+                *_safe_cells(o.voucher_code),
+                *(format_amount(c) for c in (o.subtotal_cents, o.discount_cents, o.shipping_cents, o.tax_cents)),
                 format_amount(o.total_cents),
                 o.item_count,
                 *_safe_cells(o.full_name, o.address, o.city, o.postal_code, o.country),
@@ -205,7 +261,7 @@ def low_stock_products(threshold: int) -> list[Product]:
     return list(
         db.session.execute(
             sa.select(Product)
-            .where(Product.active.is_(True), Product.stock <= threshold)
+            .where(Product.active.is_(True), Product.stock <= sa.func.coalesce(Product.low_stock_threshold, threshold))
             .order_by(Product.stock, Product.name)
         ).scalars()
     )

@@ -6,7 +6,7 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
 
 
-def _email_field() -> EmailField:
+def email_field() -> EmailField:
     return EmailField(
         "Email",
         validators=[
@@ -46,7 +46,7 @@ def check_not_like_email(password: str, email: str | None) -> None:
 
 
 class RegisterForm(FlaskForm):
-    email = _email_field()
+    email = email_field()
     password, confirm = _new_password_fields()
 
     def validate_password(self, field: PasswordField) -> None:
@@ -54,13 +54,13 @@ class RegisterForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    email = _email_field()
+    email = email_field()
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
     remember = BooleanField("Keep me signed in on this device")
 
 
 class ResetRequestForm(FlaskForm):
-    email = _email_field()
+    email = email_field()
 
 
 class ResetPasswordForm(FlaskForm):
@@ -69,3 +69,7 @@ class ResetPasswordForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """Only the CSRF token: signing out is a POST, so no other site can sign you out."""
+
+
+class ClaimOrdersForm(FlaskForm):
+    """Only the CSRF token: adding the orders is a POST."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
 from shop.auth import bp
 from shop.auth.forms import (
+    ClaimOrdersForm,
     LoginForm,
     LogoutForm,
     RegisterForm,
@@ -19,8 +20,12 @@ from shop.auth.forms import (
     check_not_like_email,
 )
 from shop.auth.service import (
+    ClaimLinkInvalid,
     EmailTaken,
     authenticate,
+    check_claim_token,
+    claim_guest_orders,
+    guest_orders_of,
     register_user,
     request_password_reset,
     set_password,
@@ -134,6 +139,22 @@ def reset_password(token: str) -> Response | tuple[str, int] | str:
         flash("Your password is changed and you are signed in.", "success")
         return redirect(url_for("catalog.index"), 303)
     return render_template("auth/reset_password.html", form=form, token=token), 422 if form.errors else 200
+
+
+@bp.route("/claim-orders/<token>", methods=["GET", "POST"])
+@login_required
+def claim_orders(token: str) -> Response | tuple[str, int] | str:
+    """The link from the "add your earlier orders" email: shows them, and adds them on POST."""
+    try:
+        check_claim_token(current_user, token)
+    except ClaimLinkInvalid as error:
+        return render_template("errors/error.html", code=400, message=str(error)), 400
+    form = ClaimOrdersForm()
+    if form.validate_on_submit():
+        claimed = claim_guest_orders(current_user, token)
+        flash(f"{claimed} earlier order{'s' if claimed != 1 else ''} added to My Orders.", "success")
+        return redirect(url_for("orders.index"), 303)
+    return render_template("auth/claim_orders.html", form=form, orders=guest_orders_of(current_user.email))
 
 
 @bp.post("/logout")

@@ -17,7 +17,7 @@ from shop.database import transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.messages import queue_email
-from shop.models import User
+from shop.models import Order, User
 from shop.urls import absolute_url_for
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,18 @@ class EmailTaken(Exception):
 
 
 def register_user(email: str, password: str, is_admin: bool = False) -> User:
+    """Create the account; if guests ordered with this email, email a link that adds
+    those orders to it (only someone who reads that mailbox can claim them)."""
     user = User(email=email.strip().lower(), is_admin=is_admin)
     user.set_password(password)
     try:
         with transaction():
             db.session.add(user)
+            db.session.flush()
+            email_id = _queue_claim_email(user)
     except IntegrityError:
         raise EmailTaken(email) from None
+    get_dispatcher().hand_off([email_id])
     return user
 
 
@@ -112,3 +117,66 @@ def set_password(user: User, password: str) -> None:
     with transaction():
         user.set_password(password)
         db.session.add(user)
+
+
+# ---------------------------------------------------------------- a guest's orders, claimed
+CLAIM_LINK_DAYS = 7
+
+
+def _claim_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="claim-orders")
+
+
+def guest_orders_of(email: str) -> list[Order]:
+    return list(
+        db.session.execute(
+            sa.select(Order).where(Order.email == email, Order.user_id.is_(None)).order_by(Order.id)
+        ).scalars()
+    )
+
+
+def _queue_claim_email(user: User) -> int | None:
+    count = len(guest_orders_of(user.email))
+    if not count:
+        return None
+    token = _claim_serializer().dumps([user.id, user.email])
+    return queue_email(
+        "claim_orders",
+        key=f"claim_orders:{user.id}",
+        recipient=user.email,
+        subject=f"Add your earlier {current_app.config['SHOP_NAME']} orders to your account",
+        email=user.email,
+        count=count,
+        days=CLAIM_LINK_DAYS,
+        claim_url=absolute_url_for("auth.claim_orders", token=token),
+    )
+
+
+class ClaimLinkInvalid(Exception):
+    """The message says why, for the shopper."""
+
+
+def check_claim_token(user: User, token: str) -> None:
+    """Raises ClaimLinkInvalid unless `token` was sent to `user`'s address, and is recent."""
+    try:
+        user_id, email = _claim_serializer().loads(token, max_age=CLAIM_LINK_DAYS * 24 * 3600)
+    except SignatureExpired:
+        raise ClaimLinkInvalid("This link has expired.") from None
+    except (BadSignature, ValueError, TypeError):
+        raise ClaimLinkInvalid("This link is not valid.") from None
+    if user_id != user.id or email != user.email:
+        raise ClaimLinkInvalid("This link is for another account: sign in with the account it was sent to.")
+
+
+def claim_guest_orders(user: User, token: str) -> int:
+    """Attach the guest orders placed with the user's email; how many."""
+    check_claim_token(user, token)
+    with transaction():
+        claimed = db.session.execute(
+            sa.update(Order)
+            .where(Order.email == user.email, Order.user_id.is_(None))
+            .values(user_id=user.id)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    log.info("user %s claimed %d guest order(s)", user.id, claimed)
+    return claimed

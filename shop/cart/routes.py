@@ -1,22 +1,27 @@
 """GET /cart, POST /cart/add/<id>, /cart/update/<id>, /cart/remove/<id>."""
 
-from flask import abort, flash, redirect, render_template, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
 from shop.cart import bp
 from shop.cart.forms import AddToCartForm, RemoveFromCartForm, UpdateCartForm
 from shop.cart.service import Cart, CartError, lines_total_cents
+from shop.checkout.pricing import compute_totals
 from shop.extensions import db
 from shop.models import Product
 
 
 def render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tuple[str, int]:
     lines = Cart(session).lines()
+    settings = current_app.config
+    total = lines_total_cents(lines)
     return (
         render_template(
             "cart/cart.html",
             lines=lines,
-            total_cents=lines_total_cents(lines),
+            total_cents=total,
+            # The goods alone: shipping and vouchers are chosen at checkout.
+            goods=compute_totals(total, 0, 0, settings["SHOP_TAX_RATE_BP"], settings["SHOP_PRICES_INCLUDE_TAX"]),
             errors=errors or {},
             update_form=UpdateCartForm(formdata=None),
             remove_form=RemoveFromCartForm(formdata=None),

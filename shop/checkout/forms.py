@@ -1,34 +1,90 @@
+from typing import Any
+
+from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms import Field, Form, HiddenField, RadioField, StringField
+from wtforms.validators import DataRequired, Length, Regexp, StopValidation
 
-from shop.checkout.service import ShippingAddress
+from shop.auth.forms import email_field
+from shop.checkout.payment import offered_payment_methods
+from shop.checkout.service import Choices, ShippingAddress
+from shop.checkout.shipping import offered_shipping_options
 
 
-def _required(label: str, max_length: int) -> list:
-    return [DataRequired(f"Enter your {label}."), Length(max=max_length, message=f"At most {max_length} characters.")]
+class AddressRequired:
+    """Required unless the shopper collects the order: a pickup needs no address."""
+
+    def __init__(self, label: str) -> None:
+        self.message = f"Enter your {label}."
+
+    def __call__(self, form: Form, field: Field) -> None:
+        if form.shipping_method.data == "pickup":
+            field.errors = []
+            raise StopValidation()  # whatever was typed is not used
+        DataRequired(self.message)(form, field)
+
+
+def _address(label: str, max_length: int) -> list:
+    return [AddressRequired(label), Length(max=max_length, message=f"At most {max_length} characters.")]
 
 
 class CheckoutForm(FlaskForm):
-    full_name = StringField("Full name", validators=_required("full name", 120))
-    address = StringField("Street address", validators=_required("street address", 200))
-    city = StringField("Town or city", validators=_required("town or city", 100))
+    shipping_method = RadioField("Shipping", validate_choice=True)
+    full_name = StringField("Full name", validators=_address("full name", 120))
+    address = StringField("Street address", validators=_address("street address", 200))
+    city = StringField("Town or city", validators=_address("town or city", 100))
     postal_code = StringField(
         "Postal code",
         validators=[
-            *_required("postal code", 20),
+            *_address("postal code", 20),
             Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message="Use letters, digits, spaces and dashes."),
         ],
     )
-    country = StringField("Country", validators=_required("country", 80))
+    country = StringField("Country", validators=_address("country", 80))
+    payment_method = RadioField("Payment", validate_choice=True)
     # Made when the form is shown; the same form submitted twice makes one order.
     checkout_token = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9_-]{16,64}$")])
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        settings = current_app.config
+        shipping = offered_shipping_options(settings)
+        payment = offered_payment_methods(settings)
+        self.shipping_method.choices = [(o.code, o.label) for o in shipping]
+        self.payment_method.choices = [(m.code, m.label) for m in payment]
+        # A browser sends the checked radio; check the first so the form is complete as shown.
+        if not self.shipping_method.data:
+            self.shipping_method.data = shipping[0].code
+        if not self.payment_method.data:
+            self.payment_method.data = next(m.code for m in payment if m.fits(self.shipping_method.data))
+        for field in (self.shipping_method, self.payment_method):
+            field.validators = [DataRequired(f"Choose a {field.label.text.lower()} option.")]
+
     def shipping_address(self) -> ShippingAddress:
         return ShippingAddress(
-            full_name=self.full_name.data.strip(),
-            address=self.address.data.strip(),
-            city=self.city.data.strip(),
-            postal_code=self.postal_code.data.strip(),
-            country=self.country.data.strip(),
+            full_name=(self.full_name.data or "").strip(),
+            address=(self.address.data or "").strip(),
+            city=(self.city.data or "").strip(),
+            postal_code=(self.postal_code.data or "").strip(),
+            country=(self.country.data or "").strip(),
         )
+
+    def choices(self, voucher_code: str = "") -> Choices:
+        return Choices(self.shipping_method.data, self.payment_method.data, voucher_code)
+
+
+class GuestCheckoutForm(CheckoutForm):
+    """Checkout without an account: the email address is where the order's emails go."""
+
+    email = email_field()
+
+
+class VoucherForm(FlaskForm):
+    code = StringField(
+        "Voucher code",
+        validators=[
+            DataRequired("Enter the voucher's code."),
+            Length(max=40, message="At most 40 characters."),
+            Regexp(r"^[A-Za-z0-9 _-]+$", message="A code has letters, digits and dashes only."),
+        ],
+    )

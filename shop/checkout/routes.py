@@ -1,42 +1,114 @@
-"""GET|POST /checkout: the order summary, the address form, and placing the order."""
+"""GET|POST /checkout: the order summary, shipping, payment, voucher, and placing the order.
 
-from flask import flash, redirect, render_template, session, url_for
-from flask_login import current_user, login_required
+Signed-in shoppers order as themselves; guests (SHOP_GUEST_CHECKOUT) give an email address
+and reach their order through the signed link in its confirmation email.
+"""
+
+from flask import current_app, flash, redirect, render_template, session, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from shop.cart.service import Cart, lines_total_cents
 from shop.checkout import bp
-from shop.checkout.forms import CheckoutForm
-from shop.checkout.service import CheckoutError, last_shipping_address, new_checkout_token, place_order
+from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
+from shop.checkout.payment import PaymentMethod, offered_payment_methods, payment_method
+from shop.checkout.pricing import quote
+from shop.checkout.service import (
+    CheckoutError,
+    Customer,
+    guest_order_token,
+    last_shipping_address,
+    new_checkout_token,
+    place_order,
+)
+from shop.checkout.shipping import ShippingOption, offered_shipping_options
+from shop.checkout.vouchers import VoucherError, describe_voucher, usable_voucher, voucher_discount
+from shop.extensions import login_manager
+from shop.models import Voucher
+
+VOUCHER_KEY = "voucher_code"  # the applied code, in the session until the order is placed
 
 
-def render_checkout(form: CheckoutForm, status: int = 200, problem: str | None = None) -> tuple[str, int]:
+def _new_form(**data: str) -> CheckoutForm:
+    form_class = CheckoutForm if current_user.is_authenticated else GuestCheckoutForm
+    return form_class(formdata=None, checkout_token=new_checkout_token(), **data)
+
+
+def _applied_voucher(subtotal_cents: int) -> tuple[Voucher | None, str | None]:
+    """The voucher in the session if it still applies, else (None, why not)."""
+    code = session.get(VOUCHER_KEY)
+    if not code:
+        return None, None
+    try:
+        return usable_voucher(code, subtotal_cents), None
+    except VoucherError as error:
+        return None, str(error)
+
+
+def render_checkout(
+    form: CheckoutForm, status: int = 200, problem: str | None = None, voucher_form: VoucherForm | None = None
+) -> tuple[str, int]:
+    settings = current_app.config
     lines = Cart(session).lines()
+    subtotal = lines_total_cents(lines)
+    voucher, voucher_problem = _applied_voucher(subtotal)
+    discount = voucher_discount(voucher, subtotal) if voucher else 0
+    shipping = offered_shipping_options(settings)
+    payment = offered_payment_methods(settings)
+    chosen = form.shipping_method.data or shipping[0].code
     return (
         render_template(
-            "checkout/checkout.html", form=form, lines=lines, total_cents=lines_total_cents(lines), problem=problem
+            "checkout/checkout.html",
+            form=form,
+            lines=lines,
+            totals=quote(subtotal, chosen, discount, settings),
+            totals_by_shipping={o.code: quote(subtotal, o.code, discount, settings) for o in shipping},
+            shipping_options=shipping,
+            shipping_rules={o.code: o.describe_cost(settings) for o in shipping},
+            payment_methods=payment,
+            payment_hints={m.code: _payment_hint(m, shipping) for m in payment},
+            voucher=voucher,
+            voucher_text=describe_voucher(voucher, settings["SHOP_CURRENCY"]) if voucher else "",
+            voucher_problem=voucher_problem,
+            voucher_form=voucher_form or VoucherForm(formdata=None),
+            problem=problem,
         ),
         status,
     )
 
 
+def _payment_hint(method: PaymentMethod, shipping: list[ShippingOption]) -> str:
+    """The method's hint, and which shipping it needs when it does not fit them all."""
+    misfits = [o for o in shipping if not method.fits(o.code)]
+    if not misfits or len(misfits) == len(shipping):
+        return method.hint
+    fits = " or ".join(o.label.lower() for o in shipping if o not in misfits)
+    return f"{method.hint} Only with {fits}."
+
+
+def _guest_checkout_allowed() -> bool:
+    return current_user.is_authenticated or current_app.config["SHOP_GUEST_CHECKOUT"]
+
+
 @bp.get("")
-@login_required
 def show() -> Response | tuple[str, int]:
+    if not _guest_checkout_allowed():
+        return login_manager.unauthorized()
     if not Cart(session).items():
         flash("Your cart is empty: add something before checking out.", "info")
         return redirect(url_for("cart.show"))
-    form = CheckoutForm(formdata=None, checkout_token=new_checkout_token())
-    last = last_shipping_address(current_user)
+    form = _new_form()
+    last = last_shipping_address(current_user) if current_user.is_authenticated else None
     if last is not None:  # most people ship to the same place again
-        form.process(formdata=None, checkout_token=form.checkout_token.data, **vars(last))
+        form = _new_form(**vars(last))
     return render_checkout(form)
 
 
 @bp.post("")
-@login_required
 def submit() -> Response | tuple[str, int]:
-    form = CheckoutForm()
+    if not _guest_checkout_allowed():
+        return login_manager.unauthorized()
+    form = CheckoutForm() if current_user.is_authenticated else GuestCheckoutForm()
     if not form.validate_on_submit():
         if form.checkout_token.errors:
             form.checkout_token.data = new_checkout_token()
@@ -44,9 +116,19 @@ def submit() -> Response | tuple[str, int]:
                 form, 400, "This form was not recognised; please check it and place the order again."
             )
         return render_checkout(form, 422)
+    customer = Customer.of(current_user) if current_user.is_authenticated else Customer(form.email.data)
     cart = Cart(session)
     try:
-        placed = place_order(current_user, cart.items(), form.shipping_address(), form.checkout_token.data)
+        placed = place_order(
+            customer,
+            cart.items(),
+            form.shipping_address(),
+            form.choices(session.get(VOUCHER_KEY, "")),
+            form.checkout_token.data,
+        )
+    except VoucherError as error:  # used up or expired since it was applied: nothing was written
+        session.pop(VOUCHER_KEY, None)
+        return render_checkout(form, 409, f"{error} The voucher was removed; please check the new total.")
     except CheckoutError as error:  # an empty cart, or a line short of stock: nothing was written
         return render_checkout(form, 409, str(error))
     order = placed.order
@@ -54,5 +136,38 @@ def submit() -> Response | tuple[str, int]:
         flash(f"Order {order.number} was already placed; it was not ordered twice.", "info")
     else:
         cart.clear()
+        session.pop(VOUCHER_KEY, None)
         flash(f"Thank you! Your order {order.number} is placed. A confirmation email is on its way.", "success")
+    method = payment_method(order.payment_method)
+    after = method.page_after_order(order) if method is not None else None
+    if after is not None:
+        return redirect(after, 303)
+    if order.user_id is None:
+        return redirect(url_for("orders.guest_detail", token=guest_order_token(order)), 303)
     return redirect(url_for("orders.detail", order_id=order.id), 303)
+
+
+@bp.post("/voucher")
+def apply_voucher() -> Response | tuple[str, int]:
+    """Check a voucher code against the cart and keep it for the order (Post/Redirect/Get)."""
+    if not _guest_checkout_allowed():
+        return login_manager.unauthorized()
+    voucher_form = VoucherForm()
+    if voucher_form.validate_on_submit():
+        try:
+            voucher = usable_voucher(voucher_form.code.data, lines_total_cents(Cart(session).lines()))
+        except VoucherError as error:
+            voucher_form.code.errors = [str(error)]
+        else:
+            session[VOUCHER_KEY] = voucher.code
+            currency = current_app.config["SHOP_CURRENCY"]
+            flash(f"Voucher {voucher.code} applied: {describe_voucher(voucher, currency)}.", "success")
+            return redirect(url_for("checkout.show"), 303)
+    return render_checkout(_new_form(), 422, voucher_form=voucher_form)
+
+
+@bp.post("/voucher/remove")
+def remove_voucher() -> Response:
+    if session.pop(VOUCHER_KEY, None):
+        flash("The voucher was removed.", "info")
+    return redirect(url_for("checkout.show"), 303)

@@ -1,12 +1,16 @@
-"""place_order(): the cart becomes an order, in one transaction, and the email goes out after.
+"""place_order(): the cart becomes an order, in one transaction, and the emails go out after.
 
 In that one transaction:
 1. stock is taken for every line by one conditional UPDATE (`stock >= wanted`), which
    also returns the prices from the database; a line that is short updates nothing;
-2. the order and its lines are written, with names and prices as they are now;
-3. the confirmation email (and the owner's "new order" email) is written to the outbox.
-After the commit the email's id is handed to the mail dispatcher. If anything fails before
-the commit, nothing at all was written: no stock taken, no order, no email.
+2. a voucher's use is taken by one conditional UPDATE (`times_used < usage_limit`);
+3. the totals are computed (pricing.py), the order and its lines are written, with names
+   and prices as they are now;
+4. the emails are written to the outbox: the shopper's confirmation, the owner's "new
+   order", and a "low stock" notice for each product this order took down to its threshold.
+After the commit the emails' ids are handed to the mail dispatcher. If anything fails
+before the commit, nothing at all was written: no stock or voucher use taken, no order,
+no email.
 
 The number of SQL statements does not depend on the number of lines in the cart.
 """
@@ -15,12 +19,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
+from shop.checkout.payment import PaymentMethod, payment_method
+from shop.checkout.pricing import Totals, quote
+from shop.checkout.vouchers import take_voucher_use, usable_voucher, voucher_discount
 from shop.database import transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
@@ -59,6 +68,10 @@ class OutOfStock(CheckoutError):
         super().__init__(f"Not enough stock for: {names}. Nothing was ordered; please change your cart.")
 
 
+class MethodNotOffered(CheckoutError):
+    pass
+
+
 @dataclass(frozen=True)
 class ShippingAddress:
     full_name: str
@@ -66,6 +79,30 @@ class ShippingAddress:
     city: str
     postal_code: str
     country: str
+
+
+NO_ADDRESS = ShippingAddress("", "", "", "", "")  # a pickup's: the shopper comes to the shop
+
+
+@dataclass(frozen=True)
+class Customer:
+    """Who orders: an account, or a guest known only by an email address."""
+
+    email: str
+    user_id: int | None = None
+
+    @classmethod
+    def of(cls, user: User) -> Customer:
+        return cls(user.email, user.id)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the shopper chose at checkout besides the goods."""
+
+    shipping_method: str = "standard"
+    payment_method: str = "bank_transfer"
+    voucher_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,69 +120,128 @@ def new_checkout_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def find_order_by_token(user: User, checkout_token: str) -> Order | None:
+def find_order_by_token(customer: Customer, checkout_token: str) -> Order | None:
     order = db.session.execute(sa.select(Order).where(Order.checkout_token == checkout_token)).scalar_one_or_none()
-    return order if order is not None and order.user_id == user.id else None
+    if order is None or order.user_id != customer.user_id:
+        return None
+    return order if customer.user_id is not None or order.email == customer.email else None
 
 
 def last_shipping_address(user: User) -> ShippingAddress | None:
     order = db.session.execute(
-        sa.select(Order).where(Order.user_id == user.id).order_by(Order.id.desc()).limit(1)
+        sa.select(Order).where(Order.user_id == user.id, Order.address != "").order_by(Order.id.desc()).limit(1)
     ).scalar_one_or_none()
     if order is None:
         return None
     return ShippingAddress(order.full_name, order.address, order.city, order.postal_code, order.country)
 
 
-def place_order(user: User, items: dict[int, int], ship_to: ShippingAddress, checkout_token: str) -> PlacedOrder:
-    """Turn the cart `items` ({product id: quantity}) into an order for `user`.
+def check_choices(choices: Choices) -> PaymentMethod:
+    """The payment method chosen, if the shop offers it and it fits the shipping chosen."""
+    settings = current_app.config
+    method = payment_method(choices.payment_method)
+    if choices.shipping_method not in settings["SHOP_SHIPPING_METHODS"]:
+        raise MethodNotOffered("Please choose one of the shipping options shown.")
+    if method is None or method.code not in settings["SHOP_PAYMENT_METHODS"]:
+        raise MethodNotOffered("Please choose one of the payment methods shown.")
+    if not method.fits(choices.shipping_method):
+        raise MethodNotOffered(f"{method.label} cannot be combined with this shipping option.")
+    return method
 
-    Raises EmptyCart or OutOfStock (nothing written). The same `checkout_token` twice
-    returns the first order instead of making a second one.
+
+def place_order(
+    customer: Customer, items: dict[int, int], ship_to: ShippingAddress, choices: Choices, checkout_token: str
+) -> PlacedOrder:
+    """Turn the cart `items` ({product id: quantity}) into an order for `customer`.
+
+    Raises a CheckoutError (EmptyCart, OutOfStock, MethodNotOffered) or a VoucherError, with
+    nothing written. The same `checkout_token` twice returns the first order instead of
+    making a second one.
     """
-    earlier = find_order_by_token(user, checkout_token)
+    earlier = find_order_by_token(customer, checkout_token)
     if earlier is not None:
         return PlacedOrder(earlier, duplicate=True)
     if not items:
         raise EmptyCart()
+    method = check_choices(choices)
+    if choices.shipping_method == "pickup":
+        ship_to = NO_ADDRESS
     try:
         with transaction():
-            order, lines = _write_order(user, items, ship_to, checkout_token)
-            email_ids = _queue_emails(order, lines, user.email)
+            order, lines, low = _write_order(customer, items, ship_to, choices, method, checkout_token)
+            email_ids = _queue_emails(order, lines, method) + _queue_low_stock_emails(order, low)
     except IntegrityError:
         # Two submissions of one form raced: the other one's order stands.
         db.session.rollback()
-        earlier = find_order_by_token(user, checkout_token)
+        earlier = find_order_by_token(customer, checkout_token)
         if earlier is None:
             raise
         return PlacedOrder(earlier, duplicate=True)
     log.info(
-        "order %s placed by user %s: %d line(s), total %d cents", order.number, user.id, len(items), order.total_cents
+        "order %s placed by %s: %d line(s), total %d cents, %s, %s",
+        order.number,
+        f"user {customer.user_id}" if customer.user_id else "a guest",
+        len(items),
+        order.total_cents,
+        order.shipping_method,
+        order.payment_method,
     )
     get_dispatcher().hand_off(email_ids)
     return PlacedOrder(order, duplicate=False)
 
 
+@dataclass(frozen=True)
+class LowStock:
+    product_id: int
+    name: str
+    sku: str
+    stock: int
+    threshold: int
+
+
 def _write_order(
-    user: User, items: dict[int, int], ship_to: ShippingAddress, checkout_token: str
-) -> tuple[Order, list[OrderLine]]:
+    customer: Customer,
+    items: dict[int, int],
+    ship_to: ShippingAddress,
+    choices: Choices,
+    method: PaymentMethod,
+    checkout_token: str,
+) -> tuple[Order, list[OrderLine], list[LowStock]]:
+    settings = current_app.config
     wanted = sa.case(items, value=Product.id)
     taken = db.session.execute(
         sa.update(Product)
         .where(Product.id.in_(items), Product.active.is_(True), Product.stock >= wanted)
         .values(stock=Product.stock - wanted)
-        .returning(Product.id, Product.name, Product.sku, Product.price_cents)
+        .returning(
+            Product.id, Product.name, Product.sku, Product.price_cents, Product.stock, Product.low_stock_threshold
+        )
         .execution_options(synchronize_session=False)
     ).all()
     if len(taken) != len(items):
         raise OutOfStock(_shortages(items, {row.id for row in taken}))
     cart_order = {pid: position for position, pid in enumerate(items)}
     rows = sorted(taken, key=lambda row: cart_order[row.id])
+    subtotal = sum(row.price_cents * items[row.id] for row in rows)
+
+    voucher, discount = None, 0
+    if choices.voucher_code:
+        voucher = usable_voucher(choices.voucher_code, subtotal)
+        take_voucher_use(voucher)
+        discount = voucher_discount(voucher, subtotal)
+    totals = quote(subtotal, choices.shipping_method, discount, settings)
+
     order = Order(
         number=new_order_number(),
-        user_id=user.id,
+        user_id=customer.user_id,
+        email=customer.email,
+        status=method.initial_status,
+        payment_method=method.code,
+        shipping_method=choices.shipping_method,
         checkout_token=checkout_token,
-        total_cents=sum(row.price_cents * items[row.id] for row in rows),
+        voucher_id=voucher.id if voucher else None,
+        voucher_code=voucher.code if voucher else "",
+        **_figures(totals),
         **vars(ship_to),
     )
     db.session.add(order)
@@ -163,7 +259,26 @@ def _write_order(
     ]
     # One INSERT (executemany) for all lines: the ORM would send one per line here.
     db.session.execute(sa.insert(OrderLine), lines)
-    return order, [OrderLine(**line) for line in lines]
+    low = []
+    for row in rows:
+        threshold = row.low_stock_threshold
+        if threshold is None:
+            threshold = settings["SHOP_LOW_STOCK_THRESHOLD"]
+        if row.stock <= threshold < row.stock + items[row.id]:  # this order crossed it
+            low.append(LowStock(row.id, row.name, row.sku, row.stock, threshold))
+    return order, [OrderLine(**line) for line in lines], low
+
+
+def _figures(totals: Totals) -> dict[str, int | bool]:
+    return {
+        "subtotal_cents": totals.subtotal_cents,
+        "discount_cents": totals.discount_cents,
+        "shipping_cents": totals.shipping_cents,
+        "tax_cents": totals.tax_cents,
+        "tax_rate_bp": totals.tax_rate_bp,
+        "prices_include_tax": totals.prices_include_tax,
+        "total_cents": totals.total_cents,
+    }
 
 
 def _shortages(items: dict[int, int], taken_ids: set[int]) -> list[Shortage]:
@@ -179,17 +294,30 @@ def _shortages(items: dict[int, int], taken_ids: set[int]) -> list[Shortage]:
     return shortages
 
 
-def _queue_emails(order: Order, lines: list[OrderLine], customer_email: str) -> list[int | None]:
+def order_link(order: Order) -> str:
+    """The order's page: My Orders for an account, a signed link for a guest."""
+    if order.user_id is not None:
+        return absolute_url_for("orders.detail", order_id=order.id)
+    return absolute_url_for("orders.guest_detail", token=guest_order_token(order))
+
+
+def _queue_emails(order: Order, lines: list[OrderLine], method: PaymentMethod) -> list[int | None]:
     """The customer's confirmation and, when SHOP_OWNER_EMAIL is set, the owner's notice."""
     config = current_app.config
-    context = {"order": order, "lines": lines, "customer_email": customer_email}
+    context = {
+        "order": order,
+        "lines": lines,
+        "customer_email": order.email,
+        "payment_label": method.label,
+        "payment_instructions": method.instructions(order, config),
+    }
     ids = [
         queue_email(
             "order_confirmation",
             key=f"order_confirmation:{order.id}",
-            recipient=customer_email,
+            recipient=order.email,
             subject=f"Your {config['SHOP_NAME']} order {order.number}",
-            order_url=absolute_url_for("orders.detail", order_id=order.id),
+            order_url=order_link(order),
             **context,
         )
     ]
@@ -205,3 +333,53 @@ def _queue_emails(order: Order, lines: list[OrderLine], customer_email: str) -> 
             )
         )
     return ids
+
+
+def _queue_low_stock_emails(order: Order, low: Sequence[LowStock]) -> list[int | None]:
+    """One email per product this order took down to its threshold: the key names the
+    order, so each crossing is told once, and the next only after a restock."""
+    owner = current_app.config["SHOP_OWNER_EMAIL"]
+    if not owner:
+        return []
+    return [
+        queue_email(
+            "low_stock",
+            key=f"low_stock:{item.product_id}:{order.id}",
+            recipient=owner,
+            subject=f"Low stock: {item.name} ({item.stock} left)",
+            item=item,
+            order=order,
+            product_url=absolute_url_for("admin.product_edit", product_id=item.product_id),
+        )
+        for item in low
+    ]
+
+
+# ---------------------------------------------------------------- the guest's signed link
+GUEST_LINK_SALT = "guest-order"
+
+
+def _guest_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=GUEST_LINK_SALT)
+
+
+def guest_order_token(order: Order) -> str:
+    return _guest_serializer().dumps([order.id, order.number])
+
+
+class GuestLinkExpired(Exception):
+    pass
+
+
+def order_from_guest_token(token: str) -> Order | None:
+    """The order a guest link names; None if the link was altered or the order is gone.
+    Raises GuestLinkExpired after SHOP_GUEST_LINK_DAYS."""
+    max_age = current_app.config["SHOP_GUEST_LINK_DAYS"] * 24 * 3600
+    try:
+        order_id, number = _guest_serializer().loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise GuestLinkExpired() from None
+    except (BadSignature, ValueError, TypeError):
+        return None
+    order = db.session.get(Order, order_id) if isinstance(order_id, int) else None
+    return order if order is not None and order.number == number else None

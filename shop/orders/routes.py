@@ -1,10 +1,13 @@
-"""GET /orders (My Orders) and GET /orders/<id> (only your own)."""
+"""GET /orders (My Orders), GET /orders/<id> (only your own), and a guest's signed link."""
 
 import sqlalchemy as sa
-from flask import abort, render_template
+from flask import abort, current_app, render_template
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
+from shop.checkout.payment import payment_method
+from shop.checkout.service import GuestLinkExpired, order_from_guest_token
+from shop.checkout.shipping import SHIPPING_OPTIONS
 from shop.extensions import db
 from shop.models import Order
 from shop.orders import bp
@@ -29,4 +32,34 @@ def detail(order_id: int) -> str:
     order = db.get_or_404(Order, order_id)
     if order.user_id != current_user.id:
         abort(404)  # not 403: another shopper's order number must not be confirmed to exist
-    return render_template("orders/detail.html", order=order)
+    return render_order(order)
+
+
+@bp.get("/guest/<token>")
+def guest_detail(token: str) -> tuple[str, int] | str:
+    """The page a guest reaches from the link in the confirmation email."""
+    try:
+        order = order_from_guest_token(token)
+    except GuestLinkExpired:
+        message = (
+            "This order link has expired. Create an account with the email address you ordered with "
+            "to see the order in My Orders."
+        )
+        return render_template("errors/error.html", code=410, message=message), 410
+    if order is None:
+        abort(404)
+    return render_order(order)
+
+
+def render_order(order: Order) -> str:
+    settings = current_app.config
+    method = payment_method(order.payment_method)
+    shipping = SHIPPING_OPTIONS.get(order.shipping_method)
+    return render_template(
+        "orders/detail.html",
+        order=order,
+        payment_label=method.label if method else "",
+        payment_instructions=method.instructions(order, settings) if method else [],
+        shipping_label=shipping.label if shipping else "",
+        pickup_address=settings["SHOP_PICKUP_ADDRESS"],
+    )

@@ -1,0 +1,97 @@
+"""What an order costs: goods, discount, shipping and tax, in whole cents.
+
+One rounding rule, applied once per order: an amount that falls between two cents is
+rounded to the nearer, and exactly half a cent is rounded up (away from zero; all amounts
+here are positive). So a 10 % voucher on €0.05 takes €0.01 off, and 20 % tax included in
+€0.03 is €0.01 (0.005 rounded up).
+
+- discount: a percentage of the goods (rounded), or a fixed amount, never more than the goods;
+- shipping: `standard` costs SHOP_SHIPPING_FLAT_RATE unless the goods after the discount
+  reach SHOP_FREE_SHIPPING_OVER; `pickup` costs nothing;
+- tax: one shop-wide rate on goods after the discount plus shipping. With prices that
+  include tax (SHOP_PRICES_INCLUDE_TAX, the default) it is the part of the total that is
+  tax, rate / (100 + rate); with prices that exclude it, it is added on top.
+
+total = subtotal - discount + shipping (+ tax when prices exclude it); never negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+BASIS_POINTS = 10_000  # 100 % in hundredths of a percent
+
+
+def divide_rounding_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator to the nearest whole number, halves up; both non-negative."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal_cents: int  # the goods, at the prices shown in the shop
+    discount_cents: int
+    shipping_cents: int
+    tax_cents: int
+    tax_rate_bp: int
+    prices_include_tax: bool
+
+    @property
+    def total_cents(self) -> int:
+        total = self.subtotal_cents - self.discount_cents + self.shipping_cents
+        return total if self.prices_include_tax else total + self.tax_cents
+
+    @property
+    def goods_after_discount_cents(self) -> int:
+        return self.subtotal_cents - self.discount_cents
+
+
+def compute_totals(
+    subtotal_cents: int, discount_cents: int, shipping_cents: int, tax_rate_bp: int, prices_include_tax: bool
+) -> Totals:
+    """The order's figures from its parts; the discount is capped at the goods."""
+    if min(subtotal_cents, discount_cents, shipping_cents, tax_rate_bp) < 0:
+        raise ValueError("amounts and the tax rate cannot be negative")
+    discount_cents = min(discount_cents, subtotal_cents)
+    taxable = subtotal_cents - discount_cents + shipping_cents
+    if prices_include_tax:
+        tax = divide_rounding_half_up(taxable * tax_rate_bp, BASIS_POINTS + tax_rate_bp)
+    else:
+        tax = divide_rounding_half_up(taxable * tax_rate_bp, BASIS_POINTS)
+    return Totals(subtotal_cents, discount_cents, shipping_cents, tax, tax_rate_bp, prices_include_tax)
+
+
+def discount_cents(kind: str, amount: int, subtotal_cents: int) -> int:
+    """A voucher's discount on goods worth `subtotal_cents`: `amount` is hundredths of a
+    percent for kind "percent", cents for "fixed"."""
+    if kind == "percent":
+        return divide_rounding_half_up(subtotal_cents * min(amount, BASIS_POINTS), BASIS_POINTS)
+    return min(amount, subtotal_cents)
+
+
+def shipping_cents(method: str, goods_cents: int, settings: Mapping[str, Any]) -> int:
+    """What shipping costs for goods worth `goods_cents` (after the discount)."""
+    if method == "pickup":
+        return 0
+    free_over = settings["SHOP_FREE_SHIPPING_OVER"]
+    if free_over is not None and goods_cents >= free_over:
+        return 0
+    return settings["SHOP_SHIPPING_FLAT_RATE"]
+
+
+def quote(subtotal_cents: int, shipping_method: str, discount: int, settings: Mapping[str, Any]) -> Totals:
+    """The totals of goods worth `subtotal_cents` with `discount` cents off, shipped by
+    `shipping_method`, under the shop's settings."""
+    discount = min(discount, subtotal_cents)
+    shipping = shipping_cents(shipping_method, subtotal_cents - discount, settings)
+    return compute_totals(
+        subtotal_cents, discount, shipping, settings["SHOP_TAX_RATE_BP"], settings["SHOP_PRICES_INCLUDE_TAX"]
+    )
+
+
+def format_rate(rate_bp: int) -> str:
+    """2000 -> '20 %', 770 -> '7.7 %'."""
+    whole, rest = divmod(rate_bp, 100)
+    return f"{whole} %" if not rest else f"{whole}.{rest:02d}".rstrip("0") + " %"
