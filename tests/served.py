@@ -121,8 +121,13 @@ class ServedShop:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
 
 
+def _sent_untouched(attributes: dict[str, str | None]) -> bool:
+    return attributes.get("type") == "hidden" or (attributes.get("type") == "radio" and "checked" in attributes)
+
+
 class HiddenFields(HTMLParser):
-    """The forms of a page: each one's action and hidden inputs (CSRF token, checkout token)."""
+    """The forms of a page: each one's action, hidden inputs (CSRF token, checkout token) and
+    checked radio buttons: what a browser sends when nothing is typed."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -132,7 +137,7 @@ class HiddenFields(HTMLParser):
         a = dict(attrs)
         if tag == "form":
             self.forms.append({"action": a.get("action") or "", "fields": {}})
-        elif tag == "input" and self.forms and a.get("name") and a.get("type") == "hidden":
+        elif tag == "input" and self.forms and a.get("name") and _sent_untouched(a):
             self.forms[-1]["fields"][a["name"]] = a.get("value") or ""
 
     @classmethod

@@ -48,6 +48,8 @@ RULES = {
     "admin.orders_export": "admin",
     "admin.order_detail": "admin",
     "admin.order_status": "admin",
+    "admin.vouchers": "admin",
+    "admin.voucher_active": "admin",
     "admin.emails": "admin",
     "admin.email_detail": "admin",
     "admin.email_html": "admin",
@@ -130,9 +132,8 @@ def test_posts_to_protected_routes_are_refused_to_guests(app, people, products):
     for rule in app.url_map.iter_rules():
         if "POST" not in rule.methods or RULES[rule.endpoint] == "public":
             continue
-        url = rule.build({"product_id": products["TEA"], "order_id": people["order_id"], "email_id": 1, "token": "x"})[
-            1
-        ]
+        ids = {"product_id": products["TEA"], "order_id": people["order_id"], "email_id": 1, "voucher_id": 1}
+        url = rule.build({**ids, "token": "x"})[1]
         response = people["guest"].client.post(url, data={"csrf_token": token})
         assert response.status_code == 302, url
         assert response.headers["Location"].startswith("/auth/login"), url

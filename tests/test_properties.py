@@ -1,7 +1,8 @@
 """Property tests: arbitrary form data posted to the cart and to checkout never breaks the shop.
 
-Whatever is sent: the answer is never a 500, stock never goes negative, every order's total
-is the sum of its lines, and a checkout that fails leaves the database as it was.
+Whatever is sent: the answer is never a 500, stock never goes negative, every order's goods
+are the sum of its lines and its total is goods - discount + shipping (+ tax when prices
+exclude it), and a checkout that fails leaves the database as it was.
 """
 
 from __future__ import annotations
@@ -68,8 +69,12 @@ def check_invariants(app: Flask) -> None:
                 )
             ).all()
         )
-        for order_id, total in db.session.execute(sa.select(Order.id, Order.total_cents)).all():
-            assert line_sums.get(order_id) == total, (order_id, total, line_sums.get(order_id))
+        for order in db.session.execute(sa.select(Order)).scalars():
+            assert line_sums.get(order.id) == order.subtotal_cents, (order.id, order.subtotal_cents)
+            tax_on_top = 0 if order.prices_include_tax else order.tax_cents
+            expected = order.subtotal_cents - order.discount_cents + order.shipping_cents + tax_on_top
+            assert order.total_cents == expected >= 0
+            assert 0 <= order.discount_cents <= order.subtotal_cents
 
 
 @settings(settings.get_profile("shop"))
@@ -106,6 +111,12 @@ def test_arbitrary_checkouts_never_break_the_shop_and_failures_write_nothing(app
     for name in ADDRESS:
         if data.draw(st.booleans(), f"has {name}"):
             form[name] = data.draw(field_text, name)
+    for name, values in (
+        ("shipping_method", ["standard", "pickup", "", "teleport"]),
+        ("payment_method", ["bank_transfer", "cash_on_delivery", "pay_at_pickup", "", "iou"]),
+    ):
+        if data.draw(st.booleans(), f"has {name}"):
+            form[name] = data.draw(st.sampled_from(values), name)
     if data.draw(st.booleans(), "mangle token"):
         form["checkout_token"] = data.draw(st.text(max_size=70), "token")
     before = snapshot(app)

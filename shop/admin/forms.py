@@ -28,6 +28,10 @@ class ProductForm(FlaskForm):
             NumberRange(0, 1_000_000, "Enter a whole number from 0 to 1000000."),
         ],
     )
+    low_stock_threshold = QuantityField(
+        "Low-stock alert at",
+        validators=[Optional(), NumberRange(0, 1_000_000, "Enter a whole number from 0 to 1000000.")],
+    )
     category = StringField("Category", validators=[Optional(), Length(max=80)])
     image = FileField("Image (PNG, JPEG, GIF or WebP, up to 2 MB)")
 
@@ -61,6 +65,48 @@ class OrderFilterForm(FlaskForm):
     customer = StringField("Customer email", validators=[Optional(), Length(max=254)])
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
+
+
+class VoucherForm(FlaskForm):
+    code = StringField(
+        "Code",
+        validators=[
+            DataRequired("Enter a code."),
+            Length(max=40, message="At most 40 characters."),
+            Regexp(r"^[A-Za-z0-9_-]+$", message="Letters, digits, dashes and underscores."),
+        ],
+        filters=[lambda value: value.strip().upper() if isinstance(value, str) else value],
+    )
+    kind = SelectField("Kind", choices=[SelectChoice("percent", "Percentage off"), SelectChoice("fixed", "Amount off")])
+    amount = StringField("Amount", validators=[DataRequired("Enter the amount, like 10 or 5.00.")])
+    min_basket = StringField("Minimum basket", validators=[Optional()])
+    valid_from = DateField("Valid from", validators=[Optional()])
+    valid_until = DateField("Valid until (last day)", validators=[Optional()])
+    usage_limit = QuantityField(
+        "Number of uses", validators=[Optional(), NumberRange(1, 1_000_000, "Enter a whole number from 1.")]
+    )
+
+    def validate_amount(self, field: StringField) -> None:
+        """Percent: 0.01 to 100, kept in hundredths of a percent; amount: money, in cents."""
+        try:
+            cents = parse_money(field.data or "")
+        except MoneyError as error:
+            raise ValidationError(str(error)) from None
+        if cents <= 0:
+            raise ValidationError("Enter more than 0.")
+        if self.kind.data == "percent" and cents > 100_00:
+            raise ValidationError("A percentage goes up to 100.")
+        self.amount_value = cents  # 12.5 % -> 1250, €5.00 -> 500: both hundredths
+
+    def validate_min_basket(self, field: StringField) -> None:
+        try:
+            self.min_basket_cents = parse_money(field.data) if field.data else 0
+        except MoneyError as error:
+            raise ValidationError(str(error)) from None
+
+    def validate_valid_until(self, field: DateField) -> None:
+        if field.data and self.valid_from.data and field.data < self.valid_from.data:
+            raise ValidationError("The last day comes before the first.")
 
 
 class ActionForm(FlaskForm):

@@ -21,12 +21,15 @@ from shop.admin.forms import (
     OrderFilterForm,
     OrderStatusForm,
     ProductForm,
+    VoucherForm,
     status_choices,
 )
 from shop.admin.service import (
     OrderFilter,
     StatusChangeRefused,
+    VoucherCodeTaken,
     change_order_status,
+    create_voucher,
     emails_needing_attention,
     low_stock_products,
     orders_csv,
@@ -38,11 +41,12 @@ from shop.catalog.images import ImageRefused, delete_product_image, store_produc
 from shop.catalog.importer import ImportFailed, import_products, slugify
 from shop.checkout.payment import PAYMENT_METHODS, payment_method
 from shop.checkout.shipping import SHIPPING_OPTIONS
+from shop.checkout.vouchers import describe_voucher
 from shop.database import like_pattern, transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.outbox import counts_by_status, retry_failed
-from shop.models import Category, EmailStatus, Order, OrderStatus, OutboxEmail, Product, utcnow
+from shop.models import Category, EmailStatus, Order, OrderStatus, OutboxEmail, Product, Voucher, utcnow
 from shop.money import format_amount
 
 PAGE_SIZE = 25
@@ -86,7 +90,8 @@ def products() -> str:
     elif show == "inactive":
         statement = statement.where(Product.active.is_(False))
     elif show == "low":
-        statement = statement.where(Product.stock <= current_app.config["SHOP_LOW_STOCK_THRESHOLD"])
+        threshold = sa.func.coalesce(Product.low_stock_threshold, current_app.config["SHOP_LOW_STOCK_THRESHOLD"])
+        statement = statement.where(Product.stock <= threshold)
     page = db.paginate(statement, per_page=PAGE_SIZE, max_per_page=PAGE_SIZE)
     return render_template("admin/products.html", page=page, q=q, show=show, action_form=ActionForm())
 
@@ -124,6 +129,7 @@ def _edit_product(product: Product, is_new: bool) -> BaseResponse | tuple[str, i
         product.sku, product.name = form.sku.data.strip(), form.name.data.strip()
         product.description = (form.description.data or "").strip()
         product.price_cents, product.stock = form.price_cents, form.stock.data
+        product.low_stock_threshold = form.low_stock_threshold.data
         product.category = _category(form.category.data)
         if new_image:
             product.image = new_image
@@ -144,6 +150,7 @@ def _product_form_data(product: Product) -> dict:
         "price": format_amount(product.price_cents),
         "stock": product.stock,
         "category": product.category.name if product.category else "",
+        "low_stock_threshold": product.low_stock_threshold,
     }
 
 
@@ -276,6 +283,52 @@ def order_status(order_id: int) -> BaseResponse:
         return redirect(url_for("admin.order_detail", order_id=order_id), 303)
     flash(f"Order {order.number} is now {order.status_label.lower()}.", "success")
     return redirect(url_for("admin.order_detail", order_id=order_id), 303)
+
+
+# ---------------------------------------------------------------- vouchers
+@bp.route("/vouchers", methods=["GET", "POST"])
+def vouchers() -> BaseResponse | tuple[str, int]:
+    """The vouchers, newest first, and a form for a new one."""
+    form = VoucherForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            voucher = create_voucher(
+                code=form.code.data,
+                kind=form.kind.data,
+                amount=form.amount_value,
+                min_basket_cents=form.min_basket_cents,
+                valid_from=form.valid_from.data,
+                valid_until=form.valid_until.data,
+                usage_limit=form.usage_limit.data,
+            )
+        except VoucherCodeTaken:
+            form.code.errors = ["A voucher with this code exists already."]
+            status = 409
+        else:
+            flash(f"Voucher {voucher.code} created.", "success")
+            return redirect(url_for("admin.vouchers"), 303)
+    elif form.errors:
+        status = 422
+    rows = db.session.execute(sa.select(Voucher).order_by(Voucher.id.desc())).scalars()
+    currency = current_app.config["SHOP_CURRENCY"]
+    return render_template(
+        "admin/vouchers.html",
+        vouchers=[(v, describe_voucher(v, currency)) for v in rows],
+        form=form,
+        action_form=ActionForm(),
+    ), status
+
+
+@bp.post("/vouchers/<int:voucher_id>/active")
+def voucher_active(voucher_id: int) -> BaseResponse:
+    ActionForm().validate_on_submit()
+    voucher = db.get_or_404(Voucher, voucher_id)
+    active = request.form.get("active") == "1"
+    with transaction():
+        voucher.active = active
+    flash(f"Voucher {voucher.code} is {'active again' if active else 'switched off'}.", "success")
+    return redirect(url_for("admin.vouchers"), 303)
 
 
 # ---------------------------------------------------------------- emails

@@ -9,8 +9,10 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from shop.checkout.service import order_link
+from shop.checkout.vouchers import normalise_code
 from shop.database import like_pattern, transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
@@ -24,6 +26,7 @@ from shop.models import (
     OutboxEmail,
     Product,
     User,
+    Voucher,
     utcnow,
 )
 from shop.money import format_amount
@@ -233,6 +236,38 @@ def products_csv(products: list[Product]) -> str:
 def _safe_cells(*values: str) -> list[str]:
     """A cell starting with = + - @ is run as a formula by spreadsheets: quote it."""
     return [f"'{v}" if v[:1] in ("=", "+", "-", "@", "\t", "\r") else v for v in values]
+
+
+# ---------------------------------------------------------------- vouchers
+class VoucherCodeTaken(Exception):
+    pass
+
+
+def create_voucher(
+    code: str,
+    kind: str,
+    amount: int,
+    min_basket_cents: int = 0,
+    valid_from: date | None = None,
+    valid_until: date | None = None,
+    usage_limit: int | None = None,
+) -> Voucher:
+    """A new voucher, valid from the start of `valid_from` to the end of `valid_until` (UTC)."""
+    voucher = Voucher(
+        code=normalise_code(code),
+        kind=kind,
+        amount=amount,
+        min_basket_cents=min_basket_cents,
+        valid_from=datetime.combine(valid_from, datetime.min.time()) if valid_from else None,
+        valid_until=datetime.combine(valid_until + timedelta(days=1), datetime.min.time()) if valid_until else None,
+        usage_limit=usage_limit,
+    )
+    try:
+        with transaction():
+            db.session.add(voucher)
+    except IntegrityError:
+        raise VoucherCodeTaken(code) from None
+    return voucher
 
 
 # ---------------------------------------------------------------- the dashboard

@@ -16,6 +16,7 @@ from shop.checkout.pricing import quote
 from shop.checkout.service import (
     CheckoutError,
     Customer,
+    MethodNotOffered,
     guest_order_token,
     last_shipping_address,
     new_checkout_token,
@@ -126,6 +127,9 @@ def submit() -> Response | tuple[str, int]:
             form.choices(session.get(VOUCHER_KEY, "")),
             form.checkout_token.data,
         )
+    except MethodNotOffered as error:  # e.g. cash on delivery with a pickup
+        form.payment_method.errors = [str(error)]
+        return render_checkout(form, 422)
     except VoucherError as error:  # used up or expired since it was applied: nothing was written
         session.pop(VOUCHER_KEY, None)
         return render_checkout(form, 409, f"{error} The voucher was removed; please check the new total.")
