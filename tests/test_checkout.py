@@ -261,3 +261,45 @@ def test_a_mangled_checkout_token_is_refused_without_an_order(app, products, sho
     response = shopper.submit("/checkout", "/checkout", {**ADDRESS, "checkout_token": token})
     assert response.status_code == 400
     assert count(app, Order) == 0
+
+
+def test_the_owner_hears_once_per_crossing_when_a_sale_takes_stock_down_to_its_threshold(make_app, smtp):
+    from shop.models import OutboxEmail
+
+    app = make_app(SHOP_OWNER_EMAIL="owner@example.com", SHOP_LOW_STOCK_THRESHOLD=5)
+    tea = add_product(app, "Assam Tea", 1000, stock=7)
+    pot = add_product(app, "Teapot", 3000, stock=30)
+    with app.app_context():
+        db.session.get(Product, pot).low_stock_threshold = 20  # its own threshold
+        db.session.commit()
+    shopper = signed_in_browser(app, "ada@example.com")
+
+    def buy(product_id: int, quantity: int) -> None:
+        shopper.add(product_id, quantity)
+        order_id_from(shopper.checkout())
+
+    buy(tea, 1)  # 7 -> 6: above the threshold
+    buy(tea, 1)  # 6 -> 5: crossed
+    buy(tea, 1)  # 5 -> 4: still low, no second email
+    buy(pot, 10)  # 30 -> 20: crossed its own threshold
+    [tea_mail] = smtp.wait_for(1, to="owner@example.com", subject_contains="Low stock: Assam Tea")
+    assert tea_mail.subject == "Low stock: Assam Tea (5 left)"
+    assert f"http://shop.test/admin/products/{tea}" in tea_mail.text
+    smtp.wait_for(1, to="owner@example.com", subject_contains="Low stock: Teapot (20 left)")
+    assert count(app, OutboxEmail, OutboxEmail.kind == "low_stock") == 2
+
+    with app.app_context():  # restocked: the next crossing is told again
+        db.session.get(Product, tea).stock = 10
+        db.session.commit()
+    buy(tea, 6)  # 10 -> 4
+    smtp.wait_for(1, to="owner@example.com", subject_contains="Low stock: Assam Tea (4 left)")
+    assert count(app, OutboxEmail, OutboxEmail.kind == "low_stock") == 3
+
+
+def test_no_low_stock_email_without_an_owner_address(app, smtp):
+    from shop.models import OutboxEmail
+
+    shopper = signed_in_browser(app, "ada@example.com")
+    shopper.add(add_product(app, "Last Tea", 1000, stock=1), 1)
+    order_id_from(shopper.checkout())
+    assert count(app, OutboxEmail, OutboxEmail.kind == "low_stock") == 0

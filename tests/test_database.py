@@ -21,3 +21,9 @@ def test_foreign_keys_are_enforced(app):
         db.session.add(OrderLine(order_id=4242, product_id=4242, name="x", sku="x", unit_price_cents=1, quantity=1))
         with pytest.raises(IntegrityError, match=r"(?i)foreign key"):
             db.session.commit()
+
+
+def test_the_migrations_build_exactly_the_models(app):
+    """A model changed without a migration (or the reverse) fails here, not on a shop's server."""
+    result = app.test_cli_runner().invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output
