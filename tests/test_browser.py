@@ -1,5 +1,6 @@
 """The shopper's journey in a real browser (Debian's Chromium, driven by Playwright), with the
-real SMTP sink; and the pages at a phone's width and a desktop's, checked with axe-core.
+real SMTP sink; a guest's order by bank transfer, reached again by the emailed link; and the
+pages at a phone's width and a desktop's, checked with axe-core.
 
 Needs `chromium` on PATH (Debian: `apt-get install chromium`) and axe-core
 (`npm ci --prefix tests/browser`); no browser is downloaded. Without them these tests are
@@ -15,6 +16,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -37,6 +39,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+IBAN = "AT61 1904 3002 3457 3201"  # the shop's account for bank transfers, in live_shop
+BANK_HOLDER = "Swiftcart Tea Ltd"
 
 
 def _missing(what: str, how: str) -> None:
@@ -66,7 +70,7 @@ def chromium() -> Iterator[object]:
 @pytest.fixture
 def live_shop(make_app) -> Iterator[tuple[str, Flask]]:
     """The shop served over real HTTP on a free port, in a thread of this process."""
-    app = make_app(SHOP_BASE_URL="", SHOP_OWNER_EMAIL="")
+    app = make_app(SHOP_BASE_URL="", SHOP_OWNER_EMAIL="", SHOP_BANK_ACCOUNT_HOLDER=BANK_HOLDER, SHOP_BANK_IBAN=IBAN)
     with app.app_context():
         tea, mugs = Category(name="Tea", slug="tea"), Category(name="Mugs", slug="mugs")
         db.session.add_all(
@@ -178,8 +182,10 @@ def test_a_shopper_buys_in_a_real_browser_and_the_owner_ships_it(chromium, live_
     camera.shoot(page, "cart")
     check_a11y("cart")
 
-    # Checking out needs an account: register, and come back to the checkout.
+    # The checkout offers guest checkout; this shopper signs up from it instead, and comes back.
     page.get_by_role("link", name="Check out").click()
+    page.wait_for_url(base + "/checkout")
+    page.get_by_role("main").get_by_role("link", name="Sign in").click()
     page.wait_for_url(re.compile(r"/auth/login\?next="))
     check_a11y("login")
     page.get_by_role("link", name="Create an account").click()
@@ -221,6 +227,7 @@ def test_a_shopper_buys_in_a_real_browser_and_the_owner_ships_it(chromium, live_
     [mail] = smtp.wait_for(1, to="grace@example.com", timeout=15)
     assert number in mail.subject
     assert "€37.25" in mail.text
+    assert "Total: €42.15" in mail.text  # €4.90 delivery: under €50.00, shipping is not free
 
     # The owner signs in, marks the order paid, then shipped; the shipped email arrives.
     owner = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
@@ -253,6 +260,111 @@ def test_a_shopper_buys_in_a_real_browser_and_the_owner_ships_it(chromium, live_
     assert {name: found for name, found in checked.items() if found} == {}
     print(f"\nscreenshots in {camera.folder}: {', '.join(camera.taken)}")
     print(f"axe-core: no serious or critical violations on {len(checked)} pages: {', '.join(checked)}")
+
+
+def test_a_guest_orders_by_bank_transfer_and_reaches_the_order_by_the_emailed_link(chromium, live_shop, smtp):
+    base, app = live_shop
+    camera = Camera("guest-checkout")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    checked: dict[str, list[str]] = {}
+
+    def check_a11y(name: str) -> None:
+        checked[name] = serious_violations(page)
+
+    # A guest browses the tea, adds two tins of Earl Grey, and goes to the checkout: no sign-in asked.
+    page.goto(base + "/")
+    page.get_by_role("link", name="Tea", exact=True).click()
+    page.get_by_role("heading", level=1, name="Tea").wait_for()
+    camera.shoot(page, "category")
+    page.get_by_role("link", name="Earl Grey Tea").click()
+    page.get_by_label("Quantity").fill("2")
+    page.get_by_role("button", name="Add to cart").click()
+    page.get_by_text("Added 2 × Earl Grey Tea").wait_for()
+    page.get_by_role("link", name=re.compile(r"^Cart")).click()
+    page.get_by_role("link", name="Check out").click()
+    page.wait_for_url(base + "/checkout")
+    summary = page.locator("tfoot").inner_text()
+    assert "€27.30" in summary  # 2 x 11.20 + 4.90 delivery
+    assert re.search(r"Including VAT 20 %\s+€4\.55", summary), summary  # 27.30 x 20/120
+    camera.shoot(page, "checkout")
+    check_a11y("guest checkout")
+
+    # Address given, delivery kept, bank transfer chosen by its label (after a change of mind);
+    # the email address forgotten: the mistake is shown next to its field, the choices kept.
+    delivery = page.get_by_role("radio", name="Delivery to your address")
+    bank_transfer = page.get_by_role("radio", name="Bank transfer")
+    cash = page.get_by_role("radio", name="Cash on delivery")
+    assert delivery.is_checked()
+    page.get_by_label("Full name").fill("Ada Lovelace")
+    page.get_by_label("Street address").fill("12 Analytical Street")
+    page.get_by_label("Town or city").fill("London")
+    page.get_by_label("Postal code").fill("N1 9GU")
+    page.get_by_label("Country").fill("United Kingdom")
+    page.locator("label", has_text="Cash on delivery").click()
+    assert (cash.is_checked(), bank_transfer.is_checked()) == (True, False)
+    page.locator("label", has_text="Bank transfer").click()
+    assert (cash.is_checked(), bank_transfer.is_checked()) == (False, True)
+    page.get_by_role("button", name="Place order").click()
+    page.locator("#email-error").wait_for()
+    assert page.get_by_label("Email", exact=True).get_attribute("aria-invalid") == "true"
+    assert (delivery.is_checked(), bank_transfer.is_checked()) == (True, True)
+    camera.shoot(page, "checkout-error")
+    check_a11y("guest checkout, with an error")
+    page.get_by_label("Email", exact=True).fill("ada@example.com")
+    camera.shoot(page, "checkout-filled")
+    page.get_by_role("button", name="Place order").click()
+
+    # The signed guest link shows the order, awaiting payment, and how to pay.
+    page.wait_for_url(re.compile(r"/orders/guest/[^/]+$"))
+    path = page.url.removeprefix(base)
+    number = re.fullmatch(r"Order (\S+)", page.get_by_role("heading", level=1).inner_text()).group(1)
+    assert f"Your order {number} is placed" in page.locator(".flashes").inner_text()
+    content = page.get_by_role("main").inner_text()
+    assert "Awaiting payment" in page.locator(".status").inner_text()
+    assert f"IBAN: {IBAN}" in content
+    assert f"Reference: {number}" in content
+    assert "Please transfer €27.30 to:" in content
+    camera.shoot(page, "guest-order")
+    check_a11y("guest order")
+
+    # The confirmation email: the order number, the bank details and the link.
+    [mail] = smtp.wait_for(1, to="ada@example.com", timeout=15)
+    assert number in mail.subject
+    for text in (f"Order number: {number}", f"IBAN: {IBAN}", f"Account holder: {BANK_HOLDER}", f"Reference: {number}"):
+        assert text in mail.text, (text, mail.text)
+    link = re.search(r"https?://\S+/orders/guest/\S+", mail.text).group(0)
+    assert link in mail.html
+    link_path = urlsplit(link).path
+
+    # The link, opened in another browser (no cookies: the session is not what lets it in).
+    elsewhere = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
+    response = elsewhere.goto(base + link_path)
+    assert response.status == 200
+    assert elsewhere.get_by_role("heading", level=1).inner_text() == f"Order {number}"
+    assert "Awaiting payment" in elsewhere.locator(".status").inner_text()
+    assert f"Reference: {number}" in elsewhere.get_by_role("main").inner_text()
+    camera.shoot(elsewhere, "emailed-link")
+
+    # One character of the token changed: not found (as for the redirect's own link).
+    token = link_path.rsplit("/", 1)[1]
+    for altered in (tampered(token), tampered(path.rsplit("/", 1)[1])):
+        response = elsewhere.goto(f"{base}/orders/guest/{altered}")
+        assert response.status == 404, altered
+        assert number not in elsewhere.content()
+    camera.shoot(elsewhere, "tampered-link")
+
+    with app.app_context():
+        assert db.session.execute(sa.select(Product.stock).where(Product.sku == "EARL")).scalar_one() == 1
+    assert {name: found for name, found in checked.items() if found} == {}
+    print(f"\nscreenshots in {camera.folder}: {', '.join(camera.taken)}")
+    print(f"axe-core: no serious or critical violations on {len(checked)} pages: {', '.join(checked)}")
+
+
+def tampered(token: str) -> str:
+    """`token` with its first character changed (not its last: the last character of a
+    base64 segment carries padding bits, so changing it may decode to the same bytes)."""
+    return ("B" if token[0] == "A" else "A") + token[1:]
 
 
 @pytest.mark.parametrize(("device", "width", "height"), [("phone", 375, 740), ("desktop", 1280, 900)])

@@ -21,11 +21,16 @@ _shoppers: dict[int, Browser] = {}
 
 
 def shopper_for(app: Flask) -> Browser:
-    """One signed-in shopper per app (the examples share the test's app), with an empty cart."""
+    """One signed-in shopper per app (the examples share the test's app), with an empty cart
+    and the catalogue's stock as at the start."""
     if id(app) not in _shoppers:
         _shoppers.clear()
         _shoppers[id(app)] = signed_in_browser(app, "prop@example.com")
     browser = _shoppers[id(app)]
+    with app.app_context():  # each example starts with the same shelves: one teapot, plenty of the rest
+        stock = sa.case((Product.sku == "POT", 1), else_=100_000)
+        db.session.execute(sa.update(Product).where(Product.sku.in_(["TEA", "MUG", "POT"])).values(stock=stock))
+        db.session.commit()
     with browser.client.session_transaction() as session:
         session.pop("cart", None)
     return browser
