@@ -29,7 +29,7 @@ def _address(label: str, max_length: int) -> list:
 
 
 class CheckoutForm(FlaskForm):
-    shipping_method = RadioField("Shipping", validate_choice=True)
+    shipping_method = RadioField("How should it reach you?", validate_choice=True)
     full_name = StringField("Full name", validators=_address("full name", 120))
     address = StringField("Street address", validators=_address("street address", 200))
     city = StringField("Town or city", validators=_address("town or city", 100))
@@ -41,7 +41,7 @@ class CheckoutForm(FlaskForm):
         ],
     )
     country = StringField("Country", validators=_address("country", 80))
-    payment_method = RadioField("Payment", validate_choice=True)
+    payment_method = RadioField("How will you pay?", validate_choice=True)
     # Made when the form is shown; the same form submitted twice makes one order.
     checkout_token = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9_-]{16,64}$")])
 
@@ -57,8 +57,8 @@ class CheckoutForm(FlaskForm):
             self.shipping_method.data = shipping[0].code
         if not self.payment_method.data:
             self.payment_method.data = next(m.code for m in payment if m.fits(self.shipping_method.data))
-        for field in (self.shipping_method, self.payment_method):
-            field.validators = [DataRequired(f"Choose a {field.label.text.lower()} option.")]
+        self.shipping_method.validators = [DataRequired("Choose how the order should reach you.")]
+        self.payment_method.validators = [DataRequired("Choose how you will pay.")]
 
     def shipping_address(self) -> ShippingAddress:
         return ShippingAddress(
