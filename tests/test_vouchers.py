@@ -187,3 +187,17 @@ def test_bad_voucher_forms_are_refused(app, admin, changes, message):
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     assert count(app, Voucher) == 0
+
+
+def test_cancelling_an_order_gives_its_voucher_use_back_once(app, products, shopper, admin, smtp):
+    make_voucher(app, "ONCE", usage_limit=1)
+    shopper.add(products["TEA"], 1)
+    apply(shopper, "ONCE")
+    order_id = order_id_from(shopper.checkout())
+    assert voucher(app, "ONCE").times_used == 1
+    url = f"/admin/orders/{order_id}"
+    for _ in range(2):
+        admin.client.post(f"{url}/status", data={"to_status": "cancelled", "csrf_token": admin.csrf_token(url)})
+    assert voucher(app, "ONCE").times_used == 0
+    shopper.add(products["TEA"], 1)
+    assert apply(shopper, "ONCE").status_code == 303  # usable again

@@ -42,7 +42,7 @@ class StatusChangeRefused(Exception):
 def change_order_status(order_id: int, to_status: str, by: User | None, note: str = "") -> Order:
     """Move an order along an allowed transition, record who did it (None: the shop
     itself, e.g. `flask shop cancel-unpaid`), and do what the move means: cancelling puts
-    the stock back (exactly once) and tells the customer, shipping emails the customer,
+    the stock and the voucher's use back (exactly once) and tells the customer, shipping emails the customer,
     and a move to paid (or a cash order handed over) records when the money came.
 
     The move is one conditional UPDATE (`WHERE status = <the status we saw>`), so two owners
@@ -82,6 +82,7 @@ def change_order_status(order_id: int, to_status: str, by: User | None, note: st
         )
         if to_status == OrderStatus.CANCELLED:
             _restock(order_id)
+            _give_back_voucher_use(order)
             email_id = _queue_order_email(order, "order_cancelled", "has been cancelled", note.strip())
         if to_status == OrderStatus.SHIPPED:
             email_id = _queue_order_email(order, "order_shipped", "has shipped", note.strip())
@@ -118,6 +119,17 @@ def cancel_unpaid_orders(days: int, now: datetime | None = None) -> list[Order]:
         except StatusChangeRefused:
             continue  # paid or cancelled meanwhile
     return cancelled
+
+
+def _give_back_voucher_use(order: Order) -> None:
+    """A cancelled order did not use its voucher: the use counts for someone else."""
+    if order.voucher_id is not None:
+        db.session.execute(
+            sa.update(Voucher)
+            .where(Voucher.id == order.voucher_id, Voucher.times_used > 0)
+            .values(times_used=Voucher.times_used - 1)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _restock(order_id: int) -> None:
