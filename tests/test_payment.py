@@ -256,3 +256,34 @@ def test_cancel_unpaid_takes_its_days_from_the_setting_or_the_option(make_app, s
     runner = app.test_cli_runner()
     assert "0 unpaid" in runner.invoke(args=["shop", "cancel-unpaid"]).output
     assert "1 unpaid" in runner.invoke(args=["shop", "cancel-unpaid", "--days", "1"]).output
+
+
+# ---------------------------------------------------------------- the service itself
+def test_place_order_checks_the_choices_before_writing_anything(app, products, smtp):
+    from shop.checkout.service import Choices, Customer, MethodNotOffered, ShippingAddress, place_order
+
+    address = ShippingAddress(**ADDRESS)
+    with app.test_request_context():
+        with pytest.raises(MethodNotOffered, match="cannot be combined"):
+            place_order(
+                Customer("g@example.com"),
+                {products["TEA"]: 1},
+                address,
+                Choices("pickup", "cash_on_delivery"),
+                "t" * 20,
+            )
+        with pytest.raises(MethodNotOffered, match="payment methods shown"):
+            place_order(Customer("g@example.com"), {products["TEA"]: 1}, address, Choices("standard", "card"), "u" * 20)
+        placed = place_order(
+            Customer("g@example.com"), {products["TEA"]: 1}, address, Choices("pickup", "bank_transfer"), "v" * 20
+        )
+        order = placed.order
+        assert (order.user_id, order.email, order.status) == (None, "g@example.com", "awaiting_payment")
+        assert (order.address, order.shipping_cents) == ("", 0)  # a pickup keeps no address
+        again = place_order(
+            Customer("g@example.com"), {products["TEA"]: 1}, address, Choices("pickup", "bank_transfer"), "v" * 20
+        )
+        assert again.duplicate
+        assert again.order.id == order.id
+    assert count(app, Order) == 1
+    assert stock(app, products["TEA"]) == 99
