@@ -389,8 +389,8 @@ def test_pages_fit_the_screen_at_phone_and_desktop_width(chromium, live_shop, sm
         "not-found": "/no-such-page",
     }
     problems = {}
-    for name, path in pages.items():
-        page.goto(base + path)
+
+    def check(page, name: str) -> None:
         camera.shoot(page, name)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         h1s = page.locator("h1").count()
@@ -398,5 +398,16 @@ def test_pages_fit_the_screen_at_phone_and_desktop_width(chromium, live_shop, sm
         found = serious_violations(page)
         if overflow > 0 or h1s != 1 or 0 in landmarks or found:
             problems[name] = {"overflow px": overflow, "h1": h1s, "landmarks": landmarks, "axe": found}
+
+    for name, path in pages.items():
+        page.goto(base + path)
+        check(page, name)
+    # A guest's checkout has more to fit: the email field and the sign-in offer.
+    guest = chromium.new_context(viewport={"width": width, "height": height}, bypass_csp=True).new_page()
+    guest.goto(base + "/products/1")
+    guest.get_by_role("button", name="Add to cart").click()
+    guest.goto(base + "/checkout")
+    check(guest, "guest-checkout")
+    guest.context.close()
     assert problems == {}
     print(f"\n{device} {width}px: {', '.join(camera.taken)} in {camera.folder}")
