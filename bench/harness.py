@@ -1,4 +1,4 @@
-"""What both benchmarks need: a shop under gunicorn on a fresh database, an SMTP sink in
+"""What the benchmarks need: a shop under gunicorn on a fresh database, an SMTP sink in
 its own process, a sampler of the server's memory and threads, and small helpers to count
 emails, compute percentiles and print tables.
 
@@ -8,6 +8,7 @@ context manager that started it, also on an error or Ctrl+C.
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import os
 import platform
@@ -141,11 +142,15 @@ class OtherLoad:
     def __init__(self) -> None:
         self.started = time.monotonic()
         self._busy, self._own = _busy_cpu_seconds(), _own_cpu_seconds()
+        # CPU of processes we started but never waited for (gunicorn workers killed with
+        # their master are reaped by init): ours, though getrusage cannot see it.
+        self.orphaned_cpu_seconds = 0.0
 
     def percent(self) -> float:
         """Other processes' CPU since the start, in % of one core. Call it once every process
         the benchmark started has ended (a running child's CPU is not counted as ours yet)."""
-        others = (_busy_cpu_seconds() - self._busy) - (_own_cpu_seconds() - self._own)
+        own = _own_cpu_seconds() - self._own + self.orphaned_cpu_seconds
+        others = (_busy_cpu_seconds() - self._busy) - own
         return max(0.0, 100 * others / (time.monotonic() - self.started))
 
     def report(self) -> float:
@@ -181,7 +186,7 @@ def _commit() -> str:
 
 
 # ---------------------------------------------------------------- processes
-def _stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
+def stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
     """SIGTERM the process's whole group, then SIGKILL it if it outlives `grace` seconds."""
     if process.poll() is not None:
         return
@@ -256,7 +261,7 @@ class ShopServer:
             return
         # A clean stop lets sends in progress finish; in sync mode a request may hold a
         # thread for a whole SMTP conversation, so do not wait for the full graceful_timeout.
-        _stop_group(self.process, grace=15)
+        stop_group(self.process, grace=15)
         self.process = None
         if kind is not None and not issubclass(kind, KeyboardInterrupt):
             print(f"\n--- last lines of {self.log_path} ---\n{tail(self.log_path)}\n---", file=sys.stderr)
@@ -265,6 +270,23 @@ class ShopServer:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    def kill(self, timeout: float = 20) -> float:
+        """SIGKILL the master and its workers at once (the whole process group), as a power
+        cut or the OOM killer would: no worker_exit hook, no finished sends, no cleanup.
+
+        Returns the CPU seconds the workers had used: init reaps them, not us, so
+        OtherLoad must be told (OtherLoad.orphaned_cpu_seconds)."""
+        assert self.process is not None
+        workers = process_tree(self.pid)[1:]
+        workers_cpu = sum(cpu_seconds(pid) for pid in workers)  # a worker has no children
+        with contextlib.suppress(ProcessLookupError):  # it died on its own meanwhile
+            os.killpg(self.pid, signal.SIGKILL)
+        self.process.wait(timeout=timeout)
+        self.process = None
+        # The workers are orphans now, reaped by init: wait until none of them runs.
+        wait_until(lambda: not any(_running(pid) for pid in workers), timeout, "the killed workers to end")
+        return workers_cpu
 
     def _ready(self) -> bool:
         assert self.process is not None
@@ -276,7 +298,9 @@ class ShopServer:
             return False
         try:
             return requests.get(self.url + "/healthz", timeout=2).status_code == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Timeout: the master listens already, but on a busy machine the workers may
+            # still be importing the app; the request waits in the backlog meanwhile.
             return False
 
     def healthz(self) -> dict[str, Any]:
@@ -287,10 +311,19 @@ class ShopServer:
 
 class SmtpSinkProcess:
     """tests/smtp_sink.py in its own process: accepts every message after `delay` seconds
-    and saves it as a .eml file in `maildir`."""
+    and saves it as a .eml file in `maildir`, or misbehaves as `mode` says (hang, tempfail
+    for the first `times` messages, permfail, drop_quit; see tests/smtp_sink.py).
 
-    def __init__(self, port: int, delay: float, maildir: Path, log_path: Path) -> None:
+    A mode cannot change while the sink runs: stop it and start another on the same port.
+    `refuse` is not a mode here: for a refused connection, run no sink at all."""
+
+    def __init__(
+        self, port: int, delay: float, maildir: Path, log_path: Path, mode: str = "accept", times: int = 0
+    ) -> None:
+        if mode == "refuse":
+            raise ValueError("for refused connections, start no sink: nothing listens on the port")
         self.port, self.delay, self.maildir, self.log_path = port, delay, maildir, log_path
+        self.mode, self.times = mode, times
         self.process: subprocess.Popen[bytes] | None = None
         self.listening_at: float | None = None  # time.time() when the port first took a connection
 
@@ -298,6 +331,7 @@ class SmtpSinkProcess:
         command = [
             *(PYTHON, str(ROOT / "tests" / "smtp_sink.py"), "--port", str(self.port)),
             *("--delay", str(self.delay), "--maildir", str(self.maildir)),
+            *("--mode", self.mode, "--times", str(self.times)),
         ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -315,7 +349,7 @@ class SmtpSinkProcess:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         if self.process is None:
             return
-        _stop_group(self.process, grace=5)
+        stop_group(self.process, grace=5)
         self.process = None
         if kind is not None and not issubclass(kind, KeyboardInterrupt):
             print(f"\n--- last lines of {self.log_path} ---\n{tail(self.log_path)}\n---", file=sys.stderr)
@@ -332,6 +366,22 @@ class SmtpSinkProcess:
 
 
 # ---------------------------------------------------------------- memory and threads
+def _running(pid: int) -> bool:
+    """Whether any thread of process `pid` still runs.
+
+    The process's own state is not enough: after SIGKILL the main thread can be a zombie
+    while another thread still finishes the system call it was in (a write to SQLite's
+    WAL, say), holding the process's files and locks until it ends."""
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            state = stat.read_text().rpartition(")")[2].split()[0]
+        except (OSError, IndexError):  # the thread ended meanwhile
+            continue
+        if state not in ("Z", "X"):
+            return True
+    return False
+
+
 def process_tree(pid: int) -> list[int]:
     """`pid` and its descendants (gunicorn: the master and its workers), from /proc."""
     found, todo = [], [pid]
@@ -451,7 +501,11 @@ class MaildirReader:
                 if path.name not in self._seen:
                     with path.open("rb") as f:
                         headers = self._parser.parse(f)
-                    self._seen[path.name] = (str(headers.get("Message-ID", "")).strip(), path.stat().st_mtime)
+                    message_id = str(headers.get("Message-ID", "")).strip()
+                    # The sink creates the file, then writes it: a file read in between has
+                    # no headers yet. Read it again next time rather than count it wrong.
+                    if message_id:
+                        self._seen[path.name] = (message_id, path.stat().st_mtime)
         arrivals = [mtime for _, mtime in self._seen.values()]
         return Mailbox(
             files=len(self._seen),
