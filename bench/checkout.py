@@ -123,8 +123,12 @@ class _HiddenFields(HTMLParser):
         if tag == "form":
             action = (values.get("action") or "").split("?")[0]
             self._current = self.forms.setdefault(action, {})
-        elif tag == "input" and self._current is not None and values.get("type") == "hidden" and values.get("name"):
-            self._current[values["name"] or ""] = values.get("value") or ""
+        elif tag == "input" and self._current is not None and values.get("name"):
+            # What a browser sends untouched: hidden inputs, and the radio buttons checked
+            # by default (checkout's shipping and payment choices).
+            kind = values.get("type")
+            if kind == "hidden" or (kind == "radio" and "checked" in values):
+                self._current[values["name"] or ""] = values.get("value") or ""
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":
@@ -132,7 +136,7 @@ class _HiddenFields(HTMLParser):
 
 
 def hidden_fields(html: str, action: str) -> dict[str, str]:
-    """The hidden inputs (csrf_token, checkout_token) of the form posting to `action`."""
+    """The hidden inputs (csrf_token, checkout_token) and checked radios of the form posting to `action`."""
     parser = _HiddenFields()
     parser.feed(html)
     if action not in parser.forms:

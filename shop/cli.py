@@ -166,7 +166,6 @@ def outbox_retry_command(email_ids: tuple[int, ...], all_failed: bool) -> None:
 def outbox_drain_command(loop: bool) -> None:
     """Send every email due now, then exit (with --loop: keep sending as they fall due)."""
     dispatcher = get_dispatcher()
-    before = outbox.counts_by_status()
     interrupted = []
 
     def on_sigterm(*_: object) -> None:  # systemd stopping a worker: finish the sends in progress
@@ -180,10 +179,10 @@ def outbox_drain_command(loop: bool) -> None:
         interrupted.append(True)
     if interrupted:
         click.echo("stopped: emails not yet claimed stay pending")
-    after = outbox.counts_by_status()
+    done = dispatcher.outcomes
     click.echo(
-        f"sent {after['sent'] - before['sent']}, failed {after['failed'] - before['failed']}, "
-        f"pending {after['pending']} ({_next_due()})"
+        f"this drain: sent {done['sent']}, to retry {done['retry']}, failed {done['failed']}; "
+        f"outbox now: pending {outbox.counts_by_status()['pending']} ({_next_due()})"
     )
 
 

@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -116,6 +117,9 @@ class MailDispatcher:
         self._executor: ThreadPoolExecutor | None = None
         self._sweeper: threading.Thread | None = None
         self._inflight: set[int] = set()
+        # What this process's senders did ('sent', 'retry', 'failed', 'skipped'): other
+        # processes share the table, so its counts cannot say it (`outbox drain` reports this).
+        self.outcomes: Counter[str] = Counter()
         self._more_due = False  # the last fill stopped at capacity: look again when a slot frees
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -204,7 +208,9 @@ class MailDispatcher:
             if self.rate_limit is not None and not self.rate_limit.wait(self._stopping):
                 return
             with self.app.app_context():
-                deliver(email_id)
+                outcome = deliver(email_id)
+            with self._lock:
+                self.outcomes[outcome] += 1
         except Exception:  # a database error: the row stays claimed and the lease frees it
             log.exception("outbox id=%s: delivery crashed", email_id)
         finally:

@@ -130,6 +130,10 @@ def send_email(email: ClaimedEmail) -> SendResult:
     except smtplib.SMTPResponseException as exc:  # greeting, HELO, AUTH: the server, not this message
         return SendResult(False, f"{type(exc).__name__}: {_text(exc.smtp_error)}", exc.smtp_code)
     except (smtplib.SMTPException, OSError) as exc:  # refused, timeout, disconnect
+        # smtplib reports a read that timed out as "Connection unexpectedly closed: timed
+        # out"; say what the owner needs to know: the server is hung or too slow.
+        if isinstance(exc, TimeoutError) or str(exc).endswith("timed out"):
+            return SendResult(False, f"no answer within MAIL_TIMEOUT ({current_app.config['MAIL_TIMEOUT']:g} s): {exc}")
         return SendResult(False, f"{type(exc).__name__}: {exc}")
     except (flask_mail.BadHeaderError, ValueError, UnicodeError) as exc:
         return SendResult(False, f"cannot build the message: {type(exc).__name__}: {exc}", permanent=True)
