@@ -26,7 +26,11 @@ def post_routes(app: Flask, products) -> list[str]:
     urls = []
     for rule in app.url_map.iter_rules():
         if "POST" in rule.methods:
-            urls.append(rule.build({"product_id": products["TEA"], "token": "x", "order_id": 1, "email_id": 1})[1])
+            urls.append(
+                rule.build(
+                    {"product_id": products["TEA"], "token": "x", "order_id": 1, "email_id": 1, "voucher_id": 1}
+                )[1]
+            )
     return urls
 
 
