@@ -287,3 +287,16 @@ def test_place_order_checks_the_choices_before_writing_anything(app, products, s
         assert again.order.id == order.id
     assert count(app, Order) == 1
     assert stock(app, products["TEA"]) == 99
+
+
+def test_the_preselected_choices_always_fit_each_other(make_app, smtp):
+    app = make_app(SHOP_SHIPPING_METHODS=("pickup", "standard"), SHOP_PAYMENT_METHODS=("cash_on_delivery",))
+    shopper = signed_in_browser(app, "ada@example.com")
+    shopper.add(add_product(app, "Tea", 1000), 1)
+    html = shopper.get("/checkout").get_data(as_text=True)
+    assert re.search(r'name="shipping_method"[^>]*value="standard"[^>]*checked', html)
+    order_id = order_id_from(shopper.checkout())
+    assert (order(app, order_id).shipping_method, order(app, order_id).payment_method) == (
+        "standard",
+        "cash_on_delivery",
+    )

@@ -53,10 +53,11 @@ class CheckoutForm(FlaskForm):
         self.shipping_method.choices = [(o.code, o.label) for o in shipping]
         self.payment_method.choices = [(m.code, m.label) for m in payment]
         # A browser sends the checked radio; check the first so the form is complete as shown.
-        if not self.shipping_method.data:
-            self.shipping_method.data = shipping[0].code
+        if not self.shipping_method.data:  # the first option some offered payment fits
+            self.shipping_method.data = next(o.code for o in shipping if any(m.fits(o.code) for m in payment))
         if not self.payment_method.data:
-            self.payment_method.data = next(m.code for m in payment if m.fits(self.shipping_method.data))
+            fitting = [m.code for m in payment if m.fits(self.shipping_method.data)]
+            self.payment_method.data = (fitting or [payment[0].code])[0]
         self.shipping_method.validators = [DataRequired("Choose how the order should reach you.")]
         self.payment_method.validators = [DataRequired("Choose how you will pay.")]
 
