@@ -72,6 +72,14 @@ class TestDatabases:
         self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self._prefix}_template"')
         return self.server_url.set(database=name).render_as_string(hide_password=False)
 
+    def empty(self, tmp_path: Path) -> str:
+        """A database with no tables at all, for tests of the migrations themselves."""
+        if self.server_url is None:
+            return f"sqlite:///{tmp_path / 'empty.db'}"
+        name = f"{self._prefix}_{next(self._numbers)}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        return self.server_url.set(database=name).render_as_string(hide_password=False)
+
     def drop(self, url: str) -> None:
         if self.server_url is not None:
             self._admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')

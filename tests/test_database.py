@@ -27,3 +27,68 @@ def test_the_migrations_build_exactly_the_models(app):
     """A model changed without a migration (or the reverse) fails here, not on a shop's server."""
     result = app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_upgrading_a_shop_with_orders_keeps_every_row_and_fills_the_new_columns(databases, tmp_path):
+    """0003 rebuilds the order table on SQLite: the order lines and history must survive it
+    (with foreign keys on, dropping the old table would cascade to them)."""
+    from flask_migrate import downgrade, upgrade
+
+    from shop import create_app
+
+    url = databases.empty(tmp_path)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "t" * 32,
+            "SHOP_INSTANCE_PATH": str(tmp_path / "instance"),
+        }
+    )
+    tables = ("customer_order", "order_line", "order_status_change")
+    try:
+        with app.app_context():
+            upgrade(revision="0002")
+            with db.engine.begin() as c:
+                for statement in (
+                    "INSERT INTO user_account (id, email, password_hash, is_admin, created_at)"
+                    " VALUES (1, 'ada@example.com', 'x', false, '2026-01-01')",
+                    "INSERT INTO product (id, sku, name, description, price_cents, stock, active, created_at,"
+                    " updated_at) VALUES (1, 'TEA', 'Tea', '', 100, 5, true, '2026-01-01', '2026-01-01')",
+                    "INSERT INTO customer_order (id, number, user_id, status, full_name, address, city, postal_code,"
+                    " country, total_cents, checkout_token, created_at)"
+                    " VALUES (1, 'N1', 1, 'placed', 'Ada', '1 St', 'London', 'N1', 'UK', 300, 'tok', '2026-01-01')",
+                    "INSERT INTO order_line (id, order_id, product_id, name, sku, unit_price_cents, quantity)"
+                    " VALUES (1, 1, 1, 'Tea', 'TEA', 100, 3)",
+                    "INSERT INTO order_status_change (id, order_id, from_status, to_status, note, created_at)"
+                    " VALUES (1, 1, 'placed', 'paid', '', '2026-01-02')",
+                ):
+                    c.execute(sa.text(statement))
+
+            def counts() -> list[int]:
+                with db.engine.connect() as c:
+                    return [c.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() for t in tables]
+
+            upgrade()
+            assert counts() == [1, 1, 1]
+            with db.engine.connect() as c:
+                row = c.execute(
+                    sa.text("SELECT email, subtotal_cents, total_cents, payment_method FROM customer_order")
+                )
+                assert row.one() == ("ada@example.com", 300, 300, "")
+
+            with db.engine.begin() as c:  # a guest order: the old schema cannot hold it
+                c.execute(sa.text("UPDATE customer_order SET user_id = NULL, status = 'awaiting_payment'"))
+            with pytest.raises(SystemExit):  # Flask-Migrate logs the RuntimeError and exits 1
+                downgrade(revision="0002")
+            with db.engine.connect() as c:  # refused before it changed anything
+                assert c.execute(sa.text("SELECT user_id FROM customer_order")).scalar() is None
+            with db.engine.begin() as c:
+                c.execute(sa.text("UPDATE customer_order SET user_id = 1"))
+            downgrade(revision="0002")
+            assert counts() == [1, 1, 1]
+            with db.engine.connect() as c:
+                assert c.execute(sa.text("SELECT status FROM customer_order")).scalar() == "placed"
+            db.engine.dispose()
+    finally:
+        databases.drop(url)
