@@ -79,9 +79,9 @@ def _money(name: str, value: str) -> int:
         amount = Decimal(value.strip())
     except InvalidOperation:
         raise ConfigError(f"{name} must be an amount like 4.90, got {value!r}") from None
-    cents = amount * 100
-    if not amount.is_finite() or amount < 0 or cents != cents.to_integral_value():
+    if not amount.is_finite() or amount < 0 or amount * 100 != (amount * 100).to_integral_value():
         raise ConfigError(f"{name} must be an amount like 4.90, got {value!r}")
+    cents = amount * 100
     return int(cents)
 
 
@@ -91,10 +91,9 @@ def _percent_bp(name: str, value: str) -> int:
         percent = Decimal(value.strip())
     except InvalidOperation:
         raise ConfigError(f"{name} must be a percentage like 20 or 7.7, got {value!r}") from None
-    bp = percent * 100
-    if not percent.is_finite() or not 0 <= percent <= 100 or bp != bp.to_integral_value():
+    if not percent.is_finite() or not 0 <= percent <= 100 or percent * 100 != (percent * 100).to_integral_value():
         raise ConfigError(f"{name} must be a percentage from 0 to 100 with at most two decimals, got {value!r}")
-    return int(bp)
+    return int(percent * 100)
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -116,9 +115,12 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     rate = get("SHOP_MAIL_RATE_PER_MINUTE")
     payment_methods = _names("SHOP_PAYMENT_METHODS", get("SHOP_PAYMENT_METHODS", ",".join(PAYMENT_METHODS)))
     shipping_methods = _names("SHOP_SHIPPING_METHODS", get("SHOP_SHIPPING_METHODS", ",".join(SHIPPING_METHODS)))
-    if not any(payment_fits_shipping(pay, ship) for pay in payment_methods for ship in shipping_methods):
+    unfit = [pay for pay in payment_methods if not any(payment_fits_shipping(pay, ship) for ship in shipping_methods)]
+    unfit += [ship for ship in shipping_methods if not any(payment_fits_shipping(pay, ship) for pay in payment_methods)]
+    if unfit:
         raise ConfigError(
-            f"no payment method ({', '.join(payment_methods)}) fits a shipping method ({', '.join(shipping_methods)}): "
+            f"{', '.join(unfit)} cannot be chosen with SHOP_PAYMENT_METHODS={','.join(payment_methods)} and "
+            f"SHOP_SHIPPING_METHODS={','.join(shipping_methods)}: "
             "cash on delivery needs standard shipping, paying at pickup needs pickup"
         )
     free_over = get("SHOP_FREE_SHIPPING_OVER", "50.00").strip()
@@ -205,6 +207,11 @@ def check_production(settings: Mapping[str, Any]) -> None:
         raise ConfigError(
             "SHOP_ENV=production needs a SECRET_KEY of at least 32 random characters; "
             'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
+        )
+    if not settings.get("SHOP_BASE_URL"):
+        raise ConfigError(
+            "SHOP_ENV=production needs SHOP_BASE_URL (e.g. https://shop.example.com): links in emails sent "
+            "by commands and workers cannot take the address from a request"
         )
     if "bank_transfer" in settings.get("SHOP_PAYMENT_METHODS", ()) and not settings.get("SHOP_BANK_IBAN"):
         raise ConfigError(

@@ -113,8 +113,8 @@ class Order(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(32), unique=True)
-    # None: a guest's order, reached through the signed link in its email until an account
-    # with `email` claims it.
+    # None: a guest's order, reached through the signed link in its email (which keeps
+    # working) and shown in My Orders once the account with `email` claims it.
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     email: Mapped[str] = mapped_column(sa.String(254), index=True)  # where its emails go
     status: Mapped[str] = mapped_column(sa.String(20), default=OrderStatus.AWAITING_PAYMENT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF ", "JPY": "¥"}
-MAX_CENTS = 100_000_000_00  # a hundred million: above this a price is a typo
+MAX_CENTS = 10_000_000_00  # ten million: above this a price is a typo (and a 32-bit column overflows soon)
 
 
 class MoneyError(ValueError):

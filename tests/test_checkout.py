@@ -303,3 +303,14 @@ def test_no_low_stock_email_without_an_owner_address(app, smtp):
     shopper.add(add_product(app, "Last Tea", 1000, stock=1), 1)
     order_id_from(shopper.checkout())
     assert count(app, OutboxEmail, OutboxEmail.kind == "low_stock") == 0
+
+
+def test_an_order_too_large_for_the_books_is_refused_with_nothing_written(app, smtp):
+    shopper = signed_in_browser(app, "ada@example.com")
+    diamond = add_product(app, "Diamond", 10_000_000_00)  # the highest price the shop takes
+    shopper.add(diamond, 3)
+    response = shopper.checkout()
+    assert response.status_code == 409
+    assert "larger than the shop can take" in response.get_data(as_text=True)
+    assert count(app, Order) == 0
+    assert stock(app, diamond) == 100

@@ -59,6 +59,8 @@ def test_environment_variables_are_read():
         ("SHOP_FREE_SHIPPING_OVER", "-1", "an amount like 4.90"),
         ("SHOP_TAX_RATE", "7.777", "at most two decimals"),
         ("SHOP_TAX_RATE", "120", "from 0 to 100"),
+        ("SHOP_TAX_RATE", "sNaN", "from 0 to 100"),
+        ("SHOP_SHIPPING_FLAT_RATE", "sNaN", "an amount like 4.90"),
         ("SHOP_UNPAID_CANCEL_DAYS", "0", "at least 1"),
     ],
 )
@@ -83,7 +85,12 @@ def test_production_refuses_to_start_without_a_real_secret_key(key):
 
 def test_production_with_a_real_secret_key_has_secure_cookies():
     settings = settings_from_env(
-        {"SHOP_ENV": "production", "SECRET_KEY": "k" * 64, "SHOP_BANK_IBAN": "DE89 3704 0044 0532 0130 00"}
+        {
+            "SHOP_ENV": "production",
+            "SECRET_KEY": "k" * 64,
+            "SHOP_BASE_URL": "https://shop.example.com",
+            "SHOP_BANK_IBAN": "DE89 3704 0044 0532 0130 00",
+        }
     )
     assert settings["SESSION_COOKIE_SECURE"] is True
     assert settings["REMEMBER_COOKIE_SECURE"] is True
@@ -137,13 +144,31 @@ def test_selling_defaults_and_settings():
     assert settings["SHOP_BANK_IBAN"] == ""  # no bank transfer, no bank details needed
 
 
+def test_production_refuses_to_start_without_its_own_address():
+    with pytest.raises(ConfigError, match="SHOP_BASE_URL"):
+        settings_from_env({"SHOP_ENV": "production", "SECRET_KEY": "k" * 64})
+
+
+@pytest.mark.parametrize(
+    ("payment", "shipping", "unfit"),
+    [
+        ("cash_on_delivery", "pickup", "cash_on_delivery, pickup"),
+        ("bank_transfer,pay_at_pickup", "standard", "pay_at_pickup"),
+    ],
+)
+def test_a_method_that_could_never_be_chosen_is_refused(payment, shipping, unfit):
+    with pytest.raises(ConfigError, match=f"^{unfit} cannot be chosen"):
+        settings_from_env({"SHOP_PAYMENT_METHODS": payment, "SHOP_SHIPPING_METHODS": shipping})
+
+
 def test_payment_that_fits_no_shipping_is_refused():
     with pytest.raises(ConfigError, match="cash on delivery needs standard shipping"):
         settings_from_env({"SHOP_PAYMENT_METHODS": "cash_on_delivery", "SHOP_SHIPPING_METHODS": "pickup"})
 
 
 def test_production_refuses_bank_transfer_without_bank_details():
-    env = {"SHOP_ENV": "production", "SECRET_KEY": "k" * 64}
+    env = {"SHOP_ENV": "production", "SECRET_KEY": "k" * 64, "SHOP_BASE_URL": "https://shop.example.com"}
     with pytest.raises(ConfigError, match="SHOP_BANK_IBAN"):
         settings_from_env(env)
-    assert settings_from_env({**env, "SHOP_PAYMENT_METHODS": "cash_on_delivery"})["SHOP_BANK_IBAN"] == ""
+    no_transfer = {**env, "SHOP_PAYMENT_METHODS": "cash_on_delivery,pay_at_pickup"}
+    assert settings_from_env(no_transfer)["SHOP_BANK_IBAN"] == ""

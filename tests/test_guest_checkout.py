@@ -121,9 +121,9 @@ def test_an_account_made_later_with_that_email_claims_the_guest_orders_after_con
     shopper = signed_in_browser(app, GUEST)
     # Registering alone shares nothing: whoever registers must prove they read the mailbox.
     assert "/orders/" not in shopper.get("/orders").get_data(as_text=True)
-    [mail] = smtp.wait_for(1, to=GUEST, subject_contains="earlier")
+    [mail] = smtp.wait_for(1, to=GUEST, subject_contains="guest orders")
     claim = re.search(r"http://shop\.test(/auth/claim-orders/\S+)", mail.text).group(1)
-    assert "2 earlier orders" in mail.text
+    assert "2 orders" in mail.text
 
     intruder = signed_in_browser(app, "intruder@example.com")
     assert intruder.get(claim).status_code == 400  # the link is for the account it was sent to
@@ -157,3 +157,44 @@ def shopper_id(app, email: str) -> int:
 def test_a_forged_claim_link_is_refused(app, smtp, tamper):
     shopper = signed_in_browser(app, GUEST)
     assert shopper.get(f"/auth/claim-orders/{tamper}").status_code == 400
+
+
+def test_a_guest_order_with_the_address_of_an_account_is_offered_to_that_account(app, products, smtp):
+    owner = signed_in_browser(app, GUEST)
+    _, response = guest_checkout(app, products)  # someone (perhaps the owner, signed out) orders as a guest
+    guest_link_from(response)
+    [mail] = smtp.wait_for(1, to=GUEST, subject_contains="guest orders")
+    assert "which has a Swiftcart account" in mail.text
+    claim = re.search(r"http://shop\.test(/auth/claim-orders/\S+)", mail.text).group(1)
+    assert owner.submit(claim, claim).status_code == 303
+    assert len(re.findall(r'href="/orders/\d+"', owner.get("/orders").get_data(as_text=True))) == 1
+
+
+def test_the_token_of_someone_elses_order_gets_a_fresh_form_not_an_error(app, products, smtp):
+    guest = Browser(app.test_client())
+    guest.add(products["TEA"], 1)
+    form = Browser.form(guest.client.get("/checkout"), "/checkout")["fields"]
+    assert guest.client.post("/checkout", data={**form, **ADDRESS, "email": GUEST}).status_code == 303
+    guest.add(products["TEA"], 1)
+    again = guest.client.post("/checkout", data={**form, **ADDRESS, "email": "other@example.com"})
+    assert again.status_code == 409
+    assert "This form was used for another order already" in again.get_data(as_text=True)
+    fresh = Browser.form(again, "/checkout")["fields"]["checkout_token"]
+    assert fresh != form["checkout_token"]
+    assert (
+        guest.client.post("/checkout", data={**fresh_form(again), **ADDRESS, "email": "o@example.com"}).status_code
+        == 303
+    )
+    assert count(app, Order) == 2
+
+
+def fresh_form(response) -> dict:
+    return Browser.form(response, "/checkout")["fields"]
+
+
+def test_a_pickup_needs_the_name_of_who_collects_it(app, products, smtp):
+    _, response = guest_checkout(app, products, shipping_method="pickup", full_name="", address="")
+    assert response.status_code == 422
+    assert "Enter your full name." in response.get_data(as_text=True)
+    _, response = guest_checkout(app, products, shipping_method="pickup", address="", city="")
+    guest_link_from(response)

@@ -107,13 +107,13 @@ def test_bank_transfer_cannot_ship_before_it_is_paid(app, products, shopper, adm
 
 def test_pickup_needs_no_address_costs_no_shipping_and_is_handed_over_not_shipped(app, products, shopper, admin, smtp):
     shopper.add(products["TEA"], 1)
-    blank = {name: "" for name in ADDRESS}
+    blank = {name: "" for name in ADDRESS if name != "full_name"}  # who collects it: a name is enough
     order_id = order_id_from(shopper.checkout(**blank, shipping_method="pickup", payment_method="pay_at_pickup"))
     placed = order(app, order_id)
     assert (placed.shipping_method, placed.shipping_cents, placed.total_cents) == ("pickup", 0, 1250)
     assert placed.address == ""
     page = shopper.get(f"/orders/{order_id}").get_data(as_text=True)
-    assert "Collect it at our shop" in page
+    assert "Ada Lovelace, collect it at our shop" in page
     assert "when you collect your order" in page
     assert "Shipping to" not in page
     assert "cannot become shipped" in move(admin, order_id, "shipped")
@@ -290,13 +290,13 @@ def test_place_order_checks_the_choices_before_writing_anything(app, products, s
 
 
 def test_the_preselected_choices_always_fit_each_other(make_app, smtp):
-    app = make_app(SHOP_SHIPPING_METHODS=("pickup", "standard"), SHOP_PAYMENT_METHODS=("cash_on_delivery",))
+    app = make_app(
+        SHOP_SHIPPING_METHODS=("pickup", "standard"), SHOP_PAYMENT_METHODS=("cash_on_delivery", "pay_at_pickup")
+    )
     shopper = signed_in_browser(app, "ada@example.com")
     shopper.add(add_product(app, "Tea", 1000), 1)
     html = shopper.get("/checkout").get_data(as_text=True)
-    assert re.search(r'name="shipping_method"[^>]*value="standard"[^>]*checked', html)
+    assert re.search(r'name="shipping_method"[^>]*value="pickup"[^>]*checked', html)
+    assert re.search(r'name="payment_method"[^>]*value="pay_at_pickup"[^>]*checked', html)  # not the first
     order_id = order_id_from(shopper.checkout())
-    assert (order(app, order_id).shipping_method, order(app, order_id).payment_method) == (
-        "standard",
-        "cash_on_delivery",
-    )
+    assert (order(app, order_id).shipping_method, order(app, order_id).payment_method) == ("pickup", "pay_at_pickup")

@@ -170,12 +170,20 @@ def test_the_owner_creates_lists_and_switches_off_vouchers(app, admin):
     assert voucher(app, "SPRING-25").active is False
 
 
+def test_a_voucher_needs_only_a_code_and_an_amount(app, admin):
+    response = admin.submit("/admin/vouchers", "/admin/vouchers", {"code": "PLAIN", "kind": "fixed", "amount": "5"})
+    assert response.status_code == 303
+    made = voucher(app, "PLAIN")
+    assert (made.amount, made.min_basket_cents, made.usage_limit, made.valid_until) == (500, 0, None, None)
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
         ({"amount": "150"}, "A percentage goes up to 100."),
+        ({"amount": "12.345"}, "Enter a percentage like 10 or 12.5 (at most two decimals)."),
         ({"amount": "0"}, "Enter more than 0."),
-        ({"amount": "ten"}, "is not an amount like 12.50"),
+        ({"kind": "fixed", "amount": "ten"}, "is not an amount like 12.50"),
         ({"valid_from": "2026-05-02", "valid_until": "2026-05-01"}, "The last day comes before the first."),
         ({"code": "no spaces"}, "Letters, digits, dashes and underscores."),
         ({"usage_limit": "0"}, "Enter a whole number from 1."),

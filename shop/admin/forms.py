@@ -68,6 +68,7 @@ class OrderFilterForm(FlaskForm):
 
 
 class VoucherForm(FlaskForm):
+    min_basket_cents = 0  # when the optional field is left empty its validator does not run
     code = StringField(
         "Code",
         validators=[
@@ -91,6 +92,8 @@ class VoucherForm(FlaskForm):
         try:
             cents = parse_money(field.data or "")
         except MoneyError as error:
+            if self.kind.data == "percent":
+                raise ValidationError("Enter a percentage like 10 or 12.5 (at most two decimals).") from None
             raise ValidationError(str(error)) from None
         if cents <= 0:
             raise ValidationError("Enter more than 0.")

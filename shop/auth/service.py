@@ -45,7 +45,7 @@ def register_user(email: str, password: str, is_admin: bool = False) -> User:
         with transaction():
             db.session.add(user)
             db.session.flush()
-            email_id = _queue_claim_email(user)
+            email_id = queue_claim_email(user, key=f"claim_orders:user-{user.id}")
     except IntegrityError:
         raise EmailTaken(email) from None
     get_dispatcher().hand_off([email_id])
@@ -135,19 +135,22 @@ def guest_orders_of(email: str) -> list[Order]:
     )
 
 
-def _queue_claim_email(user: User) -> int | None:
+def queue_claim_email(user: User, key: str, just_ordered: bool = False) -> int | None:
+    """Email `user` a link that adds the guest orders with their address to the account:
+    when they register, or when they order as a guest while having an account."""
     count = len(guest_orders_of(user.email))
     if not count:
         return None
     token = _claim_serializer().dumps([user.id, user.email])
     return queue_email(
         "claim_orders",
-        key=f"claim_orders:{user.id}",
+        key=key,
         recipient=user.email,
-        subject=f"Add your earlier {current_app.config['SHOP_NAME']} orders to your account",
+        subject=f"Add your {current_app.config['SHOP_NAME']} guest orders to your account",
         email=user.email,
         count=count,
         days=CLAIM_LINK_DAYS,
+        just_ordered=just_ordered,
         claim_url=absolute_url_for("auth.claim_orders", token=token),
     )
 

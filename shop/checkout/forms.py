@@ -30,7 +30,10 @@ def _address(label: str, max_length: int) -> list:
 
 class CheckoutForm(FlaskForm):
     shipping_method = RadioField("How should it reach you?", validate_choice=True)
-    full_name = StringField("Full name", validators=_address("full name", 120))
+    full_name = StringField(
+        "Full name",
+        validators=[DataRequired("Enter your full name."), Length(max=120, message="At most 120 characters.")],
+    )
     address = StringField("Street address", validators=_address("street address", 200))
     city = StringField("Town or city", validators=_address("town or city", 100))
     postal_code = StringField(

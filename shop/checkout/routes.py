@@ -16,6 +16,7 @@ from shop.checkout.pricing import quote
 from shop.checkout.service import (
     CheckoutError,
     Customer,
+    FormAlreadyUsed,
     MethodNotOffered,
     guest_order_token,
     last_shipping_address,
@@ -133,6 +134,9 @@ def submit() -> Response | tuple[str, int]:
     except VoucherError as error:  # used up or expired since it was applied: nothing was written
         session.pop(VOUCHER_KEY, None)
         return render_checkout(form, 409, f"{error} The voucher was removed; please check the new total.")
+    except FormAlreadyUsed as error:
+        form.checkout_token.data = new_checkout_token()
+        return render_checkout(form, 409, str(error))
     except CheckoutError as error:  # an empty cart, or a line short of stock: nothing was written
         return render_checkout(form, 409, str(error))
     order = placed.order

@@ -27,6 +27,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
+from shop.auth.service import find_user, queue_claim_email
 from shop.checkout.payment import PaymentMethod, payment_method
 from shop.checkout.pricing import Totals, quote
 from shop.checkout.vouchers import take_voucher_use, usable_voucher, voucher_discount
@@ -72,6 +73,21 @@ class MethodNotOffered(CheckoutError):
     pass
 
 
+class FormAlreadyUsed(CheckoutError):
+    def __init__(self) -> None:
+        super().__init__("This form was used for another order already; please check it and place the order again.")
+
+
+class OrderTooLarge(CheckoutError):
+    def __init__(self) -> None:
+        super().__init__("This order is larger than the shop can take at once; please split it or contact us.")
+
+
+# Order amounts are 32-bit integers of cents in the database (PostgreSQL's integer):
+# an order above this is refused rather than overflowing.
+MAX_ORDER_CENTS = 2_000_000_000
+
+
 @dataclass(frozen=True)
 class ShippingAddress:
     full_name: str
@@ -79,9 +95,6 @@ class ShippingAddress:
     city: str
     postal_code: str
     country: str
-
-
-NO_ADDRESS = ShippingAddress("", "", "", "", "")  # a pickup's: the shopper comes to the shop
 
 
 @dataclass(frozen=True)
@@ -164,18 +177,20 @@ def place_order(
     if not items:
         raise EmptyCart()
     method = check_choices(choices)
-    if choices.shipping_method == "pickup":
-        ship_to = NO_ADDRESS
+    if choices.shipping_method == "pickup":  # the name says who collects it; no address is kept
+        ship_to = ShippingAddress(ship_to.full_name, "", "", "", "")
     try:
         with transaction():
             order, lines, low = _write_order(customer, items, ship_to, choices, method, checkout_token)
             email_ids = _queue_emails(order, lines, method) + _queue_low_stock_emails(order, low)
+            if customer.user_id is None:
+                email_ids.append(_offer_to_claim(order))
     except IntegrityError:
         # Two submissions of one form raced: the other one's order stands.
         db.session.rollback()
         earlier = find_order_by_token(customer, checkout_token)
-        if earlier is None:
-            raise
+        if earlier is None:  # the token of someone else's order, sent back by hand
+            raise FormAlreadyUsed() from None
         return PlacedOrder(earlier, duplicate=True)
     log.info(
         "order %s placed by %s: %d line(s), total %d cents, %s, %s",
@@ -223,6 +238,8 @@ def _write_order(
     cart_order = {pid: position for position, pid in enumerate(items)}
     rows = sorted(taken, key=lambda row: cart_order[row.id])
     subtotal = sum(row.price_cents * items[row.id] for row in rows)
+    if subtotal > MAX_ORDER_CENTS:
+        raise OrderTooLarge()
 
     voucher, discount = None, 0
     if choices.voucher_code:
@@ -333,6 +350,14 @@ def _queue_emails(order: Order, lines: list[OrderLine], method: PaymentMethod) -
             )
         )
     return ids
+
+
+def _offer_to_claim(order: Order) -> int | None:
+    """A guest who has an account with this address: offer to add the order to it."""
+    user = find_user(order.email)
+    if user is None:
+        return None
+    return queue_claim_email(user, key=f"claim_orders:user-{user.id}:order-{order.id}", just_ordered=True)
 
 
 def _queue_low_stock_emails(order: Order, low: Sequence[LowStock]) -> list[int | None]:
