@@ -53,8 +53,16 @@ def export_data(out: IO[str]) -> dict[str, int]:
             rows = conn.execute(sa.select(table).order_by(*table.primary_key.columns)).mappings().all()
             data[table.name] = [{k: _plain(v) for k, v in row.items()} for row in rows]
             counts[table.name] = len(rows)
-    json.dump({"format": FORMAT, "tables": data}, out)
+    json.dump({"format": FORMAT, "revision": _revision(), "tables": data}, out)
     return counts
+
+
+def _revision() -> str | None:
+    """The migration the database is at: an export only fits a database at the same one."""
+    with db.engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def import_data(source: IO[str]) -> dict[str, int]:
@@ -62,6 +70,13 @@ def import_data(source: IO[str]) -> dict[str, int]:
     dump = json.load(source)
     if dump.get("format") != FORMAT:
         raise BackupError("not a Swiftcart export")
+    if dump.get("revision") != _revision():
+        # Columns added since would be filled with their defaults, silently (an order
+        # without its email address): upgrade the source first, export again.
+        raise BackupError(
+            f"the export was made at migration {dump.get('revision') or '(unknown)'}, this database is at "
+            f"{_revision()}: run `flask db upgrade` on the source shop, export again, and import that"
+        )
     tables = db.metadata.sorted_tables
     with db.engine.begin() as conn:
         for table in tables:

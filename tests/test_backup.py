@@ -1,5 +1,8 @@
+import json
+
 """`flask shop backup`, and moving a shop between databases with `shop export` / `shop import`."""
 
+import json
 import os
 import sqlite3
 
@@ -110,3 +113,17 @@ def test_a_sqlite_shop_moves_to_postgresql(app, products, shopper, smtp, tmp_pat
             db.engine.dispose()  # close the pool's connections before the database goes
         postgres.drop(url)
         postgres.close()
+
+
+def test_an_export_from_another_migration_is_refused(app, tmp_path):
+    """Columns added since would be filled with defaults, silently: refuse, and say what to do."""
+    dump = tmp_path / "export.json"
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["shop", "export", str(dump)]).exit_code == 0
+    data = json.loads(dump.read_text())
+    assert data["revision"] == "0003"
+    data["revision"] = "0002"
+    dump.write_text(json.dumps(data))
+    result = runner.invoke(args=["shop", "import", str(dump)])
+    assert result.exit_code != 0
+    assert "the export was made at migration 0002, this database is at 0003" in result.output
