@@ -1,5 +1,3 @@
-import json
-
 """`flask shop backup`, and moving a shop between databases with `shop export` / `shop import`."""
 
 import json
