@@ -2,9 +2,13 @@
 
     python bench/checkout.py            # full run (about 5 minutes): the figures in docs/performance.md
     python bench/checkout.py --quick    # a short run, to check that everything works
+    python bench/checkout.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
+        --scenario limit --scenario slow-smtp    # the same on PostgreSQL
 
-Each scenario round starts from nothing: a temporary SQLite database (migrated, products
-imported with the owner's CLI), the shop under gunicorn as gunicorn.conf.py recommends
+Each scenario round starts from nothing: a temporary SQLite database, or with
+--database-url a new PostgreSQL database (CREATE DATABASE bench_<random> on that server,
+dropped at the end of the round, also after an error or Ctrl+C), migrated, products
+imported with the owner's CLI; the shop under gunicorn as gunicorn.conf.py recommends
 (2 workers x 4 threads), and tests/smtp_sink.py as the SMTP server in its own process.
 Shoppers sign up through /auth/register, then, `--concurrency` at a time, each order is
 a browser's journey: product page, "Add to cart" (following the redirect), checkout page,
@@ -45,15 +49,18 @@ from harness import (
     BenchError,
     MaildirReader,
     OtherLoad,
+    PostgresDatabase,
     ResourceSampler,
     ShopServer,
     SmtpSinkProcess,
     cpu_seconds,
+    cpu_used_since,
     fmt,
     free_port,
     machine_info,
     markdown_table,
     percentiles,
+    process_tree,
     run_flask,
     run_main,
     shop_environment,
@@ -104,6 +111,9 @@ class RoundResult:
     peak_rss_mib: float | None = None
     peak_threads: int | None = None
     server_cpu_percent: float = 0.0  # during the orders; 100 = one core busy
+    worker_cpu_percent: list[float] = field(default_factory=list)  # each worker's share of it
+    database_cpu_percent: float | None = None  # PostgreSQL's processes for the shop's database
+    database_cpu_seconds: float = 0.0  # the same, whole round (not counted as other processes)
     other_cpu_percent: float = 0.0  # other processes on the machine, whole round: noise
     bench_cpu_percent: float = 0.0  # the shoppers' own CPU (this process), same scale
     outbox_at_end: dict[str, int] = field(default_factory=dict)
@@ -291,14 +301,18 @@ def wait_for_outbox(server: ShopServer, timeout: float) -> bool:
 
 
 # ---------------------------------------------------------------- one round
-def run_round(scenario: Scenario, concurrency: int, catalogue_seconds: float) -> RoundResult:
+def run_round(
+    scenario: Scenario, concurrency: int, catalogue_seconds: float, database_url: str | None = None
+) -> RoundResult:
     result = RoundResult(scenario.name, scenario.orders)
     mail_threads = MAIL_WORKERS * GUNICORN_WORKERS
     other_load = OtherLoad()
     with tempfile.TemporaryDirectory(prefix="swiftcart-bench-") as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
         smtp_port = free_port()
-        env = shop_environment(tmp, smtp_port, **scenario.settings)
+        # Entered first, left last: the database is dropped once the shop has stopped.
+        database = stack.enter_context(PostgresDatabase(database_url)) if database_url else None
+        env = shop_environment(tmp, smtp_port, database.url if database else None, **scenario.settings)
         run_flask(env, "db", "upgrade")
         write_products(tmp / "products.csv")
         run_flask(env, "shop", "import-products", str(tmp / "products.csv"))
@@ -317,10 +331,21 @@ def run_round(scenario: Scenario, concurrency: int, catalogue_seconds: float) ->
         products = product_ids(server.url)
 
         # The shoppers run on the same cores as the shop: their CPU is reported next to the shop's.
+        # Each worker's share too: a shopper's connection stays with the worker that accepted
+        # it, so one worker may get most of the work.
+        workers = process_tree(server.pid)[1:]
+        workers_cpu = {pid: cpu_seconds(pid) for pid in workers}
+        database_cpu = database.backends_cpu_seconds() if database else {}
         started, server_cpu, bench_cpu = time.monotonic(), cpu_seconds(server.pid), time.process_time()
         timings, errors = drive_orders(shoppers, products, scenario.orders)
         result.drive_seconds = time.monotonic() - started
         result.server_cpu_percent = 100 * (cpu_seconds(server.pid) - server_cpu) / result.drive_seconds
+        result.worker_cpu_percent = [
+            100 * (cpu_seconds(pid) - workers_cpu[pid]) / result.drive_seconds for pid in workers
+        ]
+        if database:
+            used = cpu_used_since(database_cpu, database.backends_cpu_seconds())
+            result.database_cpu_percent = 100 * used / result.drive_seconds
         result.bench_cpu_percent = 100 * (time.process_time() - bench_cpu) / result.drive_seconds
         result.orders_placed, result.errors = len(timings), len(errors)
         result.first_error = errors[0] if errors else ""
@@ -350,6 +375,9 @@ def run_round(scenario: Scenario, concurrency: int, catalogue_seconds: float) ->
             if smtp_up_at is not None:
                 result.smtp_up_to_last_email_s = mailbox.last_arrival - smtp_up_at
         result.peak_rss_mib, result.peak_threads = sampler.peak_rss_mib(), sampler.peak_threads()
+        if database:  # the database server's work for this round is ours, not other processes'
+            result.database_cpu_seconds = cpu_used_since({}, database.backends_cpu_seconds())
+            other_load.database_cpu_seconds = result.database_cpu_seconds
     result.other_cpu_percent = other_load.percent()  # every process of the round has ended here
     return result
 
@@ -383,6 +411,11 @@ def summarise(rounds: list[RoundResult]) -> dict[str, Any]:
         "peak_rss_mib": worst([r.peak_rss_mib for r in rounds]),
         "peak_threads": worst([r.peak_threads for r in rounds]),
         "server_cpu_percent": sum(r.server_cpu_percent for r in rounds) / len(rounds),
+        "database_cpu_percent": (
+            sum(r.database_cpu_percent or 0.0 for r in rounds) / len(rounds)
+            if any(r.database_cpu_percent is not None for r in rounds)
+            else None
+        ),
         "bench_cpu_percent": sum(r.bench_cpu_percent for r in rounds) / len(rounds),
     }
 
@@ -403,6 +436,7 @@ def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float | None]:
 
 
 def print_report(summary: dict[str, dict[str, Any]], found_ratios: dict[str, float | None]) -> None:
+    with_database = any(s["database_cpu_percent"] is not None for s in summary.values())
     points = ("p50", "p95", "p99")
     latency_rows = [
         [
@@ -432,7 +466,11 @@ def print_report(summary: dict[str, dict[str, Any]], found_ratios: dict[str, flo
                 fmt(s["smtp_up_to_last_email_s"], 1),
                 fmt(s["peak_rss_mib"], 0),
                 fmt(s["peak_threads"], 0),
-                f"{s['server_cpu_percent']:.0f} / {s['bench_cpu_percent']:.0f}",
+                " / ".join(
+                    fmt(s[key], 0)
+                    for key in ("server_cpu_percent", "database_cpu_percent", "bench_cpu_percent")
+                    if with_database or key != "database_cpu_percent"
+                ),
             ]
         )
     print("\nThroughput, email delivery and server resources (gunicorn master + workers)\n")
@@ -448,7 +486,7 @@ def print_report(summary: dict[str, dict[str, Any]], found_ratios: dict[str, flo
                 "SMTP up → last email (s)",
                 "peak RSS (MiB)",
                 "peak threads",
-                "CPU % shop / bench",
+                "CPU % shop / database / bench" if with_database else "CPU % shop / bench",
             ],
             other_rows,
         )
@@ -458,7 +496,7 @@ def print_report(summary: dict[str, dict[str, Any]], found_ratios: dict[str, flo
         print(markdown_table(["ratio", "value"], [[k, fmt(v, 2)] for k, v in found_ratios.items()]))
 
 
-def draw_chart(rounds: dict[str, list[RoundResult]], path: Path) -> None:
+def draw_chart(rounds: dict[str, list[RoundResult]], path: Path, database: str) -> None:
     try:
         import matplotlib
 
@@ -480,7 +518,7 @@ def draw_chart(rounds: dict[str, list[RoundResult]], path: Path) -> None:
         axis.set_title(title)
         axis.grid(axis="y", which="both", alpha=0.3)
     axes[0].set_ylabel("latency, ms (log scale)")
-    figure.suptitle(f"Swiftcart checkout latency: gunicorn {GUNICORN_WORKERS}×{GUNICORN_THREADS} threads, SQLite")
+    figure.suptitle(f"Swiftcart checkout latency: gunicorn {GUNICORN_WORKERS}×{GUNICORN_THREADS} threads, {database}")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
@@ -505,20 +543,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("limit", "slow-smtp", "sync-slow-smtp", "smtp-down"),
         help="run only this scenario (repeatable); default all",
     )
-    parser.add_argument("--json", type=Path, help="figures as JSON (default bench/results/checkout[-quick].json)")
     parser.add_argument(
-        "--chart", type=Path, help="PNG chart (default docs/performance-checkout.png; --quick: bench/results/)"
+        "--database-url",
+        help="a PostgreSQL server, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres: each round"
+        " runs on a new database there (CREATE DATABASE bench_<random>), dropped at its end; default SQLite",
+    )
+    parser.add_argument(
+        "--json", type=Path, help="figures as JSON (default bench/results/checkout[-postgresql][-quick].json)"
+    )
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        help="PNG chart (default docs/performance-checkout.png; --quick or --database-url: bench/results/)",
     )
     args = parser.parse_args(argv)
     quick = args.quick
+    # The SQLite figures are the ones docs/performance.md shows as a chart.
+    stem = "checkout" + ("-postgresql" if args.database_url else "") + ("-quick" if quick else "")
     defaults = {
         "orders": 40 if quick else 200,
         "sync_orders": 8 if quick else 16,
         "down_orders": 20 if quick else 100,
         "rounds": 1 if quick else 4,
         "catalogue_seconds": 2.0 if quick else 5.0,
-        "json": ROOT / "bench" / "results" / ("checkout-quick.json" if quick else "checkout.json"),
-        "chart": ROOT / ("bench/results/checkout-quick.png" if quick else "docs/performance-checkout.png"),
+        "json": ROOT / "bench" / "results" / f"{stem}.json",
+        "chart": ROOT / ("docs/performance-checkout.png" if stem == "checkout" else f"bench/results/{stem}.png"),
     }
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -545,10 +594,18 @@ def plan(args: argparse.Namespace) -> list[Scenario]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     machine = machine_info()
+    database, where = f"SQLite {machine['sqlite']}", "a new file each round"
+    if args.database_url:
+        # A first database made and dropped at once: the server answers and lets us do it.
+        with PostgresDatabase(args.database_url) as probe:
+            machine["postgresql"] = probe.server_version()
+        database = f"PostgreSQL {machine['postgresql']}"
+        where = f"on {probe.server_url.render_as_string()}, a new database each round"
     print(
         f"Machine: {machine['nproc']} CPU ({machine['cpu']}), {machine['ram_gib']} GiB RAM, "
-        f"Python {machine['python']}, SQLite {machine['sqlite']}; commit {machine['commit']}"
+        f"Python {machine['python']}; commit {machine['commit']}"
     )
+    print(f"Database: {database}, {where}")
     print(
         f"Shop: gunicorn -w {GUNICORN_WORKERS} --threads {GUNICORN_THREADS}, {MAIL_WORKERS} mail threads per worker; "
         f"{args.concurrency} shoppers at once"
@@ -557,11 +614,14 @@ def main(argv: list[str] | None = None) -> int:
     started, other_load = time.monotonic(), OtherLoad()
     for scenario in plan(args):
         print(f"  {scenario.name}: {scenario.orders} orders ...", end="", flush=True)
-        result = run_round(scenario, args.concurrency, args.catalogue_seconds)
+        result = run_round(scenario, args.concurrency, args.catalogue_seconds, args.database_url)
         rounds.setdefault(scenario.name, []).append(result)
+        other_load.database_cpu_seconds += result.database_cpu_seconds
+        split = "/".join(f"{p:.0f}" for p in result.worker_cpu_percent)
         print(
             f" {result.orders_placed} placed, {result.errors} errors, {result.emails_distinct} emails;"
-            f" other processes {result.other_cpu_percent:.0f} % CPU ({time.monotonic() - started:.0f} s so far)"
+            f" workers {split} % CPU; other processes {result.other_cpu_percent:.0f} % CPU"
+            f" ({time.monotonic() - started:.0f} s so far)"
         )
         if result.first_error:
             print(f"    first error: {result.first_error}")
@@ -595,6 +655,7 @@ def main(argv: list[str] | None = None) -> int:
             "catalogue_seconds": args.catalogue_seconds,
             "smtp_down_settings": DOWN_SETTINGS,
             "quick": args.quick,
+            "database": database,
         },
         "scenarios": summary,
         "ratios": found_ratios,
@@ -602,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.json.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"\nFigures: {args.json}")
-    draw_chart(rounds, args.chart)
+    draw_chart(rounds, args.chart, database)
     return 0
 
 

@@ -145,11 +145,14 @@ class OtherLoad:
         # CPU of processes we started but never waited for (gunicorn workers killed with
         # their master are reaped by init): ours, though getrusage cannot see it.
         self.orphaned_cpu_seconds = 0.0
+        # CPU of the PostgreSQL server processes that served the shop's database: not our
+        # children, but our work (bench/checkout.py --database-url).
+        self.database_cpu_seconds = 0.0
 
     def percent(self) -> float:
         """Other processes' CPU since the start, in % of one core. Call it once every process
         the benchmark started has ended (a running child's CPU is not counted as ours yet)."""
-        own = _own_cpu_seconds() - self._own + self.orphaned_cpu_seconds
+        own = _own_cpu_seconds() - self._own + self.orphaned_cpu_seconds + self.database_cpu_seconds
         others = (_busy_cpu_seconds() - self._busy) - own
         return max(0.0, 100 * others / (time.monotonic() - self.started))
 
@@ -200,16 +203,17 @@ def stop_group(process: subprocess.Popen[bytes], grace: float) -> None:
         process.wait()
 
 
-def shop_environment(tmp: Path, smtp_port: int, **settings: str) -> dict[str, str]:
+def shop_environment(tmp: Path, smtp_port: int, database_url: str | None = None, **settings: str) -> dict[str, str]:
     """The environment of every shop process: this shell's, less its shop settings, plus a
-    fresh SQLite database and instance folder in `tmp` and the given settings."""
+    fresh SQLite database (or `database_url`) and instance folder in `tmp` and the given
+    settings."""
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(SHOP_VARIABLES) and name not in SHOP_SINGLE_VARIABLES
     }
     env.update(
-        DATABASE_URL=f"sqlite:///{tmp / 'shop.db'}",
+        DATABASE_URL=database_url or f"sqlite:///{tmp / 'shop.db'}",
         SHOP_INSTANCE_PATH=str(tmp),
         SECRET_KEY=secrets.token_hex(32),
         MAIL_SERVER="127.0.0.1",
@@ -227,6 +231,69 @@ def run_flask(env: dict[str, str], *args: str) -> str:
     if done.returncode != 0:
         raise BenchError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     return done.stdout
+
+
+class PostgresDatabase:
+    """A database of its own for one round on the PostgreSQL server of `server_url` (any
+    database there that the user can connect to, e.g. .../postgres): CREATE DATABASE
+    bench_<random>, dropped on leaving, also after an error or Ctrl+C. Enter it before
+    the shop starts, so that it is dropped after the shop has stopped."""
+
+    def __init__(self, server_url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        self.server_url = make_url(server_url)
+        if self.server_url.get_backend_name() != "postgresql":
+            raise BenchError(f"--database-url must be a postgresql URL, got {server_url!r}")
+        self.name = f"bench_{secrets.token_hex(6)}"
+        self.url = self.server_url.set(database=self.name).render_as_string(hide_password=False)
+        self._admin: Any = None
+
+    def __enter__(self) -> PostgresDatabase:
+        import sqlalchemy as sa
+        from sqlalchemy.pool import NullPool
+
+        # CREATE and DROP DATABASE cannot run in a transaction.
+        self._admin = sa.create_engine(self.server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            self._execute(f'CREATE DATABASE "{self.name}"')
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        if self._admin is None:
+            return
+        try:
+            # FORCE: a connection left behind (a killed worker's) cannot keep it alive.
+            self._execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        finally:
+            self._admin.dispose()
+            self._admin = None
+
+    def _execute(self, sql: str, **params: Any) -> list[Any]:
+        import sqlalchemy as sa
+
+        with self._admin.connect() as connection:
+            result = connection.execute(sa.text(sql), params)
+            return list(result) if result.returns_rows else []
+
+    def server_version(self) -> str:
+        return str(self._execute("SHOW server_version")[0][0]).split()[0]  # "15.20 (Debian ...)"
+
+    def backends_cpu_seconds(self) -> dict[int, float]:
+        """{pid: CPU seconds so far} of the server processes connected to this database;
+        empty when the server runs on another machine (its processes are not in /proc)."""
+        rows = self._execute("SELECT pid FROM pg_stat_activity WHERE datname = :name", name=self.name)
+        pids = [row[0] for row in rows]
+        return {pid: cpu_seconds(pid) for pid in pids if Path(f"/proc/{pid}/stat").exists()}
+
+
+def cpu_used_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes of `after` used since `before` was taken (a process that
+    started in between counts whole; one that ended in between is missed)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 class ShopServer:

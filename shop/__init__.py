@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, has_request_context, session
+from werkzeug.local import LocalProxy
 
 from config import ConfigError, check_production, settings_from_env
 from shop.extensions import csrf, db, limiter, login_manager, migrate
@@ -134,7 +135,9 @@ def _register_templates(app: Flask) -> None:
         values: dict[str, Any] = {"shop_name": app.config["SHOP_NAME"], "tax_name": app.config["SHOP_TAX_NAME"]}
         if has_request_context():  # emails are rendered by commands and threads too
             values["cart_count"] = Cart(session).count()
-            values["logout_form"] = LogoutForm(formdata=None)
+            # Built only if the page uses it (signed in): not for a guest's page, and not
+            # for the emails that place_order renders inside its write transaction.
+            values["logout_form"] = LocalProxy(lambda: LogoutForm(formdata=None))
         return values
 
 

@@ -4,6 +4,7 @@ import re
 
 import sqlalchemy as sa
 from flask import Response, abort, current_app, render_template, request, send_from_directory
+from sqlalchemy.orm import joinedload
 
 from shop.cart.forms import AddToCartForm
 from shop.catalog import bp
@@ -42,7 +43,11 @@ def index() -> str:
 
 @bp.get("/products/<int:product_id>")
 def product(product_id: int) -> str:
-    item = db.get_or_404(Product, product_id)
+    # The page names the category: loaded in the product's query (a join), not lazily by
+    # the template in a second one.
+    item = db.session.get(Product, product_id, options=[joinedload(Product.category)])
+    if item is None:
+        abort(404)
     if not item.active:
         abort(404, "This product is not sold any more.")
     return render_template("catalog/product.html", product=item, form=AddToCartForm(formdata=None))

@@ -206,14 +206,14 @@ def due_ids(limit: int, exclude: set[int] | frozenset[int] = frozenset()) -> lis
     )
     if exclude:
         statement = statement.where(OutboxEmail.id.not_in(exclude))
-    with transaction():
+    with transaction(write=False):
         return list(db.session.execute(statement).scalars())
 
 
 def next_due_at() -> datetime | None:
     """When the earliest pending email falls due (None: nothing pending)."""
     statement = sa.select(sa.func.min(OutboxEmail.next_attempt_at)).where(OutboxEmail.status == EmailStatus.PENDING)
-    with transaction():
+    with transaction(write=False):
         return db.session.execute(statement).scalar_one()
 
 
