@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse, encode_multipart
 from shop import create_app
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
-from shop.models import Category, Product
+from shop.models import Category, Product, User
 from tests.databases import TestDatabases
 from tests.served import HiddenFields
 from tests.smtp_sink import SmtpSink
@@ -189,6 +189,21 @@ def signed_in_browser(app: Flask, email: str) -> Browser:
     response = browser.register(email)
     assert response.status_code == 303, response.get_data(as_text=True)
     return browser
+
+
+def signed_in_admin(app: Flask, email: str = "owner@example.com") -> Browser:
+    """A visitor who registers and is then made an admin (as `flask shop create-admin` would)."""
+    browser = signed_in_browser(app, email)
+    with app.app_context():
+        db.session.execute(sa.update(User).where(User.email == email).values(is_admin=True))
+        db.session.commit()
+    return browser
+
+
+@pytest.fixture
+def admin(app: Flask) -> Browser:
+    """A signed-in owner, owner@example.com."""
+    return signed_in_admin(app)
 
 
 @pytest.fixture

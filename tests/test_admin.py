@@ -12,20 +12,11 @@ import sqlalchemy as sa
 from flask import Flask
 
 from shop.extensions import db
-from shop.models import EmailStatus, Order, OrderStatusChange, OutboxEmail, Product, User
+from shop.models import EmailStatus, Order, OrderStatusChange, OutboxEmail, Product
 from tests.conftest import Browser, count, order_id_from, signed_in_browser
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
-
-
-@pytest.fixture
-def admin(app: Flask) -> Browser:
-    browser = signed_in_browser(app, "owner@example.com")
-    with app.app_context():
-        db.session.execute(sa.update(User).where(User.email == "owner@example.com").values(is_admin=True))
-        db.session.commit()
-    return browser
 
 
 def place_order(app: Flask, browser: Browser, product_id: int, quantity: int = 1) -> int:

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from shop.extensions import db
-from shop.models import Order, OrderStatusChange, OutboxEmail, Product, User, utcnow
-from tests.conftest import ADDRESS, add_product, count, order_id_from, signed_in_browser
+from shop.models import Order, OrderStatusChange, OutboxEmail, Product, utcnow
+from tests.conftest import ADDRESS, add_product, count, order_id_from, signed_in_admin, signed_in_browser
 
 
 def order(app, order_id: int) -> Order:
@@ -22,15 +22,6 @@ def order(app, order_id: int) -> Order:
 def stock(app, product_id: int) -> int:
     with app.app_context():
         return db.session.get(Product, product_id).stock
-
-
-@pytest.fixture
-def admin(app):
-    browser = signed_in_browser(app, "owner@example.com")
-    with app.app_context():
-        db.session.execute(sa.update(User).where(User.email == "owner@example.com").values(is_admin=True))
-        db.session.commit()
-    return browser
 
 
 def move(admin, order_id: int, to_status: str) -> str:
@@ -240,11 +231,7 @@ def test_cancel_unpaid_cancels_restocks_and_emails_each_late_bank_transfer_once(
 
 
 def signed_in_admin_page(app, order_id: int) -> str:
-    admin = signed_in_browser(app, "boss@example.com")
-    with app.app_context():
-        db.session.execute(sa.update(User).where(User.email == "boss@example.com").values(is_admin=True))
-        db.session.commit()
-    return admin.get(f"/admin/orders/{order_id}").get_data(as_text=True)
+    return signed_in_admin(app, "boss@example.com").get(f"/admin/orders/{order_id}").get_data(as_text=True)
 
 
 def test_cancel_unpaid_takes_its_days_from_the_setting_or_the_option(make_app, smtp):

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from shop.extensions import db
-from shop.models import Order, Product, User, Voucher, utcnow
-from tests.conftest import ADDRESS, Browser, count, order_id_from, signed_in_browser
+from shop.models import Order, Product, Voucher, utcnow
+from tests.conftest import ADDRESS, Browser, count, order_id_from
 
 
 def make_voucher(app, code: str = "TEA10", kind: str = "percent", amount: int = 1000, **fields) -> int:
@@ -133,15 +133,6 @@ def test_twenty_shoppers_race_for_five_uses_and_five_get_the_discount(app, produ
 
 
 # ---------------------------------------------------------------- the owner's page
-@pytest.fixture
-def admin(app):
-    browser = signed_in_browser(app, "owner@example.com")
-    with app.app_context():
-        db.session.execute(sa.update(User).where(User.email == "owner@example.com").values(is_admin=True))
-        db.session.commit()
-    return browser
-
-
 def test_the_owner_creates_lists_and_switches_off_vouchers(app, admin):
     data = {
         "code": "spring-25",
