@@ -92,3 +92,47 @@ def test_upgrading_a_shop_with_orders_keeps_every_row_and_fills_the_new_columns(
             db.engine.dispose()
     finally:
         databases.drop(url)
+
+
+def test_sqlite_writers_take_turns_and_none_is_turned_away(app, products, databases):
+    """Twelve threads increment one counter through transaction(): every increment lands
+    (no "database is locked"), writers start with BEGIN IMMEDIATE, and a read-only
+    transaction() does not queue or lock."""
+    import threading
+
+    from shop.database import transaction
+    from shop.models import Product
+
+    if databases.kind != "sqlite":
+        pytest.skip("the writer queue is SQLite's")
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    gate, errors = threading.Barrier(12), []
+
+    def bump() -> None:
+        with app.app_context():
+            gate.wait()
+            try:
+                for _ in range(5):
+                    with transaction():
+                        db.session.execute(
+                            sa.update(Product).where(Product.sku == "TEA").values(stock=Product.stock + 1)
+                        )
+            except Exception as error:  # reported below, with the thread's error
+                errors.append(error)
+
+    threads = [threading.Thread(target=bump) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with app.app_context():
+        assert db.session.execute(sa.select(Product.stock).where(Product.sku == "TEA")).scalar_one() == 160
+        assert statements.count("BEGIN IMMEDIATE") == 60
+        statements.clear()
+        with transaction(write=False):
+            db.session.execute(sa.select(Product.id)).all()
+        assert "BEGIN IMMEDIATE" not in statements
