@@ -54,9 +54,8 @@ def _float(name: str, value: str, minimum: float = 0.0) -> float:
     return number
 
 
-def _names(name: str, value: str) -> tuple[str, ...]:
-    """'a, b' -> ('a', 'b'), each one known, at least one."""
-    known = {"SHOP_PAYMENT_METHODS": PAYMENT_METHODS, "SHOP_SHIPPING_METHODS": SHIPPING_METHODS}[name]
+def _names(name: str, value: str, known: tuple[str, ...]) -> tuple[str, ...]:
+    """'a, b' -> ('a', 'b'), each one of `known`, at least one."""
     names = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
     unknown = [n for n in names if n not in known]
     if unknown or not names:
@@ -113,8 +112,12 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     if use_tls and use_ssl:
         raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL exclude each other: pick one")
     rate = get("SHOP_MAIL_RATE_PER_MINUTE")
-    payment_methods = _names("SHOP_PAYMENT_METHODS", get("SHOP_PAYMENT_METHODS", ",".join(PAYMENT_METHODS)))
-    shipping_methods = _names("SHOP_SHIPPING_METHODS", get("SHOP_SHIPPING_METHODS", ",".join(SHIPPING_METHODS)))
+    payment_methods = _names(
+        "SHOP_PAYMENT_METHODS", get("SHOP_PAYMENT_METHODS", ",".join(PAYMENT_METHODS)), PAYMENT_METHODS
+    )
+    shipping_methods = _names(
+        "SHOP_SHIPPING_METHODS", get("SHOP_SHIPPING_METHODS", ",".join(SHIPPING_METHODS)), SHIPPING_METHODS
+    )
     unfit = [pay for pay in payment_methods if not any(payment_fits_shipping(pay, ship) for ship in shipping_methods)]
     unfit += [ship for ship in shipping_methods if not any(payment_fits_shipping(pay, ship) for pay in payment_methods)]
     if unfit:

@@ -42,12 +42,14 @@ from harness import (
     ShopServer,
     SmtpSinkProcess,
     cpu_seconds,
+    fill_defaults,
     fmt,
     free_port,
     machine_info,
     markdown_table,
     run_flask,
     run_main,
+    save_chart,
     shop_environment,
 )
 
@@ -264,11 +266,7 @@ def draw_chart(figures: dict[str, Any], path: Path) -> None:
         f"Swiftcart: {figures['emails']:,} emails, SMTP down {figures['down_seconds']:g} s, then "
         f"{figures['smtp_delay_s']:g} s per message (gunicorn master + {figures['gunicorn_workers']} workers)"
     )
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    print(f"\nChart: {path}")
+    save_chart(figure, path)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -290,9 +288,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "json": ROOT / "bench" / "results" / ("backlog-quick.json" if args.quick else "backlog.json"),
         "chart": ROOT / ("bench/results/backlog-quick.png" if args.quick else "docs/performance-backlog.png"),
     }
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    fill_defaults(args, defaults)
     if args.emails < 1 or args.workers < 1 or args.delay <= 0:
         parser.error("--emails and --workers must be at least 1, --delay above 0")
     return args

@@ -55,6 +55,7 @@ from harness import (
     SmtpSinkProcess,
     cpu_seconds,
     cpu_used_since,
+    fill_defaults,
     fmt,
     free_port,
     machine_info,
@@ -63,6 +64,7 @@ from harness import (
     process_tree,
     run_flask,
     run_main,
+    save_chart,
     shop_environment,
     wait_until,
 )
@@ -519,11 +521,7 @@ def draw_chart(rounds: dict[str, list[RoundResult]], path: Path, database: str) 
         axis.grid(axis="y", which="both", alpha=0.3)
     axes[0].set_ylabel("latency, ms (log scale)")
     figure.suptitle(f"Swiftcart checkout latency: gunicorn {GUNICORN_WORKERS}×{GUNICORN_THREADS} threads, {database}")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    print(f"\nChart: {path}")
+    save_chart(figure, path)
 
 
 # ---------------------------------------------------------------- main
@@ -569,9 +567,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "json": ROOT / "bench" / "results" / f"{stem}.json",
         "chart": ROOT / ("docs/performance-checkout.png" if stem == "checkout" else f"bench/results/{stem}.png"),
     }
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    fill_defaults(args, defaults)
     if args.concurrency < 1 or args.rounds < 1 or min(args.orders, args.sync_orders, args.down_orders) < 1:
         parser.error("--concurrency, --rounds and the order counts must be at least 1")
     return args

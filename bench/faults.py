@@ -66,6 +66,7 @@ from harness import (
     OtherLoad,
     ShopServer,
     SmtpSinkProcess,
+    fill_defaults,
     fmt,
     free_port,
     machine_info,
@@ -536,9 +537,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "backlog": 60 if args.quick else 200,
         "json": ROOT / "bench" / "results" / ("faults-quick.json" if args.quick else "faults.json"),
     }
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    fill_defaults(args, defaults)
     if min(args.orders, args.shoppers, args.backlog) < 1:
         parser.error("--orders, --shoppers and --backlog must be at least 1")
     return args

@@ -164,6 +164,24 @@ class OtherLoad:
         return percent
 
 
+def fill_defaults(args: Any, defaults: dict[str, Any]) -> None:
+    """Options left unset take these values (which may depend on --quick)."""
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+
+
+def save_chart(figure: Any, path: Path) -> None:
+    """Lay out, write and close a matplotlib figure; say where it went."""
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    print(f"\nChart: {path}")
+
+
 def run_main(main: Callable[[], int]) -> None:
     """Run a benchmark's main(): a short message instead of a traceback for BenchError and
     Ctrl+C (the context managers have stopped every process by the time we get here)."""

@@ -39,8 +39,8 @@ from shop.admin.service import (
 )
 from shop.catalog.images import ImageRefused, delete_product_image, store_product_image
 from shop.catalog.importer import ImportFailed, import_products, slugify
-from shop.checkout.payment import PAYMENT_METHODS, payment_method
-from shop.checkout.shipping import SHIPPING_OPTIONS
+from shop.checkout.payment import PAYMENT_METHODS
+from shop.checkout.service import how_paid_and_shipped
 from shop.checkout.vouchers import describe_voucher
 from shop.database import like_pattern, transaction
 from shop.extensions import db
@@ -258,14 +258,14 @@ def order_detail(order_id: int) -> str:
     emails = db.session.execute(
         sa.select(OutboxEmail).where(OutboxEmail.key.like(f"%:{order.id}")).order_by(OutboxEmail.id)
     ).scalars()
-    method, shipping = payment_method(order.payment_method), SHIPPING_OPTIONS.get(order.shipping_method)
+    how = how_paid_and_shipped(order)
     return render_template(
         "admin/order_detail.html",
         order=order,
         form=form,
         emails=list(emails),
-        payment_label=method.label if method else "",
-        shipping_label=shipping.label if shipping else "",
+        payment_label=how.payment_label,
+        shipping_label=how.shipping_label,
     )
 
 

@@ -57,14 +57,16 @@ def render_checkout(
     discount = voucher_discount(voucher, subtotal) if voucher else 0
     shipping = offered_shipping_options(settings)
     payment = offered_payment_methods(settings)
-    chosen = form.shipping_method.data or shipping[0].code
+    chosen = next((o for o in shipping if o.code == form.shipping_method.data), shipping[0])
+    totals_by_shipping = {o.code: quote(subtotal, o.code, discount, settings) for o in shipping}
     return (
         render_template(
             "checkout/checkout.html",
             form=form,
             lines=lines,
-            totals=quote(subtotal, chosen, discount, settings),
-            totals_by_shipping={o.code: quote(subtotal, o.code, discount, settings) for o in shipping},
+            totals=totals_by_shipping[chosen.code],
+            totals_by_shipping=totals_by_shipping,
+            shipping_label=chosen.label,
             shipping_options=shipping,
             shipping_rules={o.code: o.describe_cost(settings) for o in shipping},
             payment_methods=payment,

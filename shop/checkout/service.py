@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from shop.auth.service import find_user, queue_claim_email
 from shop.checkout.payment import PaymentMethod, payment_method
 from shop.checkout.pricing import Totals, quote
+from shop.checkout.shipping import SHIPPING_OPTIONS
 from shop.checkout.vouchers import take_voucher_use, usable_voucher, voucher_discount
 from shop.database import transaction
 from shop.extensions import db
@@ -309,6 +310,20 @@ def _shortages(items: dict[int, int], taken_ids: set[int]) -> list[Shortage]:
         name = product.name if product is not None else f"product {pid}"
         shortages.append(Shortage(pid, name, items[pid], available))
     return shortages
+
+
+@dataclass(frozen=True)
+class HowPaidAndShipped:
+    """An order's payment and shipping as the shopper chose them, for its pages."""
+
+    payment: PaymentMethod | None  # None: an order from before payment methods
+    payment_label: str
+    shipping_label: str
+
+
+def how_paid_and_shipped(order: Order) -> HowPaidAndShipped:
+    method, shipping = payment_method(order.payment_method), SHIPPING_OPTIONS.get(order.shipping_method)
+    return HowPaidAndShipped(method, method.label if method else "", shipping.label if shipping else "")
 
 
 def order_link(order: Order) -> str:

@@ -5,9 +5,7 @@ from flask import abort, current_app, render_template
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
-from shop.checkout.payment import payment_method
-from shop.checkout.service import GuestLinkExpired, order_from_guest_token
-from shop.checkout.shipping import SHIPPING_OPTIONS
+from shop.checkout.service import GuestLinkExpired, how_paid_and_shipped, order_from_guest_token
 from shop.extensions import db
 from shop.models import Order
 from shop.orders import bp
@@ -53,13 +51,12 @@ def guest_detail(token: str) -> tuple[str, int] | str:
 
 def render_order(order: Order) -> str:
     settings = current_app.config
-    method = payment_method(order.payment_method)
-    shipping = SHIPPING_OPTIONS.get(order.shipping_method)
+    how = how_paid_and_shipped(order)
     return render_template(
         "orders/detail.html",
         order=order,
-        payment_label=method.label if method else "",
-        payment_instructions=method.instructions(order, settings) if method else [],
-        shipping_label=shipping.label if shipping else "",
+        payment_label=how.payment_label,
+        payment_instructions=how.payment.instructions(order, settings) if how.payment else [],
+        shipping_label=how.shipping_label,
         pickup_address=settings["SHOP_PICKUP_ADDRESS"],
     )
