@@ -6,6 +6,7 @@ written (never a value computed once at import).
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -29,6 +30,11 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(256))
     is_admin: Mapped[bool] = mapped_column(default=False)
+    # Named in every session and remember cookie (get_id); replaced when the password or
+    # the email changes, so every cookie issued before that is refused, on every process.
+    session_token: Mapped[str] = mapped_column(sa.String(32), default=lambda: secrets.token_hex(16))
+    # None: nobody has yet shown they read this mailbox (a link sent to it was opened).
+    email_confirmed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     orders: Mapped[list[Order]] = relationship(back_populates="user", order_by="Order.id.desc()")
@@ -72,10 +78,17 @@ class Product(db.Model):
     # The owner is emailed when a sale takes stock from above this to at or below it;
     # None: SHOP_LOW_STOCK_THRESHOLD.
     low_stock_threshold: Mapped[int | None]
+    # Counts every change (SQLAlchemy's optimistic versioning): a form saved over a
+    # version that changed meanwhile is refused instead of undoing the other change.
+    version_id: Mapped[int] = mapped_column(default=1)
+    # name, sku, description and category, case-folded and normalised, for search.
+    search_text: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     category: Mapped[Category | None] = relationship(back_populates="products")
+
+    __mapper_args__ = {"version_id_col": version_id}  # noqa: RUF012
 
     def __repr__(self) -> str:
         return f"<Product {self.id} {self.sku}>"

@@ -119,9 +119,10 @@ def test_an_export_from_another_migration_is_refused(app, tmp_path):
     runner = app.test_cli_runner()
     assert runner.invoke(args=["shop", "export", str(dump)]).exit_code == 0
     data = json.loads(dump.read_text())
-    assert data["revision"] == "0003"
+    current = data["revision"]
+    assert current is not None
     data["revision"] = "0002"
     dump.write_text(json.dumps(data))
     result = runner.invoke(args=["shop", "import", str(dump)])
     assert result.exit_code != 0
-    assert "the export was made at migration 0002, this database is at 0003" in result.output
+    assert f"the export was made at migration 0002, this database is at {current}" in result.output

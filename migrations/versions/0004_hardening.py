@@ -1,0 +1,60 @@
+"""hardening: session tokens that a credential change replaces, confirmed addresses,
+optimistic versions of products, and a case-folded search text
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-30 08:00:00
+
+"""
+
+import secrets
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    _upgrade_accounts()
+    _upgrade_products()
+
+
+def downgrade():
+    _downgrade_products()
+    _downgrade_accounts()
+
+
+# ---------------------------------------------------------------- accounts
+def _upgrade_accounts():
+    with op.batch_alter_table("user_account") as batch:
+        batch.add_column(sa.Column("session_token", sa.String(length=32), nullable=False, server_default=""))
+        batch.add_column(sa.Column("email_confirmed_at", sa.DateTime(), nullable=True))
+    # Every account gets its own token (a shared one would let one account's cookie
+    # name another's); sessions signed before this migration end, once.
+    users = sa.table("user_account", sa.column("id"), sa.column("session_token"))
+    connection = op.get_bind()
+    for (user_id,) in connection.execute(sa.select(users.c.id)).all():
+        connection.execute(users.update().where(users.c.id == user_id).values(session_token=secrets.token_hex(16)))
+
+
+def _downgrade_accounts():
+    with op.batch_alter_table("user_account") as batch:
+        batch.drop_column("email_confirmed_at")
+        batch.drop_column("session_token")
+
+
+# ---------------------------------------------------------------- products
+def _upgrade_products():
+    with op.batch_alter_table("product") as batch:
+        batch.add_column(sa.Column("version_id", sa.Integer(), nullable=False, server_default="1"))
+        batch.add_column(sa.Column("search_text", sa.Text(), nullable=False, server_default=""))
+
+
+def _downgrade_products():
+    with op.batch_alter_table("product") as batch:
+        batch.drop_column("search_text")
+        batch.drop_column("version_id")
