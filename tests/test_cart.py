@@ -1,6 +1,7 @@
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from shop.extensions import db
 from shop.models import Product
@@ -130,3 +131,34 @@ def test_a_cart_cookie_signed_with_another_secret_is_ignored(app, products):
     page = client.get("/cart")
     assert page.status_code == 200
     assert "Your cart is empty" in page.get_data(as_text=True)
+
+
+def test_each_line_that_cannot_be_bought_says_why_on_the_cart_page(app, browser, products):
+    browser.add(products["TEA"], 3)
+    browser.add(products["MUG"], 2)
+    with app.app_context():
+        db.session.get(Product, products["TEA"]).stock = 0
+        db.session.get(Product, products["MUG"]).active = False
+        db.session.commit()
+    page = browser.get("/cart").get_data(as_text=True)
+    assert "Out of stock" in page
+    assert "No longer sold" in page
+    assert "0 left" not in page
+    response = browser.submit("/cart", f"/cart/update/{products['MUG']}", {"quantity": 1})
+    assert response.status_code == 409
+    assert "Sorry, Enamel Mug is no longer sold." in response.get_data(as_text=True)
+    response = browser.submit("/cart", f"/cart/update/{products['TEA']}", {"quantity": 1})
+    assert "Sorry, Assam Tea is out of stock." in response.get_data(as_text=True)
+
+
+def test_a_product_deleted_from_the_catalogue_is_taken_out_of_the_cart_and_told_once(app, browser, products):
+    browser.add(products["TEA"], 1)
+    browser.add(products["MUG"], 2)
+    with app.app_context():
+        db.session.execute(sa.delete(Product).where(Product.id == products["MUG"]))
+        db.session.commit()
+    page = browser.get("/cart").get_data(as_text=True)
+    assert "A product in your cart is no longer sold; it was taken out of your cart." in page
+    assert 'aria-label="1 item in cart"' in page  # the count no longer counts it either
+    assert cart_quantities(browser) == {products["TEA"]: 1}
+    assert "no longer sold" not in browser.get("/cart").get_data(as_text=True)

@@ -117,23 +117,73 @@ def test_short_stock_writes_nothing_and_names_the_line(app, products, shopper, s
     response = shopper.checkout()
     assert response.status_code == 409
     html = response.get_data(as_text=True)
-    assert "Clay Teapot (you asked for 1, 0 left)" in html
-    assert "Nothing was ordered" in html
+    assert "Some products cannot be ordered: Clay Teapot is out of stock. Nothing was ordered" in html
     assert stock(app, products["TEA"]) == 100  # the line that was fine was not taken either
     assert count(app, Order) == 0
     assert count(app, OrderLine) == 0
     assert count(app, OutboxEmail) == 0
 
 
-def test_a_product_retired_after_it_was_added_cannot_be_bought(app, products, shopper):
+def test_a_product_retired_after_it_was_added_is_named_as_no_longer_sold(app, products, shopper):
     shopper.add(products["MUG"], 1)
+    shopper.add(products["TEA"], 1)
+    form = Browser.form(shopper.get("/checkout"), "/checkout")["fields"]
     with app.app_context():
         db.session.get(Product, products["MUG"]).active = False
         db.session.commit()
+    page = shopper.get("/checkout").get_data(as_text=True)  # the page says so before the shopper tries
+    assert "Some products cannot be ordered: Enamel Mug is no longer sold." in page
+    assert re.search(r"Enamel Mug<p class=\"error\">No longer sold</p>", page)
+    assert "left" not in page
+    response = shopper.client.post("/checkout", data={**form, **ADDRESS})  # the page opened before
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "Some products cannot be ordered: Enamel Mug is no longer sold. Nothing was ordered" in html
+    assert "left" not in html
+    assert count(app, Order) == 0
+
+
+def test_every_line_that_cannot_be_bought_says_why(app, products, shopper):
+    shopper.add(products["TEA"], 3)
+    shopper.add(products["MUG"], 2)
+    shopper.add(products["POT"], 1)
+    with app.app_context():
+        db.session.execute(
+            sa.update(Product)
+            .where(Product.id.in_([products["TEA"], products["MUG"], products["POT"]]))
+            .values(stock=sa.case({products["TEA"]: 2, products["MUG"]: 0, products["POT"]: 1}, value=Product.id))
+        )
+        db.session.get(Product, products["POT"]).active = False
+        db.session.commit()
+    expected = (
+        "Some products cannot be ordered: Assam Tea: only 2 left, you asked for 3; Clay Teapot is no longer sold; "
+        "Enamel Mug is out of stock."
+    )
+    assert expected in shopper.get("/checkout").get_data(as_text=True)
     response = shopper.checkout()
     assert response.status_code == 409
-    assert "Enamel Mug (you asked for 1, 0 left)" in response.get_data(as_text=True)
-    assert count(app, Order) == 0
+    assert f"{expected} Nothing was ordered; please change your cart." in response.get_data(as_text=True)
+    cart = shopper.get("/cart").get_data(as_text=True)
+    notes = re.findall(r'>([^<>]+)</a>\s*<p class="error">([^<]+)</p>', cart)
+    assert notes == [("Assam Tea", "Only 2 left"), ("Clay Teapot", "No longer sold"), ("Enamel Mug", "Out of stock")]
+
+
+def test_a_product_deleted_from_the_catalogue_leaves_the_cart_and_is_told(app, products, shopper, smtp):
+    shopper.add(products["TEA"], 1)
+    shopper.add(products["MUG"], 2)
+    form = Browser.form(shopper.get("/checkout"), "/checkout")["fields"]
+    with app.app_context():
+        db.session.execute(sa.delete(Product).where(Product.id == products["MUG"]))
+        db.session.commit()
+    response = shopper.client.post("/checkout", data={**form, **ADDRESS})  # the page opened before
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "Some products cannot be ordered: a product in your cart is no longer sold. Nothing was ordered" in html
+    assert "A product in your cart is no longer sold; it was taken out of your cart." in html
+    assert f"product {products['MUG']}" not in html
+    assert 'aria-label="1 item in cart"' in html
+    # Taken out, it no longer stands in the way (before, it stayed in the cart for good).
+    order_id_from(shopper.client.post("/checkout", data={**Browser.form(response, "/checkout")["fields"], **ADDRESS}))
 
 
 def test_the_same_form_submitted_twice_makes_one_order(app, products, shopper, smtp):

@@ -5,14 +5,17 @@ from werkzeug.wrappers import Response
 
 from shop.cart import bp
 from shop.cart.forms import AddToCartForm, RemoveFromCartForm, UpdateCartForm
-from shop.cart.service import Cart, CartError, lines_total_cents
+from shop.cart.service import Cart, CartError, describe_removed, lines_total_cents
 from shop.checkout.pricing import compute_totals
 from shop.extensions import db
 from shop.models import Product
 
 
 def render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tuple[str, int]:
-    lines = Cart(session).lines()
+    cart = Cart(session)
+    lines = cart.lines()
+    if cart.removed:
+        flash(describe_removed(cart.removed), "info")
     settings = current_app.config
     total = lines_total_cents(lines)
     return (

@@ -45,13 +45,47 @@ class CartLine:
         return self.product.price_cents * self.quantity
 
     @property
-    def available(self) -> bool:
-        return self.product.active and self.product.stock >= self.quantity
+    def problem(self) -> str | None:
+        """Why this line cannot be bought as it is ('no longer sold', 'out of stock',
+        'only 2 left'); None when it can."""
+        return shortfall(self.product.active, self.product.stock, self.quantity)
+
+
+def shortfall(active: bool, stock: int, wanted: int) -> str | None:
+    """Why `wanted` of a product cannot be bought now, as a phrase for the shopper: 'no
+    longer sold' (switched off by the owner), 'out of stock', 'only 2 left'; None if it can."""
+    if not active:
+        return "no longer sold"
+    if stock <= 0:
+        return "out of stock"
+    if stock < wanted:
+        return f"only {stock} left"
+    return None
+
+
+def describe_shortfall(name: str | None, active: bool, stock: int, wanted: int) -> str:
+    """The same as a clause naming the product: 'Enamel Mug is no longer sold', 'Clay Teapot
+    is out of stock', 'Assam Tea: only 2 left, you asked for 3'. `name` None: a product
+    that was deleted from the catalogue."""
+    if name is None:
+        return "a product in your cart is no longer sold"
+    why = shortfall(active, stock, wanted)
+    if why is None:  # short a moment ago, back since (an order was cancelled)
+        return f"{name} was short a moment ago, please try again"
+    return f"{name}: {why}, you asked for {wanted}" if stock > 0 and active else f"{name} is {why}"
+
+
+def describe_removed(count: int) -> str:
+    """What the shopper is told when Cart.lines() took deleted products out of the cart."""
+    if count == 1:
+        return "A product in your cart is no longer sold; it was taken out of your cart."
+    return f"{count} products in your cart are no longer sold; they were taken out of your cart."
 
 
 class Cart:
     def __init__(self, session: MutableMapping[str, Any]) -> None:
         self._session = session
+        self.removed = 0  # lines of products deleted from the catalogue, taken out by lines()
 
     def items(self) -> dict[int, int]:
         """{product id: quantity}; anything malformed in the cookie is ignored."""
@@ -83,12 +117,11 @@ class Cart:
             self._save(items)
             return 0
         if not product.active:
-            raise CartError(f"{product.name} is no longer sold.", 409)
+            raise CartError(f"Sorry, {describe_shortfall(product.name, False, product.stock, quantity)}.", 409)
         if quantity > MAX_QUANTITY:
             raise CartError(f"At most {MAX_QUANTITY} of one product per order.", 422)
         if quantity > product.stock:
-            left = f"only {product.stock} left" if product.stock else "it is out of stock"
-            raise CartError(f"Sorry, {product.name}: {left}.", 409)
+            raise CartError(f"Sorry, {describe_shortfall(product.name, True, product.stock, quantity)}.", 409)
         if product.id not in items and len(items) >= MAX_LINES:
             raise CartError(f"A cart holds at most {MAX_LINES} different products.", 409)
         items[product.id] = quantity
@@ -104,12 +137,18 @@ class Cart:
         self._session.pop("cart", None)
 
     def lines(self) -> list[CartLine]:
-        """The cart's lines with their products, in one query; vanished products drop out."""
+        """The cart's lines with their products, in one query. A product deleted from the
+        catalogue is taken out of the cart (it could never be bought, nor removed from a
+        page that does not show it); `removed` counts them for the page to say so."""
         items = self.items()
         if not items:
             return []
         products = db.session.execute(sa.select(Product).where(Product.id.in_(items))).scalars()
         by_id = {p.id: p for p in products}
+        gone = [pid for pid in items if pid not in by_id]
+        if gone:
+            self.removed += len(gone)
+            self._save({pid: qty for pid, qty in items.items() if pid in by_id})
         return [CartLine(by_id[pid], qty) for pid, qty in items.items() if pid in by_id]
 
 

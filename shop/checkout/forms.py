@@ -3,12 +3,13 @@ from typing import Any
 from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import Field, Form, HiddenField, RadioField, StringField
-from wtforms.validators import DataRequired, Length, Regexp, StopValidation
+from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation, ValidationError
 
 from shop.auth.forms import email_field
 from shop.checkout.payment import offered_payment_methods
 from shop.checkout.service import Choices, ShippingAddress
 from shop.checkout.shipping import offered_shipping_options
+from shop.checkout.shown import Shown
 
 
 class AddressRequired:
@@ -22,6 +23,13 @@ class AddressRequired:
             field.errors = []
             raise StopValidation()  # whatever was typed is not used
         DataRequired(self.message)(form, field)
+
+
+def _summary(form: Form, field: Field) -> None:
+    try:
+        Shown.parse(field.data)
+    except ValueError:
+        raise ValidationError("This form was not recognised.") from None
 
 
 def _address(label: str, max_length: int) -> list:
@@ -47,6 +55,10 @@ class CheckoutForm(FlaskForm):
     payment_method = RadioField("How will you pay?", validate_choice=True)
     # Made when the form is shown; the same form submitted twice makes one order.
     checkout_token = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9_-]{16,64}$")])
+    # What the page showed (lines, prices, totals; shop/checkout/shown.py), set when it is
+    # rendered: an order that would cost something else is not placed. A form from before
+    # it existed has none, and is checked against the database alone.
+    shown = HiddenField(validators=[Optional(), _summary])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -72,6 +84,10 @@ class CheckoutForm(FlaskForm):
             postal_code=(self.postal_code.data or "").strip(),
             country=(self.country.data or "").strip(),
         )
+
+    def shown_summary(self) -> Shown | None:
+        """What the page showed, or None when the form did not say (an older page)."""
+        return Shown.parse(self.shown.data) if self.shown.data else None
 
     def choices(self, voucher_code: str = "") -> Choices:
         return Choices(self.shipping_method.data, self.payment_method.data, voucher_code)

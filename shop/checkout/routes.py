@@ -8,7 +8,7 @@ from flask import current_app, flash, redirect, render_template, session, url_fo
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from shop.cart.service import Cart, lines_total_cents
+from shop.cart.service import Cart, CartLine, describe_removed, describe_shortfall, lines_total_cents
 from shop.checkout import bp
 from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
 from shop.checkout.payment import PaymentMethod, offered_payment_methods, payment_method
@@ -24,6 +24,7 @@ from shop.checkout.service import (
     place_order,
 )
 from shop.checkout.shipping import ShippingOption, offered_shipping_options
+from shop.checkout.shown import PriceChanged, Shown
 from shop.checkout.vouchers import VoucherError, describe_voucher, usable_voucher, voucher_discount
 from shop.extensions import login_manager
 from shop.models import Voucher
@@ -51,7 +52,10 @@ def render_checkout(
     form: CheckoutForm, status: int = 200, problem: str | None = None, voucher_form: VoucherForm | None = None
 ) -> tuple[str, int]:
     settings = current_app.config
-    lines = Cart(session).lines()
+    cart = Cart(session)
+    lines = cart.lines()
+    if cart.removed:
+        flash(describe_removed(cart.removed), "info")
     subtotal = lines_total_cents(lines)
     voucher, voucher_problem = _applied_voucher(subtotal)
     discount = voucher_discount(voucher, subtotal) if voucher else 0
@@ -59,6 +63,8 @@ def render_checkout(
     payment = offered_payment_methods(settings)
     chosen = next((o for o in shipping if o.code == form.shipping_method.data), shipping[0])
     totals_by_shipping = {o.code: quote(subtotal, o.code, discount, settings) for o in shipping}
+    # The form carries what this page shows, whatever the form it came from carried.
+    form.shown.data = Shown.on_page(lines, totals_by_shipping).encode()
     return (
         render_template(
             "checkout/checkout.html",
@@ -75,10 +81,22 @@ def render_checkout(
             voucher_text=describe_voucher(voucher, settings["SHOP_CURRENCY"]) if voucher else "",
             voucher_problem=voucher_problem,
             voucher_form=voucher_form or VoucherForm(formdata=None),
-            problem=problem,
+            problem=problem or _unavailable(lines),
         ),
         status,
     )
+
+
+def _unavailable(lines: list[CartLine]) -> str | None:
+    """Which lines cannot be bought as they are, before the shopper tries."""
+    what = [
+        describe_shortfall(line.name, line.product.active, line.product.stock, line.quantity)
+        for line in lines
+        if line.problem
+    ]
+    if not what:
+        return None
+    return f"Some products cannot be ordered: {'; '.join(what)}. Please change your cart before placing the order."
 
 
 def _payment_hint(method: PaymentMethod, shipping: list[ShippingOption]) -> str:
@@ -114,7 +132,7 @@ def submit() -> Response | tuple[str, int]:
         return login_manager.unauthorized()
     form = CheckoutForm() if current_user.is_authenticated else GuestCheckoutForm()
     if not form.validate_on_submit():
-        if form.checkout_token.errors:
+        if form.checkout_token.errors or form.shown.errors:
             form.checkout_token.data = new_checkout_token()
             return render_checkout(
                 form, 400, "This form was not recognised; please check it and place the order again."
@@ -129,7 +147,10 @@ def submit() -> Response | tuple[str, int]:
             form.shipping_address(),
             form.choices(session.get(VOUCHER_KEY, "")),
             form.checkout_token.data,
+            form.shown_summary(),
         )
+    except PriceChanged as error:  # since the page was shown: nothing was written
+        return render_checkout(form, 409, str(error))
     except MethodNotOffered as error:  # e.g. cash on delivery with a pickup
         form.payment_method.errors = [str(error)]
         return render_checkout(form, 422)

@@ -4,8 +4,9 @@ In that one transaction:
 1. stock is taken for every line by one conditional UPDATE (`stock >= wanted`), which
    also returns the prices from the database; a line that is short updates nothing;
 2. a voucher's use is taken by one conditional UPDATE (`times_used < usage_limit`);
-3. the totals are computed (pricing.py), the order and its lines are written, with names
-   and prices as they are now;
+3. the totals are computed (pricing.py) and, when the form says what the checkout page
+   showed, compared with it (shown.py): a changed price, shipping or total stops here;
+   the order and its lines are written, with names and prices as they are now;
 4. the emails are written to the outbox: the shopper's confirmation, the owner's "new
    order", and a "low stock" notice for each product this order took down to its threshold.
 After the commit the emails' ids are handed to the mail dispatcher. If anything fails
@@ -28,9 +29,11 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
 from shop.auth.service import find_user, queue_claim_email
+from shop.cart.service import describe_shortfall
 from shop.checkout.payment import PaymentMethod, payment_method
 from shop.checkout.pricing import Totals, quote
 from shop.checkout.shipping import SHIPPING_OPTIONS
+from shop.checkout.shown import Shown
 from shop.checkout.vouchers import take_voucher_use, usable_voucher, voucher_discount
 from shop.database import transaction
 from shop.extensions import db
@@ -58,16 +61,24 @@ class EmptyCart(CheckoutError):
 @dataclass(frozen=True)
 class Shortage:
     product_id: int
-    name: str
+    name: str | None  # None: the product was deleted from the catalogue
     wanted: int
-    available: int
+    available: int  # 0 when it is no longer sold
+    sold: bool = True  # False: switched off by the owner, or deleted
+
+    def describe(self) -> str:
+        """'Enamel Mug is no longer sold', 'Clay Teapot is out of stock', 'Assam Tea: only 2
+        left, you asked for 3'."""
+        return describe_shortfall(self.name, self.sold, self.available, self.wanted)
 
 
 class OutOfStock(CheckoutError):
+    """Some lines cannot be bought as they are: out of stock, short, or no longer sold."""
+
     def __init__(self, shortages: list[Shortage]) -> None:
         self.shortages = shortages
-        names = ", ".join(f"{s.name} (you asked for {s.wanted}, {s.available} left)" for s in shortages)
-        super().__init__(f"Not enough stock for: {names}. Nothing was ordered; please change your cart.")
+        what = "; ".join(s.describe() for s in shortages)
+        super().__init__(f"Some products cannot be ordered: {what}. Nothing was ordered; please change your cart.")
 
 
 class MethodNotOffered(CheckoutError):
@@ -164,13 +175,20 @@ def check_choices(choices: Choices) -> PaymentMethod:
 
 
 def place_order(
-    customer: Customer, items: dict[int, int], ship_to: ShippingAddress, choices: Choices, checkout_token: str
+    customer: Customer,
+    items: dict[int, int],
+    ship_to: ShippingAddress,
+    choices: Choices,
+    checkout_token: str,
+    shown: Shown | None = None,
 ) -> PlacedOrder:
     """Turn the cart `items` ({product id: quantity}) into an order for `customer`.
 
-    Raises a CheckoutError (EmptyCart, OutOfStock, MethodNotOffered) or a VoucherError, with
-    nothing written. The same `checkout_token` twice returns the first order instead of
-    making a second one.
+    `shown` is what the checkout page showed (shown.py); when given, an order that would
+    differ from it in any line, price, discount, shipping or total is not placed.
+    Raises a CheckoutError (EmptyCart, OutOfStock, MethodNotOffered), a VoucherError or
+    PriceChanged, with nothing written. The same `checkout_token` twice returns the first
+    order instead of making a second one (whatever changed since).
     """
     earlier = find_order_by_token(customer, checkout_token)
     if earlier is not None:
@@ -182,7 +200,7 @@ def place_order(
         ship_to = ShippingAddress(ship_to.full_name, "", "", "", "")
     try:
         with transaction():
-            order, lines, low = _write_order(customer, items, ship_to, choices, method, checkout_token)
+            order, lines, low = _write_order(customer, items, ship_to, choices, method, checkout_token, shown)
             email_ids = _queue_emails(order, lines, method) + _queue_low_stock_emails(order, low)
             if customer.user_id is None:
                 email_ids.append(_offer_to_claim(order))
@@ -222,6 +240,7 @@ def _write_order(
     choices: Choices,
     method: PaymentMethod,
     checkout_token: str,
+    shown: Shown | None,
 ) -> tuple[Order, list[OrderLine], list[LowStock]]:
     settings = current_app.config
     wanted = sa.case(items, value=Product.id)
@@ -248,6 +267,8 @@ def _write_order(
         take_voucher_use(voucher)
         discount = voucher_discount(voucher, subtotal)
     totals = quote(subtotal, choices.shipping_method, discount, settings)
+    if shown is not None:  # from the rows the UPDATE returned: no query of its own
+        shown.check(rows, items, choices.shipping_method, totals, settings["SHOP_CURRENCY"])
 
     order = Order(
         number=new_order_number(),
@@ -306,9 +327,11 @@ def _shortages(items: dict[int, int], taken_ids: set[int]) -> list[Shortage]:
     shortages = []
     for pid in short_ids:
         product = products.get(pid)
-        available = product.stock if product is not None and product.active else 0
-        name = product.name if product is not None else f"product {pid}"
-        shortages.append(Shortage(pid, name, items[pid], available))
+        if product is None:
+            shortages.append(Shortage(pid, None, items[pid], 0, sold=False))
+        else:
+            available = product.stock if product.active else 0
+            shortages.append(Shortage(pid, product.name, items[pid], available, sold=product.active))
     return shortages
 
 
