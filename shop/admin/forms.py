@@ -62,13 +62,6 @@ class ProductForm(FlaskForm):
         except MoneyError as error:
             raise ValidationError(str(error)) from None
 
-    def fill_from(self, product: Product) -> None:
-        """Show `product` as it is now: every field, its version and what was shown."""
-        for name, value in product_form_data(product).items():
-            self[name].data = value
-            self[name].raw_data = None  # what was posted no longer shows
-        self.set_seen(product)
-
     def set_seen(self, product: Product) -> None:
         self.version.data = str(product.version_id)
         self.shown.data = json.dumps(shown_values(product))
@@ -79,31 +72,30 @@ class ProductForm(FlaskForm):
         return int(value) if re.fullmatch(r"[0-9]{1,18}", value) else None
 
     def rebase(self, current: Product) -> list[str]:
-        """After ProductChanged: the sentences saying what changed since the form was shown;
-        the fields the admin edited keep the admin's text, the others show the current
-        values, and the version becomes the current one, so saving again is safe."""
+        """After ProductChanged: the sentences saying what changed since the form was shown.
+        The fields the admin edited keep the admin's text, the others now show the current
+        values, and the form carries the current version, so saving it again is safe."""
         then = _parse_shown(self.shown.data)
         now = shown_values(current)
         data = product_form_data(current)
-        changes = []
-        for key, label in _SHOWN_LABELS.items():
-            if then is not None and then.get(key) != now[key]:
-                changes.append(_change_sentence(label, then.get(key), now[key]))
-            if key in data and then is not None and self._posted(key) == then.get(key):
-                self[key].data, self[key].raw_data = data[key], None  # not edited here: show it as it is now
-        if then is None:  # an old or damaged form: say what is different, keep everything typed
+        if then is None:  # an old or damaged form: say what differs from it, keep all it says
+            changes = [_differs_sentence(_SHOWN_LABELS[key], now[key]) for key in data if not self._posted_is(key, now)]
+        else:
             changes = [
-                f"{_SHOWN_LABELS[key]} is now {now[key] or '(empty)'}." for key in data if self._posted(key) != now[key]
-            ] or ["This product was changed while you were editing."]
-        elif not changes:
-            changes = ["This product was changed while you were editing."]
+                _change_sentence(label, then.get(key), now[key])
+                for key, label in _SHOWN_LABELS.items()
+                if not _same(then.get(key), now[key])
+            ]
+            for key, value in data.items():
+                if self._posted_is(key, then):  # not edited on this page: show it as it is now
+                    self[key].data, self[key].raw_data = value, None
         self.set_seen(current)
-        return changes
+        return changes or ["This product was changed while you were editing."]
 
-    def _posted(self, key: str) -> str:
+    def _posted_is(self, key: str, values: dict[str, str]) -> bool:
         field = self[key]
         raw = field.raw_data[0] if field.raw_data else ""
-        return raw.strip() if isinstance(raw, str) else ""
+        return _same(raw.strip() if isinstance(raw, str) else "", values.get(key))
 
 
 def product_form_data(product: Product) -> dict[str, Any]:
@@ -150,14 +142,25 @@ def _parse_shown(text: str | None) -> dict[str, str] | None:
     return shown
 
 
+def _same(a: str | None, b: str | None) -> bool:
+    """The same text, whatever its line breaks (browsers send a text area's as CRLF)."""
+    return a is not None and b is not None and a.replace("\r\n", "\n") == b.replace("\r\n", "\n")
+
+
 def _change_sentence(label: str, then: str | None, now: str) -> str:
-    if label in ("Description", "Image") or then is None:
+    if label in ("Description", "Image") or then is None:  # too long to quote, or a file name
         return f"{label} changed while you were editing."
     return f"{label} changed from {then or '(empty)'} to {now or '(empty)'} while you were editing."
 
 
+def _differs_sentence(label: str, now: str) -> str:
+    if label == "Description":
+        return "Description is different now."
+    return f"{label} is now {now or '(empty)'}."
+
+
 class CsvImportForm(FlaskForm):
-    file = FileField("CSV file (sku,name,description,price,stock,category)")
+    file = FileField("CSV file (sku,name,description,price,stock,category[,version])")
 
 
 def status_choices(statuses: tuple[str, ...]) -> list[SelectChoice]:
