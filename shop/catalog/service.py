@@ -96,8 +96,10 @@ def save_product(
                 product.image = image
     except StaleDataError:
         raise ProductChanged(_reloaded(product_id)) from None
-    except IntegrityError:  # the unique SKU, taken by a product created at the same moment
-        raise SkuTaken(values.sku) from None
+    except IntegrityError as error:
+        if "sku" not in str(error.orig).lower():  # uq_product_sku / product.sku, on either database
+            raise
+        raise SkuTaken(values.sku) from None  # taken by a product created at the same moment
     return SavedProduct(product, replaced)
 
 
