@@ -26,18 +26,23 @@ outbox_cli = AppGroup("outbox", help="The email outbox: inspect, retry, send.")
 
 
 @shop_cli.command("import-products")
-@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
-def import_products_command(csv_file) -> None:
-    """Upsert products by sku from CSV_FILE (sku,name,description,price,stock,category).
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_products_command(csv_file: Path) -> None:
+    """Upsert products by sku from CSV_FILE (sku,name,description,price,stock,category;
+    and version, as the admin's Export CSV writes it).
 
     A bad row is reported with its line number and nothing from the file is written.
     """
     try:
-        result = import_products(csv_file)
+        # newline="": line breaks inside a quoted cell stay as they are (the csv module's rule)
+        with csv_file.open(encoding="utf-8-sig", newline="") as lines:
+            result = import_products(lines)
     except ImportFailed as failure:
         for error in failure.errors:
-            click.echo(f"{csv_file.name}: {error}", err=True)
+            click.echo(f"{csv_file}: {error}", err=True)
         raise click.ClickException(f"{len(failure.errors)} bad row(s); nothing was imported") from None
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{csv_file} is not UTF-8 text; save it as CSV (UTF-8)") from None
     click.echo(f"imported {result.created} new and updated {result.updated} product(s)")
 
 
@@ -48,7 +53,7 @@ def seed_demo_command() -> None:
         click.echo("the catalogue has products already; demo catalogue not loaded")
         return
     demo = resources.files("shop.catalog").joinpath("demo_products.csv")
-    with demo.open("r", encoding="utf-8") as lines:
+    with demo.open("r", encoding="utf-8", newline="") as lines:
         result = import_products(lines)
     click.echo(f"loaded the demo catalogue: {result.created} products")
 

@@ -95,3 +95,22 @@ def test_create_admin_promotes_an_existing_account(app, shopper):
     assert "now an admin" in result.output
     with app.app_context():
         assert db.session.execute(sa.select(User.is_admin).where(User.email == "ada@example.com")).scalar_one()
+
+
+def test_import_keeps_line_breaks_inside_cells_as_they_are(app, tmp_path):
+    """A description typed in the admin's text area has CRLF line breaks (browsers send
+    them so); the export writes them inside a quoted cell, and the import must keep them."""
+    path = tmp_path / "products.csv"
+    path.write_bytes(b'sku,name,description,price,stock,category\r\nT-1,Tea,"one\r\ntwo\nthree",1.00,1,\r\n')
+    result = run(app, "shop", "import-products", str(path))
+    assert result.exit_code == 0, result.output
+    assert products_by_sku(app)["T-1"].description == "one\r\ntwo\nthree"
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_a_message(app, tmp_path):
+    path = tmp_path / "products.csv"
+    path.write_bytes("sku,name,description,price,stock,category\nT-1,Kräuter,,1.00,1,\n".encode("latin-1"))
+    result = run(app, "shop", "import-products", str(path))
+    assert result.exit_code != 0
+    assert "is not UTF-8 text" in result.output
+    assert products_by_sku(app) == {}

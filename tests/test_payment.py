@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from shop.extensions import db
 from shop.models import Order, OrderStatusChange, OutboxEmail, Product, utcnow
-from tests.conftest import ADDRESS, add_product, count, order_id_from, signed_in_admin, signed_in_browser
+from tests.conftest import ADDRESS, Browser, add_product, count, order_id_from, signed_in_admin, signed_in_browser
 
 
 def order(app, order_id: int) -> Order:
@@ -27,8 +27,8 @@ def stock(app, product_id: int) -> int:
 def move(admin, order_id: int, to_status: str) -> str:
     """The owner changes the status; the flash message or refusal shown after."""
     url = f"/admin/orders/{order_id}"
-    token = admin.csrf_token(url)
-    admin.client.post(f"{url}/status", data={"to_status": to_status, "csrf_token": token})
+    hidden = Browser.form(admin.client.get(url), f"{url}/status")["fields"]  # CSRF token, status seen
+    admin.client.post(f"{url}/status", data={**hidden, "to_status": to_status})
     return admin.get(url).get_data(as_text=True)
 
 

@@ -8,6 +8,7 @@ Create Date: 2026-11-30 08:00:00
 """
 
 import secrets
+import unicodedata
 
 import sqlalchemy as sa
 from alembic import op
@@ -48,10 +49,41 @@ def _downgrade_accounts():
 
 
 # ---------------------------------------------------------------- products
+def _search_text(sku, name, description, category):
+    """A frozen copy of shop.catalog.search.search_text as it was when this migration was
+    written (a migration must do the same thing whenever it runs): NFKC, then case-folded."""
+    return unicodedata.normalize("NFKC", "\n".join((sku, name, description or "", category or ""))).casefold()
+
+
 def _upgrade_products():
     with op.batch_alter_table("product") as batch:
         batch.add_column(sa.Column("version_id", sa.Integer(), nullable=False, server_default="1"))
         batch.add_column(sa.Column("search_text", sa.Text(), nullable=False, server_default=""))
+    # The products already there become searchable: their search text, written the way the
+    # shop writes it for every product it saves from now on.
+    products = sa.table(
+        "product",
+        sa.column("id"),
+        sa.column("sku"),
+        sa.column("name"),
+        sa.column("description"),
+        sa.column("category_id"),
+        sa.column("search_text"),
+    )
+    categories = sa.table("category", sa.column("id"), sa.column("name"))
+    connection = op.get_bind()
+    rows = connection.execute(
+        sa.select(products.c.id, products.c.sku, products.c.name, products.c.description, categories.c.name)
+        .select_from(products.outerjoin(categories, products.c.category_id == categories.c.id))
+        .order_by(products.c.id)
+    ).all()
+    if rows:
+        connection.execute(
+            products.update().where(products.c.id == sa.bindparam("product_id")).values(
+                search_text=sa.bindparam("text")
+            ),
+            [{"product_id": row[0], "text": _search_text(*row[1:])} for row in rows],
+        )
 
 
 def _downgrade_products():

@@ -1,39 +1,60 @@
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from shop.cart.forms import QuantityField
-from shop.models import OrderStatus
-from shop.money import MoneyError, parse_money
+from shop.catalog.rules import CATEGORY_MAX_LENGTH, DESCRIPTION_MAX_LENGTH, MAX_STOCK, NAME_MAX_LENGTH, sku_problem
+from shop.models import OrderStatus, Product
+from shop.money import MoneyError, format_amount, parse_money
+
+
+def _stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
 
 
 class ProductForm(FlaskForm):
-    sku = StringField(
-        "SKU",
-        validators=[
-            DataRequired("Enter a SKU."),
-            Length(max=64, message="At most 64 characters."),
-            Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", message="Letters, digits, dots, dashes and underscores."),
-        ],
+    """A product's fields, with the version of the product they were filled from and the
+    values as shown (hidden), so a save over a newer version is refused (409) and `rebase`
+    can say what changed."""
+
+    current_sku: str | None = None  # the product's stored SKU: keeping it is always allowed (rules.py)
+
+    sku = StringField("SKU", filters=[_stripped])
+    name = StringField(
+        "Name", filters=[_stripped], validators=[DataRequired("Enter a name."), Length(max=NAME_MAX_LENGTH)]
     )
-    name = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=200)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+    description = TextAreaField(
+        "Description", filters=[_stripped], validators=[Optional(), Length(max=DESCRIPTION_MAX_LENGTH)]
+    )
     price = StringField("Price", validators=[DataRequired("Enter a price, like 12.50.")])
     stock = QuantityField(
         "Stock",
         validators=[
             InputRequired("Enter the stock (0 or more)."),
-            NumberRange(0, 1_000_000, "Enter a whole number from 0 to 1000000."),
+            NumberRange(0, MAX_STOCK, f"Enter a whole number from 0 to {MAX_STOCK}."),
         ],
     )
     low_stock_threshold = QuantityField(
         "Low-stock alert at",
-        validators=[Optional(), NumberRange(0, 1_000_000, "Enter a whole number from 0 to 1000000.")],
+        validators=[Optional(), NumberRange(0, MAX_STOCK, f"Enter a whole number from 0 to {MAX_STOCK}.")],
     )
-    category = StringField("Category", validators=[Optional(), Length(max=80)])
+    category = StringField("Category", filters=[_stripped], validators=[Optional(), Length(max=CATEGORY_MAX_LENGTH)])
     image = FileField("Image (PNG, JPEG, GIF or WebP, up to 2 MB)")
+    version = HiddenField()  # the product's version_id when the form was filled
+    shown = HiddenField()  # JSON: the values the form showed then (shown_values)
+
+    def validate_sku(self, field: StringField) -> None:
+        problem = sku_problem(field.data or "", self.current_sku)
+        if problem:
+            raise ValidationError(problem)
 
     def validate_price(self, field: StringField) -> None:
         try:
@@ -41,9 +62,105 @@ class ProductForm(FlaskForm):
         except MoneyError as error:
             raise ValidationError(str(error)) from None
 
+    def set_seen(self, product: Product) -> None:
+        self.version.data = str(product.version_id)
+        self.shown.data = json.dumps(shown_values(product))
+
+    def seen_version(self) -> int | None:
+        """The version the form was filled from; None if it is missing or not a number."""
+        value = self.version.data or ""
+        return int(value) if re.fullmatch(r"[0-9]{1,18}", value) else None
+
+    def rebase(self, current: Product) -> list[str]:
+        """After ProductChanged: the sentences saying what changed since the form was shown.
+        The fields the admin edited keep the admin's text, the others now show the current
+        values, and the form carries the current version, so saving it again is safe."""
+        then = _parse_shown(self.shown.data)
+        now = shown_values(current)
+        data = product_form_data(current)
+        if then is None:  # an old or damaged form: say what differs from it, keep all it says
+            changes = [_differs_sentence(_SHOWN_LABELS[key], now[key]) for key in data if not self._posted_is(key, now)]
+        else:
+            changes = [
+                _change_sentence(label, then.get(key), now[key])
+                for key, label in _SHOWN_LABELS.items()
+                if not _same(then.get(key), now[key])
+            ]
+            for key, value in data.items():
+                if self._posted_is(key, then):  # not edited on this page: show it as it is now
+                    self[key].data, self[key].raw_data = value, None
+        self.set_seen(current)
+        return changes or ["This product was changed while you were editing."]
+
+    def _posted_is(self, key: str, values: dict[str, str]) -> bool:
+        field = self[key]
+        raw = field.raw_data[0] if field.raw_data else ""
+        return _same(raw.strip() if isinstance(raw, str) else "", values.get(key))
+
+
+def product_form_data(product: Product) -> dict[str, Any]:
+    """The form's fields for `product` (as they are filled on the edit page)."""
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "description": product.description,
+        "price": format_amount(product.price_cents),
+        "stock": product.stock,
+        "category": product.category.name if product.category else "",
+        "low_stock_threshold": product.low_stock_threshold,
+    }
+
+
+_SHOWN_LABELS = {
+    "sku": "SKU",
+    "name": "Name",
+    "description": "Description",
+    "price": "Price",
+    "stock": "Stock",
+    "low_stock_threshold": "Low-stock alert",
+    "category": "Category",
+    "active": "On sale",
+    "image": "Image",
+}
+
+
+def shown_values(product: Product) -> dict[str, str]:
+    """What the edit page shows of `product`, as text: its fields, on sale or not, its image."""
+    values = {k: "" if v is None else str(v) for k, v in product_form_data(product).items()}
+    values["active"] = "yes" if product.active else "no"
+    values["image"] = product.image or ""
+    return values
+
+
+def _parse_shown(text: str | None) -> dict[str, str] | None:
+    try:
+        shown = json.loads(text or "")
+    except ValueError:
+        return None
+    if not isinstance(shown, dict) or not all(isinstance(v, str) for v in shown.values()):
+        return None
+    return shown
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    """The same text, whatever its line breaks (browsers send a text area's as CRLF)."""
+    return a is not None and b is not None and a.replace("\r\n", "\n") == b.replace("\r\n", "\n")
+
+
+def _change_sentence(label: str, then: str | None, now: str) -> str:
+    if label in ("Description", "Image") or then is None:  # too long to quote, or a file name
+        return f"{label} changed while you were editing."
+    return f"{label} changed from {then or '(empty)'} to {now or '(empty)'} while you were editing."
+
+
+def _differs_sentence(label: str, now: str) -> str:
+    if label == "Description":
+        return "Description is different now."
+    return f"{label} is now {now or '(empty)'}."
+
 
 class CsvImportForm(FlaskForm):
-    file = FileField("CSV file (sku,name,description,price,stock,category)")
+    file = FileField("CSV file (sku,name,description,price,stock,category[,version])")
 
 
 def status_choices(statuses: tuple[str, ...]) -> list[SelectChoice]:
@@ -51,6 +168,8 @@ def status_choices(statuses: tuple[str, ...]) -> list[SelectChoice]:
 
 
 class OrderStatusForm(FlaskForm):
+    # The status the page showed: the move is refused if the order has another one now.
+    from_status = HiddenField()
     to_status = SelectField("New status", choices=status_choices(OrderStatus.ALL))
     note = StringField(
         "Note (e.g. the tracking number; sent to the customer when shipping)", validators=[Optional(), Length(max=500)]

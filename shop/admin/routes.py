@@ -22,6 +22,7 @@ from shop.admin.forms import (
     OrderStatusForm,
     ProductForm,
     VoucherForm,
+    product_form_data,
     status_choices,
 )
 from shop.admin.service import (
@@ -33,12 +34,20 @@ from shop.admin.service import (
     emails_needing_attention,
     low_stock_products,
     orders_csv,
-    products_csv,
     sales_by_day,
     sales_chart,
 )
 from shop.catalog.images import ImageRefused, delete_product_image, store_product_image
-from shop.catalog.importer import ImportFailed, import_products, slugify
+from shop.catalog.importer import ImportFailed, import_products, products_csv
+from shop.catalog.search import search_products
+from shop.catalog.service import (
+    ProductChanged,
+    ProductNotFound,
+    ProductValues,
+    SkuTaken,
+    save_product,
+    set_product_active,
+)
 from shop.checkout.payment import PAYMENT_METHODS
 from shop.checkout.service import how_paid_and_shipped
 from shop.checkout.vouchers import describe_voucher
@@ -46,8 +55,7 @@ from shop.database import like_pattern, transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.outbox import counts_by_status, retry_failed
-from shop.models import Category, EmailStatus, Order, OrderStatus, OutboxEmail, Product, Voucher, utcnow
-from shop.money import format_amount
+from shop.models import EmailStatus, Order, OrderStatus, OutboxEmail, Product, Voucher, utcnow
 
 PAGE_SIZE = 25
 
@@ -80,11 +88,7 @@ def products() -> str:
     q = request.args.get("q", "").strip()[:100]
     show = request.args.get("show", "all")
     statement = sa.select(Product).options(selectinload(Product.category)).order_by(Product.name, Product.id)
-    if q:
-        pattern = like_pattern(q)
-        statement = statement.where(
-            sa.or_(Product.name.ilike(pattern, escape="\\"), Product.sku.ilike(pattern, escape="\\"))
-        )
+    statement = search_products(statement, q)
     if show == "active":
         statement = statement.where(Product.active.is_(True))
     elif show == "inactive":
@@ -98,83 +102,76 @@ def products() -> str:
 
 @bp.route("/products/new", methods=["GET", "POST"])
 def product_new() -> BaseResponse | tuple[str, int]:
-    return _edit_product(Product(active=True), is_new=True)
+    return _edit_product(None)
 
 
 @bp.route("/products/<int:product_id>", methods=["GET", "POST"])
 def product_edit(product_id: int) -> BaseResponse | tuple[str, int]:
-    return _edit_product(db.get_or_404(Product, product_id), is_new=False)
+    return _edit_product(db.get_or_404(Product, product_id))
 
 
-def _edit_product(product: Product, is_new: bool) -> BaseResponse | tuple[str, int]:
-    form = ProductForm(data=_product_form_data(product))  # what is posted takes precedence
+def _edit_product(product: Product | None) -> BaseResponse | tuple[str, int]:
+    form = ProductForm(data=product_form_data(product) if product else {"stock": 0})  # what is posted wins
+    if product is not None:
+        form.current_sku = product.sku
+        if not form.is_submitted():
+            form.set_seen(product)
     if not form.validate_on_submit():
-        return render_template("admin/product_form.html", form=form, product=product, is_new=is_new), (
-            422 if form.errors else 200
-        )
-    clash = db.session.execute(
-        sa.select(Product.id).where(Product.sku == form.sku.data.strip(), Product.id != product.id)
-    ).scalar_one_or_none()
-    if clash is not None:
-        form.sku.errors = ["Another product has this SKU."]
-        return render_template("admin/product_form.html", form=form, product=product, is_new=is_new), 409
-    old_image, new_image = product.image, None
+        return _product_page(form, product, 422 if form.errors else 200)
+    new_image = None
     if form.image.data:
         try:
             new_image = store_product_image(form.image.data)
         except ImageRefused as error:
             form.image.errors = [str(error)]
-            return render_template("admin/product_form.html", form=form, product=product, is_new=is_new), 422
-    with transaction():
-        product.sku, product.name = form.sku.data.strip(), form.name.data.strip()
-        product.description = (form.description.data or "").strip()
-        product.price_cents, product.stock = form.price_cents, form.stock.data
-        product.low_stock_threshold = form.low_stock_threshold.data
-        product.category = _category(form.category.data)
+            return _product_page(form, product, 422)
+    values = ProductValues(
+        sku=form.sku.data,
+        name=form.name.data,
+        description=form.description.data or "",
+        price_cents=form.price_cents,
+        stock=form.stock.data,
+        low_stock_threshold=form.low_stock_threshold.data,
+        category=form.category.data or "",
+    )
+    try:
+        saved = save_product(product.id if product else None, values, form.seen_version(), new_image)
+    except (SkuTaken, ProductChanged, ProductNotFound) as error:
         if new_image:
-            product.image = new_image
-        db.session.add(product)
-    if new_image and old_image:
-        delete_product_image(old_image)
-    flash(f"{'Created' if is_new else 'Saved'} {product.name}.", "success")
-    return redirect(url_for("admin.product_edit", product_id=product.id), 303)
+            delete_product_image(new_image)
+        if isinstance(error, ProductNotFound):
+            abort(404)
+        if isinstance(error, SkuTaken):
+            form.sku.errors = ["Another product has this SKU."]
+            return _product_page(form, product, 409)
+        changes = form.rebase(error.current)  # the admin's edits kept, the rest as it is now
+        if new_image:
+            changes.append("Choose the image again.")
+        return _product_page(form, error.current, 409, changes)
+    if saved.replaced_image:
+        delete_product_image(saved.replaced_image)
+    flash(f"{'Created' if product is None else 'Saved'} {saved.product.name}.", "success")
+    return redirect(url_for("admin.product_edit", product_id=saved.product.id), 303)
 
 
-def _product_form_data(product: Product) -> dict:
-    if product.id is None:
-        return {"stock": 0}
-    return {
-        "sku": product.sku,
-        "name": product.name,
-        "description": product.description,
-        "price": format_amount(product.price_cents),
-        "stock": product.stock,
-        "category": product.category.name if product.category else "",
-        "low_stock_threshold": product.low_stock_threshold,
-    }
-
-
-def _category(name: str | None) -> Category | None:
-    name = (name or "").strip()
-    if not name:
-        return None
-    category = db.session.execute(sa.select(Category).where(Category.name == name)).scalar_one_or_none()
-    if category is None:
-        slug, n = slugify(name), 2
-        while db.session.execute(sa.select(Category.id).where(Category.slug == slug)).first():
-            slug, n = f"{slugify(name)}-{n}", n + 1
-        category = Category(name=name, slug=slug)
-    return category
+def _product_page(
+    form: ProductForm, product: Product | None, status: int, changes: list[str] | None = None
+) -> tuple[str, int]:
+    page = render_template(
+        "admin/product_form.html", form=form, product=product or Product(), is_new=product is None, changes=changes
+    )
+    return page, status
 
 
 @bp.post("/products/<int:product_id>/active")
 def product_active(product_id: int) -> BaseResponse:
     ActionForm().validate_on_submit()
-    product = db.get_or_404(Product, product_id)
     active = request.form.get("active") == "1"
-    with transaction():
-        product.active = active
-    flash(f"{product.name} is {'on sale again' if active else 'no longer sold'}.", "success")
+    try:
+        name = set_product_active(product_id, active)
+    except ProductNotFound:
+        abort(404)
+    flash(f"{name} is {'on sale again' if active else 'no longer sold'}.", "success")
     return redirect(request.referrer if _same_site(request.referrer) else url_for("admin.products"), 303)
 
 
@@ -255,6 +252,7 @@ def order_detail(order_id: int) -> str:
     order = db.get_or_404(Order, order_id)
     form = OrderStatusForm()
     form.to_status.choices = status_choices(order.next_statuses())
+    form.from_status.data = order.status
     emails = db.session.execute(
         sa.select(OutboxEmail).where(OutboxEmail.key.like(f"%:{order.id}")).order_by(OutboxEmail.id)
     ).scalars()
@@ -276,8 +274,11 @@ def order_status(order_id: int) -> BaseResponse:
     to_status = request.form.get("to_status", "")
     if to_status not in OrderStatus.ALL:
         abort(422, "Choose a status.")
+    seen_status = form.from_status.data or ""
+    if seen_status not in OrderStatus.ALL:
+        abort(422, "The form did not say which status you saw: reload the order and choose again.")
     try:
-        order = change_order_status(order_id, to_status, current_user, form.note.data or "")
+        order = change_order_status(order_id, to_status, current_user, form.note.data or "", seen_status)
     except StatusChangeRefused as refused:
         flash(str(refused), "error")
         return redirect(url_for("admin.order_detail", order_id=order_id), 303)

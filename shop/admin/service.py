@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.checkout.service import order_link
 from shop.checkout.vouchers import normalise_code
+from shop.csv_cells import escape_cell
 from shop.database import like_pattern, transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
@@ -39,17 +40,29 @@ class StatusChangeRefused(Exception):
 
 
 # ---------------------------------------------------------------- orders
-def change_order_status(order_id: int, to_status: str, by: User | None, note: str = "") -> Order:
+def change_order_status(
+    order_id: int, to_status: str, by: User | None, note: str = "", seen_status: str | None = None
+) -> Order:
     """Move an order along an allowed transition, record who did it (None: the shop
     itself, e.g. `flask shop cancel-unpaid`), and do what the move means: cancelling puts
     the stock and the voucher's use back (exactly once) and tells the customer, shipping emails the customer,
     and a move to paid (or a cash order handed over) records when the money came.
 
-    The move is one conditional UPDATE (`WHERE status = <the status we saw>`), so two owners
-    clicking at once, or one form submitted twice, make one change.
+    `seen_status` is the status the admin's page showed: if the order has another one now
+    (another admin marked it paid meanwhile), StatusChangeRefused says so and nothing
+    changes. The move is one conditional UPDATE (`WHERE status = <the status seen>`), so
+    two owners clicking at once, or one form submitted twice, make one change.
     """
     order = db.get_or_404(Order, order_id)
-    from_status = order.status
+    from_status = seen_status or order.status
+    if order.status != from_status and order.status == to_status:
+        raise StatusChangeRefused(f"This order is {order.status_label.lower()} already (changed meanwhile).")
+    if order.status != from_status:
+        raise StatusChangeRefused(
+            f"This order was {OrderStatus.label(from_status).lower()} when you opened it and is "
+            f"{order.status_label.lower()} now (changed meanwhile), so it was not made "
+            f"{OrderStatus.label(to_status).lower()}. Check it and choose again."
+        )
     if to_status not in order.next_statuses():
         raise StatusChangeRefused(
             f"An order that is {OrderStatus.label(from_status).lower()} cannot become "
@@ -133,7 +146,8 @@ def _give_back_voucher_use(order: Order) -> None:
 
 
 def _restock(order_id: int) -> None:
-    """Put every line's quantity back on the shelf, in one UPDATE."""
+    """Put every line's quantity back on the shelf, in one UPDATE (which counts up each
+    product's version, so an edit form showing the old stock cannot write it back)."""
     lines = db.session.execute(
         sa.select(OrderLine.product_id, sa.func.sum(OrderLine.quantity))
         .where(OrderLine.order_id == order_id)
@@ -144,7 +158,7 @@ def _restock(order_id: int) -> None:
         db.session.execute(
             sa.update(Product)
             .where(Product.id.in_([pid for pid, _ in lines]))
-            .values(stock=Product.stock + returned)
+            .values(stock=Product.stock + returned, version_id=Product.version_id + 1)
             .execution_options(synchronize_session=False)
         )
 
@@ -184,6 +198,8 @@ class OrderFilter:
 
 
 def orders_csv(orders: list[Order]) -> str:
+    """The orders as CSV, one row each; text a customer typed is escaped (shop/csv_cells.py)
+    so that a spreadsheet opening the file runs none of it as a formula."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
@@ -213,41 +229,18 @@ def orders_csv(orders: list[Order]) -> str:
             [
                 o.number,
                 o.created_at.isoformat(timespec="seconds"),
-                *_safe_cells(o.email),
+                escape_cell(o.email),
                 o.status,
                 o.payment_method,
                 o.shipping_method,
-                *_safe_cells(o.voucher_code),
+                escape_cell(o.voucher_code),
                 *(format_amount(c) for c in (o.subtotal_cents, o.discount_cents, o.shipping_cents, o.tax_cents)),
                 format_amount(o.total_cents),
                 o.item_count,
-                *_safe_cells(o.full_name, o.address, o.city, o.postal_code, o.country),
+                *map(escape_cell, (o.full_name, o.address, o.city, o.postal_code, o.country)),
             ]
         )
     return out.getvalue()
-
-
-# ---------------------------------------------------------------- products
-def products_csv(products: list[Product]) -> str:
-    """The import format (sku,name,description,price,stock,category): export, edit, import."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["sku", "name", "description", "price", "stock", "category"])
-    for p in products:
-        writer.writerow(
-            [
-                *_safe_cells(p.sku, p.name, p.description),
-                format_amount(p.price_cents),
-                p.stock,
-                *_safe_cells(p.category.name if p.category else ""),
-            ]
-        )
-    return out.getvalue()
-
-
-def _safe_cells(*values: str) -> list[str]:
-    """A cell starting with = + - @ is run as a formula by spreadsheets: quote it."""
-    return [f"'{v}" if v[:1] in ("=", "+", "-", "@", "\t", "\r") else v for v in values]
 
 
 # ---------------------------------------------------------------- vouchers

@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 from shop.cart.forms import AddToCartForm
 from shop.catalog import bp
 from shop.catalog.images import image_folder
-from shop.database import like_pattern
+from shop.catalog.search import search_products
 from shop.extensions import db
 from shop.models import Category, Product
 
@@ -27,11 +27,7 @@ def index() -> str:
         if category is None:
             abort(404, "There is no such category.")
         statement = statement.where(Product.category_id == category.id)
-    if q:
-        pattern = like_pattern(q)
-        statement = statement.where(
-            sa.or_(Product.name.ilike(pattern, escape="\\"), Product.description.ilike(pattern, escape="\\"))
-        )
+    statement = search_products(statement, q)
     page = db.paginate(statement, per_page=current_app.config["SHOP_PAGE_SIZE"], max_per_page=100)
     categories = db.session.execute(
         sa.select(Category)

@@ -247,7 +247,7 @@ def _write_order(
     taken = db.session.execute(
         sa.update(Product)
         .where(Product.id.in_(items), Product.active.is_(True), Product.stock >= wanted)
-        .values(stock=Product.stock - wanted)
+        .values(stock=Product.stock - wanted, version_id=Product.version_id + 1)  # edit forms see the sale
         .returning(
             Product.id, Product.name, Product.sku, Product.price_cents, Product.stock, Product.low_stock_threshold
         )

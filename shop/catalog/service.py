@@ -1,0 +1,148 @@
+"""Saving products and their categories: the admin's product form and on-sale switch, and
+the categories the CSV import creates.
+
+Every change to a product row counts up its `version_id` (SQLAlchemy's optimistic
+versioning, `version_id_col` on the model; the Core UPDATEs of checkout, restock and the
+on-sale switch add one themselves). A form carries the version it showed; saving over a
+version that changed meanwhile raises ProductChanged instead of writing the old stock
+(or price, or name) back over the new one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from shop.database import transaction
+from shop.extensions import db
+from shop.models import Category, Product
+
+
+class ProductNotFound(Exception):
+    pass
+
+
+class SkuTaken(Exception):
+    """Another product has this SKU."""
+
+
+class ProductChanged(Exception):
+    """The product changed (a sale, a restock, another admin) since the version the form
+    showed; nothing was written. `current` is the product as it is now."""
+
+    def __init__(self, current: Product) -> None:
+        super().__init__(f"product {current.id} changed meanwhile (now version {current.version_id})")
+        self.current = current
+
+
+@dataclass(frozen=True)
+class ProductValues:
+    """A product's fields as the admin form gives them (text already stripped)."""
+
+    sku: str
+    name: str
+    description: str
+    price_cents: int
+    stock: int
+    low_stock_threshold: int | None  # None: the shop's SHOP_LOW_STOCK_THRESHOLD
+    category: str  # a name; "" for none, a new name makes a new category
+
+
+@dataclass(frozen=True)
+class SavedProduct:
+    product: Product
+    replaced_image: str | None  # the file name of the image the new one replaced, to delete
+
+
+def save_product(
+    product_id: int | None, values: ProductValues, seen_version: int | None, image: str | None = None
+) -> SavedProduct:
+    """Create a product (`product_id` None) or update one, in one transaction, with a new
+    `image` (a stored file's name) if given.
+
+    `seen_version` is the `version_id` the form was filled from; if the product has
+    another one now, ProductChanged is raised and nothing is written (also when the change
+    lands between this check and the UPDATE: the ORM's `WHERE version_id = ...` matches no
+    row and SQLAlchemy raises StaleDataError, mapped here). Raises ProductNotFound and
+    SkuTaken too.
+    """
+    try:
+        with transaction():
+            if product_id is None:
+                product = None
+            else:
+                product = db.session.get(Product, product_id, populate_existing=True)
+                if product is None:
+                    raise ProductNotFound(product_id)
+                if product.version_id != seen_version:
+                    raise ProductChanged(product)
+            if db.session.execute(
+                sa.select(Product.id).where(Product.sku == values.sku, Product.id != (product_id or 0))
+            ).first():
+                raise SkuTaken(values.sku)
+            category = category_named(values.category)  # before a new product joins the session
+            if product is None:
+                product = Product(active=True)
+                db.session.add(product)
+            replaced = product.image if image else None
+            product.sku, product.name, product.description = values.sku, values.name, values.description
+            product.price_cents, product.stock = values.price_cents, values.stock
+            product.low_stock_threshold, product.category = values.low_stock_threshold, category
+            if image:
+                product.image = image
+    except StaleDataError:
+        raise ProductChanged(_reloaded(product_id)) from None
+    except IntegrityError as error:
+        if "sku" not in str(error.orig).lower():  # uq_product_sku / product.sku, on either database
+            raise
+        raise SkuTaken(values.sku) from None  # taken by a product created at the same moment
+    return SavedProduct(product, replaced)
+
+
+def _reloaded(product_id: int | None) -> Product:
+    current = db.session.get(Product, product_id, populate_existing=True) if product_id else None
+    if current is None:
+        raise ProductNotFound(product_id)
+    return current
+
+
+def set_product_active(product_id: int, active: bool) -> str:
+    """Put a product on sale or take it off; its name. One UPDATE, which counts up the
+    version only when the switch changes something. Raises ProductNotFound."""
+    with transaction():
+        name = db.session.execute(
+            sa.update(Product)
+            .where(Product.id == product_id, Product.active.is_not(active))
+            .values(active=active, version_id=Product.version_id + 1)
+            .returning(Product.name)
+            .execution_options(synchronize_session=False)
+        ).scalar()
+        if name is None:
+            name = db.session.execute(sa.select(Product.name).where(Product.id == product_id)).scalar()
+    if name is None:
+        raise ProductNotFound(product_id)
+    return name
+
+
+def slugify(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "category"
+
+
+def category_named(name: str) -> Category | None:
+    """The category called `name` (stripped), created with a free slug if there is none
+    yet; None for an empty name. Inside the caller's transaction."""
+    name = name.strip()
+    if not name:
+        return None
+    category = db.session.execute(sa.select(Category).where(Category.name == name)).scalar_one_or_none()
+    if category is None:
+        slug, n = slugify(name), 2
+        while db.session.execute(sa.select(Category.id).where(Category.slug == slug)).first():
+            slug, n = f"{slugify(name)}-{n}", n + 1
+        category = Category(name=name, slug=slug)
+        db.session.add(category)
+    return category
