@@ -11,6 +11,7 @@ under CI=true, where that fails the run (as the Celery tests do).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import uuid
 from collections import Counter
@@ -27,6 +28,7 @@ from tests.served import HiddenFields, HttpShopper, ServedShop
 
 OWNER = "owner@example.com"
 WRONG = "wrong-password-0"
+NEW = "a-brand-new-password"
 REDIS = "redis://127.0.0.1:6379/14"
 
 
@@ -116,6 +118,24 @@ def test_a_flood_from_many_addresses_stops_strangers_but_not_the_owners_known_br
 
     assert login(from_address(app, "192.0.2.50")).status_code == 429  # a browser the owner never used
     assert login(laptop).status_code == 303  # the owner's own browser goes on
+
+
+def test_a_device_cookie_from_before_a_password_reset_no_longer_exempts(make_app, smtp):
+    """Whoever signed in before a reset (the stranger who registered the owner's address, say)
+    is a stranger again; the browser that made the reset gets a new device cookie."""
+    app = make_app(SHOP_LOGIN_ACCOUNT_LIMIT="3 per hour")
+    Browser(app.test_client()).register(OWNER)
+    before = from_address(app, "203.0.113.1")
+    assert login(before).status_code == 303  # attempt 1 of 3: it had no device cookie yet
+    before.submit("/", "/auth/logout")
+    Browser(app.test_client()).submit("/auth/reset", "/auth/reset", {"email": OWNER})
+    mail = smtp.wait_for(1, to=OWNER, subject_contains="Reset your")[0]
+    link = re.search(r"http://shop\.test(/auth/reset/\S+)", mail.text).group(1)
+    resetter = from_address(app, "198.51.100.7")
+    assert resetter.submit(link, link, {"password": NEW, "confirm": NEW}).status_code == 303
+    resetter.submit("/", "/auth/logout")
+    assert [login(before, password=WRONG).status_code for _ in range(3)] == [422, 422, 429]
+    assert login(resetter, password=NEW).status_code == 303
 
 
 def test_a_successful_sign_in_starts_the_count_again_for_that_address(app, smtp):
