@@ -157,8 +157,8 @@ def load_user(user_id: str) -> User | None:
     if not isinstance(user_id, str):
         return None
     number, _, token = user_id.partition(":")
-    # At most 18 digits: the id column is a 64-bit integer (a longer one would be a 500 on PostgreSQL).
-    if not (token and number.isascii() and number.isdigit() and len(number) <= 18):
+    # The id column is a 32-bit INTEGER: a larger number would be a 500 on PostgreSQL.
+    if not (token and number.isascii() and number.isdigit() and len(number) <= 10 and int(number) < 2**31):
         return None
     user = db.session.get(User, int(number))
     if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):
