@@ -54,6 +54,18 @@ def _float(name: str, value: str, minimum: float = 0.0) -> float:
     return number
 
 
+def _limit(name: str, value: str) -> str:
+    """A rate in Flask-Limiter's notation ("10 per minute", or several: "10/minute; 100/day"),
+    checked now so that a typo stops the start instead of every sign-in."""
+    from limits import parse_many  # Flask-Limiter's own parser
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate like '10 per minute' or '10/minute;100/day', got {value!r}") from None
+    return value
+
+
 def _names(name: str, value: str, known: tuple[str, ...]) -> tuple[str, ...]:
     """'a, b' -> ('a', 'b'), each one of `known`, at least one."""
     names = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
@@ -182,7 +194,20 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool(get("RATELIMIT_ENABLED", "true")),
         "RATELIMIT_HEADERS_ENABLED": True,  # a 429 says when to try again (Retry-After)
-        "SHOP_LOGIN_LIMIT": get("SHOP_LOGIN_LIMIT", "10 per minute"),
+        # Sign-in attempts, counted before the password is checked (shop/auth/throttle.py):
+        # per account from one address; from one address over all accounts; per account
+        # from browsers it has never signed in on (no "known device" cookie).
+        **{
+            name: _limit(name, get(name, default))
+            for name, default in (
+                ("SHOP_LOGIN_LIMIT", "10 per minute"),
+                ("SHOP_LOGIN_ADDRESS_LIMIT", "30 per minute"),
+                ("SHOP_LOGIN_ACCOUNT_LIMIT", "100 per hour"),
+                # Registrations, and guests' attempts to order, per client address.
+                ("SHOP_REGISTER_LIMIT", "10 per hour"),
+                ("SHOP_GUEST_ORDER_LIMIT", "20 per hour"),
+            )
+        },
         # How many proxies (nginx) stand in front and set X-Forwarded-For; 0: none.
         "SHOP_PROXY_COUNT": _int("SHOP_PROXY_COUNT", get("SHOP_PROXY_COUNT", "0"), 0),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -6,6 +6,7 @@ mail dispatcher (whose threads start lazily, in the process that serves requests
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 from collections.abc import Mapping
@@ -149,4 +150,17 @@ def _configure_logging(app: Flask) -> None:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    """The user a session or remember cookie names ("<id>:<session token>", User.get_id),
+    or None when the account is gone or its token was replaced since the cookie was issued
+    (a password reset or change): the request is then anonymous. The token is compared in
+    constant time (hmac.compare_digest), so the answer's timing does not reveal it."""
+    if not isinstance(user_id, str):
+        return None
+    number, _, token = user_id.partition(":")
+    # The id column is a 32-bit INTEGER: a larger number would be a 500 on PostgreSQL.
+    if not (token and number.isascii() and number.isdigit() and len(number) <= 10 and int(number) < 2**31):
+        return None
+    user = db.session.get(User, int(number))
+    if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):
+        return None
+    return user

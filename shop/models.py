@@ -45,6 +45,16 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and in the remember cookie: "<id>:<session
+        token>". load_user (shop/__init__.py) refuses it once the token was replaced."""
+        return f"{self.id}:{self.session_token}"
+
+    def replace_session_token(self) -> None:
+        """Refuse every session and remember cookie issued so far, on every process (they
+        name the old token). Called, in the change's transaction, by every credential change."""
+        self.session_token = secrets.token_hex(16)
+
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
 

@@ -67,6 +67,8 @@ def settings_for(tmp_path: Path, smtp: SmtpSink, db_url: str, **overrides: Any) 
         "SHOP_BASE_URL": "http://shop.test",
         "SHOP_MAIL_SWEEP_SECONDS": 0.5,
         "SHOP_MAIL_RETRY_BASE_SECONDS": 0.2,
+        # Every test client comes from 127.0.0.1: one address registering for the whole suite.
+        "SHOP_REGISTER_LIMIT": "1000 per minute",
     }
     settings.update(overrides)
     return settings

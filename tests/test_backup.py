@@ -40,7 +40,8 @@ def test_backup_defaults_to_the_instance_folder(app, tmp_path, databases):
 def test_export_then_import_into_an_empty_database_keeps_everything(app, products, shopper, smtp, tmp_path, databases):
     shopper.add(products["TEA"], 1)
     order_id_from(shopper.checkout())
-    wait_until(lambda: count(app, OutboxEmail, OutboxEmail.status == "sent") == 1, what="the email to be sent")
+    # The address confirmation (from registering) and the order confirmation.
+    wait_until(lambda: count(app, OutboxEmail, OutboxEmail.status == "sent") == 2, what="the emails to be sent")
     dump = tmp_path / "export.json"
     result = app.test_cli_runner().invoke(args=["shop", "export", str(dump)])
     assert result.exit_code == 0, result.output
@@ -92,7 +93,8 @@ def test_a_sqlite_shop_moves_to_postgresql(app, products, shopper, smtp, tmp_pat
         pytest.skip(f"PostgreSQL not reachable: {error}")
     shopper.add(products["MUG"], 2)
     order_id_from(shopper.checkout())
-    wait_until(lambda: count(app, OutboxEmail, OutboxEmail.status == "sent") == 1, what="the email to be sent")
+    # The address confirmation (from registering) and the order confirmation.
+    wait_until(lambda: count(app, OutboxEmail, OutboxEmail.status == "sent") == 2, what="the emails to be sent")
     dump = tmp_path / "export.json"
     assert app.test_cli_runner().invoke(args=["shop", "export", str(dump)]).exit_code == 0
     (tmp_path / "pg").mkdir()

@@ -224,7 +224,7 @@ def test_a_shopper_buys_in_a_real_browser_and_the_owner_ships_it(chromium, live_
     page.get_by_role("link", name="My Orders", exact=True).click()
     page.get_by_role("link", name=f"Order {number}").wait_for()
     camera.shoot(page, "my-orders")
-    [mail] = smtp.wait_for(1, to="grace@example.com", timeout=15)
+    [mail] = smtp.wait_for(1, to="grace@example.com", subject_contains="Your Swiftcart order", timeout=15)
     assert number in mail.subject
     assert "€37.25" in mail.text
     assert "Total: €42.15" in mail.text  # €4.90 delivery: under €50.00, shipping is not free

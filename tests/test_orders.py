@@ -30,7 +30,7 @@ def test_order_page_escapes_what_the_shopper_typed(app, products, shopper, smtp)
     html = shopper.get(f"/orders/{order_id}").get_data(as_text=True)
     assert "<img src=x" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
-    [mail] = smtp.wait_for(1, to="ada@example.com")
+    [mail] = smtp.wait_for(1, to="ada@example.com", subject_contains="Your Swiftcart order")
     assert "<img src=x" not in mail.html
     assert "&lt;b&gt;Town&lt;/b&gt;" in mail.html
 

@@ -46,53 +46,62 @@ def serve(served: list[ServedShop], shop_db: str, smtp: SmtpSink, tmp_path: Path
     return shop
 
 
+def registered(shop: ServedShop, shop_db: str, email: str) -> HttpShopper:
+    """A shopper who registered, once the email confirming the address (outbox row 1) is sent."""
+    shopper = HttpShopper(shop.url).register(email)
+    wait_until(lambda: outbox_rows(shop_db) == [(1, "sent", 1)], 10, "the address confirmation to be sent")
+    return shopper
+
+
 def test_killed_while_smtp_is_down_then_restarted_the_email_arrives_once(served, shop_db, smtp, tmp_path):
-    smtp.behave("refuse")
     shop = serve(served, shop_db, smtp, tmp_path).start()
-    order_id = HttpShopper(shop.url).register("crash@example.com").buy(1)
-    wait_until(lambda: outbox_rows(shop_db) == [(1, "pending", 1)], 10, "a first attempt to fail")
+    shopper = registered(shop, shop_db, "crash@example.com")
+    smtp.behave("refuse")
+    order_id = shopper.buy(1)
+    wait_until(lambda: outbox_rows(shop_db)[1:] == [(2, "pending", 1)], 10, "a first attempt to fail")
     shop.kill()
 
     smtp.behave("accept")
     serve(served, shop_db, smtp, tmp_path).start()
-    [mail] = smtp.wait_for(1, to="crash@example.com", timeout=20)
+    [mail] = smtp.wait_for(1, to="crash@example.com", subject_contains="Your Swiftcart order", timeout=20)
     assert f"/orders/{order_id}" in mail.text
-    wait_until(lambda: outbox_rows(shop_db)[0][1] == "sent", 10, "the row to be marked sent")
-    assert len(smtp.received()) == 1
+    wait_until(lambda: outbox_rows(shop_db)[1][1] == "sent", 10, "the row to be marked sent")
+    assert len(smtp.received()) == 2
 
 
 def test_killed_in_the_middle_of_a_send_the_email_is_sent_after_restart(served, shop_db, smtp, tmp_path):
-    smtp.behave("hang")  # the send hangs: the row is 'sending' when the process dies
     shop = serve(served, shop_db, smtp, tmp_path, MAIL_TIMEOUT=2).start()
-    HttpShopper(shop.url).register("midsend@example.com").buy(1)
-    wait_until(lambda: outbox_rows(shop_db) and outbox_rows(shop_db)[0][1] == "sending", 10, "the send to start")
+    shopper = registered(shop, shop_db, "midsend@example.com")
+    smtp.behave("hang")  # the send hangs: the row is 'sending' when the process dies
+    shopper.buy(1)
+    wait_until(lambda: outbox_rows(shop_db)[1:] and outbox_rows(shop_db)[1][1] == "sending", 10, "the send to start")
     shop.kill()
 
     smtp.behave("accept")
     serve(served, shop_db, smtp, tmp_path, MAIL_TIMEOUT=1).start()
     # The claim's lease (2 x MAIL_TIMEOUT + 5 s = 9 s) must run out before anyone may take it.
-    smtp.wait_for(1, to="midsend@example.com", timeout=40)
-    wait_until(lambda: outbox_rows(shop_db)[0][1:] == ("sent", 2), 10, "the row to be sent on attempt 2")
-    assert len(smtp.received()) == 1
+    smtp.wait_for(1, to="midsend@example.com", subject_contains="Your Swiftcart order", timeout=40)
+    wait_until(lambda: outbox_rows(shop_db)[1][1:] == ("sent", 2), 10, "the row to be sent on attempt 2")
+    assert len(smtp.received()) == 2
 
 
 def test_sigterm_finishes_the_send_in_progress_and_leaves_the_rest_pending(served, shop_db, smtp, app, tmp_path):
-    smtp.behave("hang")
     shop = serve(served, shop_db, smtp, tmp_path, SHOP_MAIL_WORKERS=1, SHOP_MAIL_RETRY_BASE_SECONDS=0).start(workers=1)
-    buyer = HttpShopper(shop.url).register("term@example.com")
+    buyer = registered(shop, shop_db, "term@example.com")
+    smtp.behave("hang")
     for _ in range(3):
         buyer.buy(1)
     wait_until(lambda: any(status == "sending" for _, status, _ in outbox_rows(shop_db)), 10, "a send to start")
     assert shop.terminate() == 0
-    rows = outbox_rows(shop_db)
+    rows = outbox_rows(shop_db)[1:]  # the orders' confirmations
     assert [status for _, status, _ in rows] == ["pending"] * 3  # nothing left claimed, nothing lost
     assert sum(attempts for _, _, attempts in rows) >= 1
 
     smtp.behave("accept")
     serve(served, shop_db, smtp, tmp_path).start()
-    smtp.wait_for(3, to="term@example.com", timeout=20)
-    wait_until(lambda: [s for _, s, _ in outbox_rows(shop_db)] == ["sent"] * 3, 10, "all three rows sent")
-    assert len(smtp.received()) == 3
+    smtp.wait_for(3, to="term@example.com", subject_contains="Your Swiftcart order", timeout=20)
+    wait_until(lambda: [s for _, s, _ in outbox_rows(shop_db)] == ["sent"] * 4, 10, "all four rows sent")
+    assert len(smtp.received()) == 4
 
 
 def test_two_gunicorn_workers_and_a_drain_process_send_each_email_once(served, shop_db, smtp, app, tmp_path):

@@ -46,7 +46,7 @@ def test_a_voucher_takes_its_discount_off_the_goods_and_shows_everywhere(app, pr
         assert (order.discount_cents, order.voucher_code, order.total_cents) == (250, "TEA10", 2740)
     assert voucher(app, "TEA10").times_used == 1
     assert "Voucher TEA10" in shopper.get(f"/orders/{order_id}").get_data(as_text=True)
-    [mail] = smtp.wait_for(1, to="ada@example.com")
+    [mail] = smtp.wait_for(1, to="ada@example.com", subject_contains="Your Swiftcart order")
     assert "Voucher TEA10: -€2.50" in mail.text
     # The voucher was for that order: the next checkout starts without it.
     shopper.add(products["MUG"], 1)

@@ -37,6 +37,7 @@ from shop.admin.service import (
     sales_by_day,
     sales_chart,
 )
+from shop.auth.links import hide_live_links
 from shop.catalog.images import ImageRefused, delete_product_image, store_product_image
 from shop.catalog.importer import ImportFailed, import_products, products_csv
 from shop.catalog.search import search_products
@@ -362,9 +363,10 @@ def emails() -> str:
 
 @bp.get("/emails/<int:email_id>")
 def email_detail(email_id: int) -> str:
-    return render_template(
-        "admin/email_detail.html", email=db.get_or_404(OutboxEmail, email_id), action_form=ActionForm()
-    )
+    email = db.get_or_404(OutboxEmail, email_id)
+    # Reset, claim and confirmation links act for whoever holds them: shown without their token.
+    text_body = hide_live_links(email.text_body)
+    return render_template("admin/email_detail.html", email=email, text_body=text_body, action_form=ActionForm())
 
 
 @bp.get("/emails/<int:email_id>/html")
@@ -372,7 +374,7 @@ def email_html(email_id: int) -> Response:
     """The email's HTML on its own, for the preview frame: sandboxed, no scripts, nothing
     fetched from elsewhere, so whatever it contains cannot act in the admin's session."""
     email = db.get_or_404(OutboxEmail, email_id)
-    response = Response(email.html_body or "<p>(no HTML part)</p>", mimetype="text/html")
+    response = Response(hide_live_links(email.html_body or "<p>(no HTML part)</p>"), mimetype="text/html")
     response.headers["Content-Security-Policy"] = (
         "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
     )

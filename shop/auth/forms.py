@@ -73,3 +73,7 @@ class LogoutForm(FlaskForm):
 
 class ClaimOrdersForm(FlaskForm):
     """Only the CSRF token: adding the orders is a POST."""
+
+
+class ConfirmEmailForm(FlaskForm):
+    """Only the CSRF token: confirming the address is a POST (a mail scanner's GET is not one)."""

@@ -1,28 +1,39 @@
-"""Accounts: register and check credentials. Views do the signing in (Flask-Login)."""
+"""Accounts: register, check credentials, change them. Views do the signing in (Flask-Login).
+
+Every credential change (a password reset, a password or address change) replaces the
+account's session token in its own transaction, which refuses every session and remember
+cookie issued before it, on every process (User.get_id, load_user). The view that made
+the change signs its own browser in again with the new token.
+"""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import uuid
 
 import sqlalchemy as sa
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from shop.auth.claims import queue_claim_email
+from shop.auth.links import (
+    CONFIRM_LINK_DAYS,
+    RESET_LINK_SECONDS,
+    LinkInvalid,
+    fingerprint,
+    read_link,
+    sign_link,
+)
 from shop.database import transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.messages import queue_email
-from shop.models import Order, User
+from shop.models import User, utcnow
 from shop.urls import absolute_url_for
 
 log = logging.getLogger(__name__)
-
-RESET_TOKEN_MAX_AGE = 3600  # seconds a password-reset link stays valid
 
 
 @functools.cache
@@ -36,28 +47,21 @@ class EmailTaken(Exception):
     pass
 
 
-def register_user(email: str, password: str, is_admin: bool = False) -> User:
-    """Create the account; if guests ordered with this email, email a link that adds
-    those orders to it (only someone who reads that mailbox can claim them)."""
-    user = User(email=email.strip().lower(), is_admin=is_admin)
-    user.set_password(password)
-    try:
-        with transaction():
-            db.session.add(user)
-            db.session.flush()
-            email_id = queue_claim_email(user, key=f"claim_orders:user-{user.id}")
-    except IntegrityError:
-        raise EmailTaken(email) from None
-    get_dispatcher().hand_off([email_id])
-    return user
+class WrongPassword(Exception):
+    """The current password given to confirm a change is not the account's."""
+
+
+def _normalised(email: str) -> str:
+    return email.strip().lower()
 
 
 def find_user(email: str) -> User | None:
-    return db.session.execute(sa.select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
+    return db.session.execute(sa.select(User).where(User.email == _normalised(email))).scalar_one_or_none()
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The user with these credentials, or None (same answer and time for an unknown email)."""
+    """The user with these credentials, or None (same answer and time for an unknown email).
+    Count the attempt first (shop.auth.throttle.count_login_attempt)."""
     user = find_user(email)
     if user is None:
         check_password_hash(_dummy_hash(), password)
@@ -65,30 +69,110 @@ def authenticate(email: str, password: str) -> User | None:
     return user if user.check_password(password) else None
 
 
-# ---------------------------------------------------------------- password reset
-def _reset_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+# ---------------------------------------------------------------- registering
+def register_user(email: str, password: str, is_admin: bool = False) -> User:
+    """Create the account and email a link to confirm the address; if guests ordered with
+    this address, also email a link that adds those orders (only someone who reads that
+    mailbox can claim them). Raises EmailTaken when the address has an account."""
+    user = User(email=_normalised(email), is_admin=is_admin)
+    user.set_password(password)
+    try:
+        with transaction():
+            db.session.add(user)
+            db.session.flush()
+            email_ids = [
+                _queue_confirm_email(user, key=f"confirm_email:user-{user.id}"),
+                queue_claim_email(user, key=f"claim_orders:user-{user.id}"),
+            ]
+    except IntegrityError:
+        raise EmailTaken(email) from None
+    get_dispatcher().hand_off(email_ids)
+    return user
 
 
+def register_shopper(email: str, password: str) -> User | None:
+    """The register form: the new account (to be signed in), or None when the address has
+    an account already. Then nothing is created and the account's owner is emailed that
+    someone tried to register with their address (at most once a day per account, so the
+    form cannot flood a mailbox). Both cases hash the password and queue one email, so
+    they take about as long; the view answers both alike (see docs/security.md)."""
+    try:
+        return register_user(email, password)
+    except EmailTaken:
+        pass
+    user = find_user(email)
+    if user is None:  # deleted meanwhile: nothing to warn about
+        return None
+    day = utcnow().date().isoformat()
+    with transaction():
+        email_id = queue_email(
+            "account_exists",
+            key=f"account_exists:user-{user.id}:{day}",
+            recipient=user.email,
+            subject=f"Someone tried to register at {current_app.config['SHOP_NAME']} with your address",
+            email=user.email,
+            login_url=absolute_url_for("auth.login"),
+            reset_url=absolute_url_for("auth.reset_request"),
+        )
+    get_dispatcher().hand_off([email_id])
+    log.info("registration with the address of account %s refused silently", user.id)
+    return None
+
+
+def _queue_confirm_email(user: User, key: str) -> int | None:
+    """In the caller's transaction: the email with the link that confirms `user`'s address."""
+    token = sign_link("confirm-email", [user.id, user.email])
+    return queue_email(
+        "confirm_email",
+        key=key,
+        recipient=user.email,
+        subject=f"Confirm your address for {current_app.config['SHOP_NAME']}",
+        email=user.email,
+        link=absolute_url_for("auth.confirm_email", token=token),
+        days=CONFIRM_LINK_DAYS,
+        reset_url=absolute_url_for("auth.reset_request"),
+    )
+
+
+def user_for_confirm_token(token: str) -> User:
+    """The account a confirmation link is for. Raises LinkInvalid (or LinkExpired) when it
+    is forged, too old, or for an address the account no longer has."""
+    user_id, email = read_link("confirm-email", token, CONFIRM_LINK_DAYS * 24 * 3600, length=2)
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or user.email != email:
+        raise LinkInvalid("This link is not valid: the address it confirms has changed.")
+    return user
+
+
+def confirm_address(token: str) -> User:
+    """Record that the link sent to the account's address was opened (email_confirmed_at);
+    the account. Raises as user_for_confirm_token."""
+    user = user_for_confirm_token(token)
+    if user.email_confirmed_at is None:
+        with transaction():
+            user.email_confirmed_at = utcnow()
+            db.session.add(user)
+    return user
+
+
+# ---------------------------------------------------------------- credentials
 def _password_fingerprint(user: User) -> str:
     """Changes when the password changes, so a reset link works once."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+    return fingerprint(user.password_hash)
 
 
 def make_reset_token(user: User) -> str:
-    return _reset_serializer().dumps({"user": user.id, "password": _password_fingerprint(user)})
+    return sign_link("password-reset", [user.id, _password_fingerprint(user)])
 
 
 def user_for_reset_token(token: str) -> User | None:
     """The user a reset link is for, or None if it is forged, expired or already used."""
     try:
-        data = _reset_serializer().loads(token, max_age=RESET_TOKEN_MAX_AGE)
-    except (SignatureExpired, BadSignature):
+        user_id, password_print = read_link("password-reset", token, RESET_LINK_SECONDS, length=2)
+    except LinkInvalid:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("user"), int):
-        return None
-    user = db.session.get(User, data["user"])
-    if user is None or data.get("password") != _password_fingerprint(user):
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or password_print != _password_fingerprint(user):
         return None
     return user
 
@@ -101,85 +185,61 @@ def request_password_reset(email: str) -> None:
         log.info("password reset asked for an address without an account")
         return
     link = absolute_url_for("auth.reset_password", token=make_reset_token(user))
-    context = {"link": link, "minutes": RESET_TOKEN_MAX_AGE // 60}
     with transaction():
         email_id = queue_email(
             "password_reset",
             key=f"password_reset:{user.id}:{uuid.uuid4().hex}",
             recipient=user.email,
             subject=f"Reset your {current_app.config['SHOP_NAME']} password",
-            **context,
+            link=link,
+            minutes=RESET_LINK_SECONDS // 60,
         )
     get_dispatcher().hand_off([email_id])
 
 
-def set_password(user: User, password: str) -> None:
+def complete_password_reset(user: User, password: str) -> None:
+    """Set the password chosen through an emailed reset link. Every other session of the
+    account ends (a new session token), the address counts as confirmed (the link was read
+    in its mailbox), and if guest orders wait for the account a new claim link is emailed
+    (the new token voids the earlier ones)."""
     with transaction():
         user.set_password(password)
+        user.replace_session_token()
+        if user.email_confirmed_at is None:
+            user.email_confirmed_at = utcnow()
+        db.session.add(user)
+        db.session.flush()
+        email_id = queue_claim_email(user, key=f"claim_orders:user-{user.id}:reset-{uuid.uuid4().hex}")
+    get_dispatcher().hand_off([email_id])
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Replace a signed-in user's password; every other session of the account ends.
+    Raises WrongPassword when `current_password` is not the account's (count the attempt
+    as a sign-in attempt first: it is one). The caller signs its own browser in again."""
+    if not user.check_password(current_password):
+        raise WrongPassword()
+    with transaction():
+        user.set_password(new_password)
+        user.replace_session_token()
         db.session.add(user)
 
 
-# ---------------------------------------------------------------- a guest's orders, claimed
-CLAIM_LINK_DAYS = 7
-
-
-def _claim_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="claim-orders")
-
-
-def guest_orders_of(email: str) -> list[Order]:
-    return list(
-        db.session.execute(
-            sa.select(Order).where(Order.email == email, Order.user_id.is_(None)).order_by(Order.id)
-        ).scalars()
-    )
-
-
-def queue_claim_email(user: User, key: str, just_ordered: bool = False) -> int | None:
-    """Email `user` a link that adds the guest orders with their address to the account:
-    when they register, or when they order as a guest while having an account."""
-    count = len(guest_orders_of(user.email))
-    if not count:
-        return None
-    token = _claim_serializer().dumps([user.id, user.email])
-    return queue_email(
-        "claim_orders",
-        key=key,
-        recipient=user.email,
-        subject=f"Add your {current_app.config['SHOP_NAME']} guest orders to your account",
-        email=user.email,
-        count=count,
-        days=CLAIM_LINK_DAYS,
-        just_ordered=just_ordered,
-        claim_url=absolute_url_for("auth.claim_orders", token=token),
-    )
-
-
-class ClaimLinkInvalid(Exception):
-    """The message says why, for the shopper."""
-
-
-def check_claim_token(user: User, token: str) -> None:
-    """Raises ClaimLinkInvalid unless `token` was sent to `user`'s address, and is recent."""
+def change_email(user: User, current_password: str, new_email: str) -> None:
+    """Move the account to another address, unconfirmed until the link emailed there is
+    opened; every other session of the account ends. Raises WrongPassword, or EmailTaken
+    when another account has that address. The caller signs its own browser in again."""
+    if not user.check_password(current_password):
+        raise WrongPassword()
     try:
-        user_id, email = _claim_serializer().loads(token, max_age=CLAIM_LINK_DAYS * 24 * 3600)
-    except SignatureExpired:
-        raise ClaimLinkInvalid("This link has expired.") from None
-    except (BadSignature, ValueError, TypeError):
-        raise ClaimLinkInvalid("This link is not valid.") from None
-    if user_id != user.id or email != user.email:
-        raise ClaimLinkInvalid("This link is for another account: sign in with the account it was sent to.")
-
-
-def claim_guest_orders(user: User, token: str) -> int:
-    """Attach the guest orders placed with the user's email; how many."""
-    check_claim_token(user, token)
-    with transaction():
-        claimed = db.session.execute(
-            sa.update(Order)
-            .where(Order.email == user.email, Order.user_id.is_(None))
-            .values(user_id=user.id)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-    log.info("user %s claimed %d guest order(s)", user.id, claimed)
-    return claimed
+        with transaction():
+            user.email = _normalised(new_email)
+            user.email_confirmed_at = None
+            user.replace_session_token()
+            db.session.add(user)
+            db.session.flush()
+            email_id = _queue_confirm_email(user, key=f"confirm_email:user-{user.id}:{uuid.uuid4().hex}")
+    except IntegrityError:
+        db.session.refresh(user)
+        raise EmailTaken(new_email) from None
+    get_dispatcher().hand_off([email_id])

@@ -26,7 +26,7 @@ from shop.checkout.service import (
 from shop.checkout.shipping import ShippingOption, offered_shipping_options
 from shop.checkout.shown import PriceChanged, Shown
 from shop.checkout.vouchers import VoucherError, describe_voucher, usable_voucher, voucher_discount
-from shop.extensions import login_manager
+from shop.extensions import limiter, login_manager
 from shop.models import Voucher
 
 VOUCHER_KEY = "voucher_code"  # the applied code, in the session until the order is placed
@@ -126,7 +126,16 @@ def show() -> Response | tuple[str, int]:
     return render_checkout(form)
 
 
+def _guest_order_limit() -> str:
+    return current_app.config["SHOP_GUEST_ORDER_LIMIT"]
+
+
+# Guests' attempts to order are counted per client address (SHOP_GUEST_ORDER_LIMIT), each
+# before it runs: every guest order holds stock and emails an address nobody proved, and a
+# count of successes only would be checked before and deducted after (parallel requests
+# would pass it). Signed-in shoppers are not counted.
 @bp.post("")
+@limiter.limit(_guest_order_limit, scope="guest-order", exempt_when=lambda: current_user.is_authenticated)
 def submit() -> Response | tuple[str, int]:
     if not _guest_checkout_allowed():
         return login_manager.unauthorized()
