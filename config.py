@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 # Values that must never sign a production session: empty, or a placeholder someone copied.
@@ -19,6 +19,10 @@ PAYMENT_METHODS = ("bank_transfer", "cash_on_delivery", "pay_at_pickup")
 SHIPPING_METHODS = ("standard", "pickup")
 # A documented example IBAN (it passes the checksum, belongs to nobody): development only.
 EXAMPLE_IBAN = "GB33 BUKB 2020 1555 5555 55"
+
+
+# The longest span in days a setting or command may give (ten years).
+MAX_DAYS = 3650
 
 
 class ConfigError(RuntimeError):
@@ -34,13 +38,15 @@ def _bool(value: str) -> bool:
     raise ConfigError(f"expected a yes/no value, got {value!r}")
 
 
-def _int(name: str, value: str, minimum: int = 0) -> int:
+def _int(name: str, value: str, minimum: int = 0, maximum: int | None = None) -> int:
     try:
         number = int(value)
-    except ValueError:
+    except ValueError:  # int() also refuses over 4300 digits with a ValueError
         raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {number}")
     return number
 
 
@@ -72,27 +78,41 @@ def payment_fits_shipping(payment: str, shipping: str) -> bool:
     return True
 
 
+def _decimal(name: str, value: str, wanted: str) -> Decimal:
+    """The setting as a finite decimal number below a trillion; ConfigError otherwise, never a
+    decimal error (Decimal reads '1e999999999', and arithmetic on it raises decimal.Overflow)."""
+    try:
+        number = Decimal(value.strip())
+    except ArithmeticError:  # decimal.InvalidOperation and every other decimal error
+        raise ConfigError(f"{name} must be {wanted}, got {value!r}") from None
+    if not number.is_finite() or number.adjusted() >= 12:
+        raise ConfigError(f"{name} must be {wanted}, got {value!r}")
+    return number
+
+
+def _hundredths(number: Decimal) -> int | None:
+    """number x 100 if that is whole, else None (exact: `number` is below a trillion)."""
+    hundredths = number.quantize(Decimal("0.01"))
+    return int(hundredths.scaleb(2)) if hundredths == number else None
+
+
 def _money(name: str, value: str) -> int:
     """'4.90' -> 490 cents."""
-    try:
-        amount = Decimal(value.strip())
-    except InvalidOperation:
-        raise ConfigError(f"{name} must be an amount like 4.90, got {value!r}") from None
-    if not amount.is_finite() or amount < 0 or amount * 100 != (amount * 100).to_integral_value():
+    amount = _decimal(name, value, "an amount like 4.90")
+    cents = _hundredths(amount)
+    if amount < 0 or cents is None:
         raise ConfigError(f"{name} must be an amount like 4.90, got {value!r}")
-    cents = amount * 100
-    return int(cents)
+    return cents
 
 
 def _percent_bp(name: str, value: str) -> int:
     """'20' -> 2000, '7.7' -> 770: a percentage in hundredths of a percent (basis points)."""
-    try:
-        percent = Decimal(value.strip())
-    except InvalidOperation:
-        raise ConfigError(f"{name} must be a percentage like 20 or 7.7, got {value!r}") from None
-    if not percent.is_finite() or not 0 <= percent <= 100 or percent * 100 != (percent * 100).to_integral_value():
-        raise ConfigError(f"{name} must be a percentage from 0 to 100 with at most two decimals, got {value!r}")
-    return int(percent * 100)
+    wanted = "a percentage from 0 to 100 with at most two decimals"
+    percent = _decimal(name, value, wanted)
+    basis_points = _hundredths(percent)
+    if not 0 <= percent <= 100 or basis_points is None:
+        raise ConfigError(f"{name} must be {wanted}, got {value!r}")
+    return basis_points
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -157,7 +177,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SHOP_BANK_ACCOUNT_HOLDER": get("SHOP_BANK_ACCOUNT_HOLDER").strip(),
         "SHOP_BANK_IBAN": " ".join(get("SHOP_BANK_IBAN").split()),
         "SHOP_BANK_BIC": get("SHOP_BANK_BIC").strip(),
-        "SHOP_UNPAID_CANCEL_DAYS": _int("SHOP_UNPAID_CANCEL_DAYS", get("SHOP_UNPAID_CANCEL_DAYS", "7"), 1),
+        # At most MAX_DAYS: a date that many days back must exist (timedelta overflows).
+        "SHOP_UNPAID_CANCEL_DAYS": _int("SHOP_UNPAID_CANCEL_DAYS", get("SHOP_UNPAID_CANCEL_DAYS", "7"), 1, MAX_DAYS),
         "SHOP_SHIPPING_METHODS": shipping_methods,
         "SHOP_SHIPPING_FLAT_RATE": _money("SHOP_SHIPPING_FLAT_RATE", get("SHOP_SHIPPING_FLAT_RATE", "4.90")),
         # None: shipping is never free.

@@ -51,8 +51,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
 
     from shop.database import configure_sqlite
+    from shop.inputs import IdConverter
 
     configure_sqlite(app)
+    app.url_map.converters["id"] = IdConverter  # every id in a path: <id:product_id>
     _register_blueprints(app)
     _register_templates(app)
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from config import MAX_DAYS
 from shop.auth.service import EmailTaken, find_user, register_user
 from shop.backup import BackupError, backup_sqlite, export_data, import_data
 from shop.catalog.importer import ImportFailed, import_products
@@ -76,7 +77,7 @@ def create_admin_command(email: str, password: str) -> None:
 
 
 @shop_cli.command("cancel-unpaid")
-@click.option("--days", type=click.IntRange(min=1), help="default: SHOP_UNPAID_CANCEL_DAYS (7)")
+@click.option("--days", type=click.IntRange(min=1, max=MAX_DAYS), help="default: SHOP_UNPAID_CANCEL_DAYS (7)")
 def cancel_unpaid_command(days: int | None) -> None:
     """Cancel bank-transfer orders still unpaid after --days: restock them, email the
     customers. Each order once, however often it runs: made for a daily cron job."""

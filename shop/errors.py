@@ -3,9 +3,17 @@ stack trace."""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+import logging
+
+from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
+from markupsafe import escape
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from shop.extensions import db
+
+log = logging.getLogger(__name__)
 
 MESSAGES = {
     400: "The request could not be understood. If you sent a form, reload the page and try again.",
@@ -38,6 +46,32 @@ def render_server_error(error: InternalServerError) -> ResponseReturnValue:
     return render_template("errors/error.html", code=500, title="Server error", message=MESSAGES[500]), 500
 
 
+# When the database cannot write (locked, read-only, disk full, connection lost): what the
+# shopper most needs to know after a failed checkout is that nothing happened. It is true:
+# the order, its stock and its voucher use are one transaction, and no payment is taken
+# online; and posting the same form again cannot order twice (its checkout token).
+DATABASE_UNAVAILABLE = "The shop cannot use its database just now. Please try again in a minute."
+CHECKOUT_NOT_SAVED = (
+    "No order was placed and nothing was charged: the shop could not save your order just now. "
+    "Your cart is kept; please try again in a minute."
+)
+ENDPOINTS_THAT_ORDER = {"checkout.submit"}
+
+
+def render_database_unavailable(error: OperationalError) -> ResponseReturnValue:
+    """503 for an OperationalError (the database is there but cannot do it now)."""
+    log.error("database unavailable on %s %s", request.method, request.path, exc_info=error)
+    message = CHECKOUT_NOT_SAVED if request.endpoint in ENDPOINTS_THAT_ORDER else DATABASE_UNAVAILABLE
+    headers = {"Retry-After": "60"}
+    try:
+        db.session.rollback()
+        page = render_template("errors/error.html", code=503, title="Service unavailable", message=message)
+    except SQLAlchemyError:  # the layout asks who is signed in, which needs the database
+        page = f"<!doctype html><title>Service unavailable</title><h1>Service unavailable</h1><p>{escape(message)}</p>"
+    return page, 503, headers
+
+
 def register_error_pages(app: Flask) -> None:
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(InternalServerError, render_server_error)
+    app.register_error_handler(OperationalError, render_database_unavailable)

@@ -6,6 +6,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from shop.inputs import refuse_unstorable_text
+
 # No inline script or style anywhere: a script injected into a page would not run.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -28,6 +30,7 @@ def register_security(app: Flask) -> None:
         count = app.config["SHOP_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
     production = app.config["SHOP_ENV"] == "production"
+    app.before_request(refuse_unstorable_text)
 
     @app.after_request
     def security_headers(response: Response) -> Response:

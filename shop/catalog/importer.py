@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from shop.database import transaction
 from shop.extensions import db
+from shop.inputs import unstorable_character
 from shop.models import Category, Product
 from shop.money import MoneyError, parse_money
 
 COLUMNS = ("sku", "name", "description", "price", "stock", "category")
 MAX_STOCK = 1_000_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,22 +49,26 @@ class ImportResult:
 
 
 def slugify(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "category"
+    # At most 72 characters: with a "-2" ... suffix it still fits the 80 of Category.slug.
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:72].strip("-") or "category"
 
 
 def parse_rows(lines: Iterable[str]) -> list[ProductRow]:
     """Check every row; raise ImportFailed listing each problem with its line number."""
     reader = csv.DictReader(lines)
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    missing = [c for c in COLUMNS if c not in (_csv_read(lambda: reader.fieldnames, reader) or [])]
     if missing:
         raise ImportFailed([f"line 1: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}"])
     rows, errors, seen = [], [], {}
-    for record in reader:
+    for record in _csv_records(reader):
         line = reader.line_num
         problems = []
         values = {k: (record.get(k) or "").strip() for k in COLUMNS}
         if None in record:
             problems.append("more fields than columns")
+        unstorable = next(filter(None, map(unstorable_character, values.values())), None)
+        if unstorable:
+            problems.append(f"a control character ({unstorable}) that cannot be stored")
         if not values["sku"] or len(values["sku"]) > 64:
             problems.append("sku must be 1 to 64 characters")
         elif values["sku"] in seen:
@@ -90,6 +97,20 @@ def parse_rows(lines: Iterable[str]) -> list[ProductRow]:
     if errors:
         raise ImportFailed(errors)
     return rows
+
+
+def _csv_read(read: Callable[[], T], reader: csv.DictReader) -> T:
+    """read(), with the csv module's own error (a field over csv.field_size_limit(), ...) as
+    the line's message: the file cannot be read past it."""
+    try:
+        return read()
+    except csv.Error as error:
+        raise ImportFailed([f"line {max(reader.line_num, 1)}: this is not readable as CSV ({error})"]) from None
+
+
+def _csv_records(reader: csv.DictReader) -> Iterator[dict[str | Any, Any]]:
+    while (record := _csv_read(lambda: next(reader, None), reader)) is not None:
+        yield record
 
 
 def import_products(lines: Iterable[str]) -> ImportResult:

@@ -11,6 +11,7 @@ from shop.catalog import bp
 from shop.catalog.images import image_folder
 from shop.database import like_pattern
 from shop.extensions import db
+from shop.inputs import paginate
 from shop.models import Category, Product
 
 MAX_QUERY_LENGTH = 100
@@ -32,7 +33,7 @@ def index() -> str:
         statement = statement.where(
             sa.or_(Product.name.ilike(pattern, escape="\\"), Product.description.ilike(pattern, escape="\\"))
         )
-    page = db.paginate(statement, per_page=current_app.config["SHOP_PAGE_SIZE"], max_per_page=100)
+    page = paginate(statement, min(current_app.config["SHOP_PAGE_SIZE"], 100))
     categories = db.session.execute(
         sa.select(Category)
         .where(sa.exists().where(Product.category_id == Category.id, Product.active.is_(True)))
@@ -41,7 +42,7 @@ def index() -> str:
     return render_template("catalog/index.html", page=page, q=q, category=category, categories=list(categories))
 
 
-@bp.get("/products/<int:product_id>")
+@bp.get("/products/<id:product_id>")
 def product(product_id: int) -> str:
     # The page names the category: loaded in the product's query (a join), not lazily by
     # the template in a second one.
