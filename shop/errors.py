@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, render_template, request
+from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 from markupsafe import escape
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -38,7 +39,14 @@ def render_error(error: HTTPException) -> ResponseReturnValue:
     message = MESSAGES.get(code, error.name) if generic else error.description
     response = error.get_response()
     headers = {k: v for k, v in response.headers.items() if k in ("Allow", "Retry-After", "WWW-Authenticate")}
+    if request_ctx.url_adapter is None:  # the Host header could not be routed: no link can be built
+        return plain_page(error.name, message), code, headers
     return render_template("errors/error.html", code=code, title=error.name, message=message), code, headers
+
+
+def plain_page(title: str, message: str) -> str:
+    """An error page without the layout, for when the layout cannot be rendered."""
+    return f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1><p>{escape(message)}</p>"
 
 
 def render_server_error(error: InternalServerError) -> ResponseReturnValue:
@@ -67,7 +75,7 @@ def render_database_unavailable(error: OperationalError) -> ResponseReturnValue:
         db.session.rollback()
         page = render_template("errors/error.html", code=503, title="Service unavailable", message=message)
     except SQLAlchemyError:  # the layout asks who is signed in, which needs the database
-        page = f"<!doctype html><title>Service unavailable</title><h1>Service unavailable</h1><p>{escape(message)}</p>"
+        page = plain_page("Service unavailable", message)
     return page, 503, headers
 
 
