@@ -6,13 +6,20 @@ refuses to start without a real SECRET_KEY. The table in README.md lists them al
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
+from urllib.parse import urlsplit
 
 # Values that must never sign a production session: empty, or a placeholder someone copied.
 KNOWN_BAD_SECRET_KEYS = {"", "dev", "secret", "changeme", "change-me", "development", "please-change-me"}
+# Estimated randomness a production SECRET_KEY needs (estimated_key_bits): 16 random bytes
+# in hex (secrets.token_hex(16)) score 90 or more in a million tries; token_hex(32) 215.
+MIN_SECRET_KEY_BITS = 90
 
 # The payment and shipping methods the code knows; settings choose which are offered.
 PAYMENT_METHODS = ("bank_transfer", "cash_on_delivery", "pay_at_pickup")
@@ -206,6 +213,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SHOP_LOGIN_LIMIT": get("SHOP_LOGIN_LIMIT", "10 per minute"),
         # How many proxies (nginx) stand in front and set X-Forwarded-For; 0: none.
         "SHOP_PROXY_COUNT": _int("SHOP_PROXY_COUNT", get("SHOP_PROXY_COUNT", "0"), 0),
+        # Whether those proxies' X-Forwarded-Host names the site. Off: the Host header does
+        # (nginx passes it on); a client could otherwise choose the host of links built from
+        # the request.
+        "SHOP_PROXY_TRUST_HOST": _bool(get("SHOP_PROXY_TRUST_HOST", "false")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": shop_env == "production",
@@ -224,18 +235,44 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return settings
 
 
+def estimated_key_bits(key: str) -> float:
+    """A rough upper bound of the randomness in `key`, in bits: its length times the Shannon
+    entropy of its characters, or of the steps between neighbouring characters if that is
+    less (so 'abcdefgh...' and 'abcabcabc...' count for little). Not a proof of strength,
+    a guard against keys someone typed: secrets.token_hex(32) scores about 245 (at least
+    215), 'test-secret-key-xxxxxxxx...' 89, a repeated character 0."""
+    steps = [ord(b) - ord(a) for a, b in pairwise(key)]
+    return min(_shannon_bits(key), _shannon_bits(steps)) if steps else 0.0
+
+
+def _shannon_bits(symbols: Sequence[object]) -> float:
+    counts = Counter(symbols)
+    return sum(n * math.log2(len(symbols) / n) for n in counts.values())
+
+
 def check_production(settings: Mapping[str, Any]) -> None:
     """Refuse to serve real shoppers with settings that are only safe on a laptop."""
     key = settings.get("SECRET_KEY") or ""
+    generate = 'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
     if key.strip().lower() in KNOWN_BAD_SECRET_KEYS or len(key) < 32:
+        raise ConfigError(f"SHOP_ENV=production needs a SECRET_KEY of at least 32 random characters; {generate}")
+    bits = estimated_key_bits(key)
+    if bits < MIN_SECRET_KEY_BITS:
         raise ConfigError(
-            "SHOP_ENV=production needs a SECRET_KEY of at least 32 random characters; "
-            'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
+            f"SECRET_KEY looks typed, not random (about {bits:.0f} bits of randomness; production needs "
+            f"{MIN_SECRET_KEY_BITS}): anyone who guesses it can sign in as anyone; {generate}"
         )
-    if not settings.get("SHOP_BASE_URL"):
+    base_url = settings.get("SHOP_BASE_URL") or ""
+    if not base_url:
         raise ConfigError(
             "SHOP_ENV=production needs SHOP_BASE_URL (e.g. https://shop.example.com): links in emails sent "
             "by commands and workers cannot take the address from a request"
+        )
+    parts = urlsplit(base_url)
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"SHOP_BASE_URL must be an https:// address like https://shop.example.com in production, got "
+            f"{base_url!r}: its links carry password-reset and order tokens, which must not travel in clear"
         )
     if "bank_transfer" in settings.get("SHOP_PAYMENT_METHODS", ()) and not settings.get("SHOP_BANK_IBAN"):
         raise ConfigError(

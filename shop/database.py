@@ -10,6 +10,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from flask import Flask
 from sqlalchemy.orm import scoped_session
 
 from shop.extensions import db
+from shop.files import create_private_file, keep_from_others
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 15
 
@@ -158,6 +160,7 @@ def configure_sqlite(app: Flask) -> None:
         engine = db.engine
     if engine.dialect.name != "sqlite":
         return
+    _keep_database_private(engine.url)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -178,6 +181,22 @@ def configure_sqlite(app: Flask) -> None:
 
 
 _OPEN_CURSORS = "swiftcart_cursors"
+
+
+def _keep_database_private(url: sa.URL) -> None:
+    """The database file is made by us, mode 0o600, before SQLite opens it (SQLite would
+    make it 0o644, and gives its -wal and -shm files the database's mode); one that others
+    can read loses those bits."""
+    database = url.database
+    if database in (None, "", ":memory:") or url.query.get("uri"):
+        return
+    path = Path(database)
+    try:
+        create_private_file(path)
+    except FileNotFoundError:  # no such folder: SQLite says so when it opens it
+        return
+    for suffix in ("-wal", "-shm"):
+        keep_from_others(path.with_name(path.name + suffix))
 
 
 def _close_open_cursors(info: dict[str, Any]) -> None:

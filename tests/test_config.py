@@ -3,6 +3,8 @@ import pytest
 from config import ConfigError, settings_from_env
 from shop import create_app
 
+RANDOM_KEY = "7de3057a7b142e624e6d43c419b5db63406a3a7a1d945885f5c9b07a37ced81a"  # secrets.token_hex(32)
+
 
 def test_development_defaults_are_safe_and_complete():
     settings = settings_from_env({})
@@ -87,7 +89,7 @@ def test_production_with_a_real_secret_key_has_secure_cookies():
     settings = settings_from_env(
         {
             "SHOP_ENV": "production",
-            "SECRET_KEY": "k" * 64,
+            "SECRET_KEY": RANDOM_KEY,
             "SHOP_BASE_URL": "https://shop.example.com",
             "SHOP_BANK_IBAN": "DE89 3704 0044 0532 0130 00",
         }
@@ -146,7 +148,7 @@ def test_selling_defaults_and_settings():
 
 def test_production_refuses_to_start_without_its_own_address():
     with pytest.raises(ConfigError, match="SHOP_BASE_URL"):
-        settings_from_env({"SHOP_ENV": "production", "SECRET_KEY": "k" * 64})
+        settings_from_env({"SHOP_ENV": "production", "SECRET_KEY": RANDOM_KEY})
 
 
 @pytest.mark.parametrize(
@@ -167,7 +169,7 @@ def test_payment_that_fits_no_shipping_is_refused():
 
 
 def test_production_refuses_bank_transfer_without_bank_details():
-    env = {"SHOP_ENV": "production", "SECRET_KEY": "k" * 64, "SHOP_BASE_URL": "https://shop.example.com"}
+    env = {"SHOP_ENV": "production", "SECRET_KEY": RANDOM_KEY, "SHOP_BASE_URL": "https://shop.example.com"}
     with pytest.raises(ConfigError, match="SHOP_BANK_IBAN"):
         settings_from_env(env)
     no_transfer = {**env, "SHOP_PAYMENT_METHODS": "cash_on_delivery,pay_at_pickup"}

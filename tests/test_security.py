@@ -169,7 +169,12 @@ def test_session_cookie_is_httponly_and_samesite_lax(browser, products):
 
 
 def test_production_cookies_are_secure(make_app, products):
-    app = make_app(SHOP_ENV="production", SECRET_KEY="p" * 64, SESSION_COOKIE_SECURE=True)
+    app = make_app(
+        SHOP_ENV="production",
+        SECRET_KEY="7de3057a7b142e624e6d43c419b5db63406a3a7a1d945885f5c9b07a37ced81a",
+        SHOP_BASE_URL="https://shop.example.com",
+        SESSION_COOKIE_SECURE=True,
+    )
     response = app.test_client().get("/auth/login")
     assert "Secure" in response.headers["Set-Cookie"]
     assert "max-age=31536000" in response.headers["Strict-Transport-Security"]

@@ -101,11 +101,12 @@ def parse_rows(lines: Iterable[str]) -> list[ProductRow]:
 
 def _csv_read(read: Callable[[], T], reader: csv.DictReader) -> T:
     """read(), with the csv module's own error (a field over csv.field_size_limit(), ...) as
-    the line's message: the file cannot be read past it."""
+    the message of the line it is on: the file cannot be read past it. (line_num counts the
+    lines read before the one that failed.)"""
     try:
         return read()
     except csv.Error as error:
-        raise ImportFailed([f"line {max(reader.line_num, 1)}: this is not readable as CSV ({error})"]) from None
+        raise ImportFailed([f"line {reader.line_num + 1}: this is not readable as CSV ({error})"]) from None
 
 
 def _csv_records(reader: csv.DictReader) -> Iterator[dict[str | Any, Any]]:
