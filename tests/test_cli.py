@@ -95,3 +95,10 @@ def test_create_admin_promotes_an_existing_account(app, shopper):
     assert "now an admin" in result.output
     with app.app_context():
         assert db.session.execute(sa.select(User.is_admin).where(User.email == "ada@example.com")).scalar_one()
+
+
+def test_cancel_unpaid_refuses_more_days_than_a_date_can_go_back(app):
+    """timedelta(days=99999999) overflowed: a traceback, not a message."""
+    result = run(app, "shop", "cancel-unpaid", "--days", "99999999")
+    assert result.exit_code == 2
+    assert "99999999 is not in the range 1<=x<=3650" in result.output

@@ -543,7 +543,7 @@ def production_shop(request, make_app, products: dict[str, int]) -> Shop:
         make_app,
         products,
         SHOP_ENV="production",
-        SECRET_KEY="3f9c1a7e5b2d48c6a0e4f1b9d7c35a82e6f0b4d1c9a7e3f5b2d8c0a6e4f19b7d",
+        SECRET_KEY="7de3057a7b142e624e6d43c419b5db63406a3a7a1d945885f5c9b07a37ced81a",
         SHOP_BASE_URL="https://shop.example.com",
         SHOP_PROXY_COUNT=1,
         SHOP_PROXY_TRUST_HOST=request.param,
