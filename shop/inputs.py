@@ -67,14 +67,14 @@ def unstorable_character(text: str) -> str | None:
 def refuse_unstorable_text() -> None:
     """Before every request: a query argument (400), form field (422) or part of the path
     (404) with a character the database cannot store is refused, naming the field."""
-    for values, status, what in ((request.args, 400, "The search or link"), (request.form, 422, "The field")):
+    for values, status, where in ((request.args, 400, "“{}” in the address"), (request.form, 422, "The field “{}”")):
         for name, value in values.items(multi=True):
             bad = unstorable_character(name) or unstorable_character(value)
             if bad:
-                shown = name if not unstorable_character(name) else name.encode("unicode_escape").decode()
+                shown = name.encode("unicode_escape").decode() if unstorable_character(name) else name
                 abort(
                     status,
-                    f"{what} “{shown[:40]}” contains a control character ({bad}) that cannot be stored. "
+                    f"{where.format(shown[:40])} contains a control character ({bad}) that cannot be stored. "
                     "Remove it and try again.",
                 )
     for value in (request.view_args or {}).values():
