@@ -54,7 +54,7 @@ from shop.models import OutboxEmail, Voucher
 from tests.conftest import ADDRESS, PASSWORD, Browser, order_id_from, signed_in_admin, signed_in_browser
 
 SHOP = Path(__file__).resolve().parent.parent / "shop"
-EXAMPLES = 12  # each sends about 150 requests: one per slot of every route and method
+EXAMPLES = 25  # each sends about 125 requests: one per slot of every route and method
 
 HOSTILE_SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -310,30 +310,36 @@ def read_routes(app: Flask, visitors: dict[str, Visitor], path_values: dict[str,
     for route in routes.values():
         view = inspect.getsource(app.view_functions[route.rule.endpoint])
         route.query |= _read_in(view, "args") | ({"page"} if "paginate(" in view else set())
-    for visitor in visitors.values():
-        for route in [r for r in routes.values() if r.method == "GET" and r.rule.endpoint != "static"]:
-            url = _real_path(route.rule, path_values)
-            if url is None:
-                continue
-            visitor.reset()
-            page = PageForms()
-            page.feed(visitor.client.get(url).get_data(as_text=True))
-            for form in page.forms:
-                action = form["action"] or url
-                target = route_of(action, form["method"].upper())
-                if target is None:
+    pages = [r for r in routes.values() if r.method == "GET" and r.rule.endpoint != "static"]
+    # Twice: the second time with every query argument found so far, so links that carry
+    # the page's arguments on (the orders export) show them too.
+    for with_arguments in (False, True):
+        for visitor in visitors.values():
+            for route in pages:
+                url = _real_path(route.rule, path_values)
+                if url is None:
                     continue
-                if target.method == "GET":
-                    target.query |= set(form["fields"])
-                else:
-                    target.form_seen = True
-                    target.fields.update(form["fields"])
-                    target.files |= form["files"]
-                target.query |= {name for name, _ in parse_qsl(urlsplit(action).query)}
-            for link in page.links:
-                target = route_of(link, "GET")
-                if target is not None:
-                    target.query |= {name for name, _ in parse_qsl(urlsplit(link).query)}
+                if with_arguments and route.query:
+                    url += "?" + "&".join(f"{name}=1" for name in sorted(route.query))
+                visitor.reset()
+                page = PageForms()
+                page.feed(visitor.client.get(url).get_data(as_text=True))
+                for form in page.forms:
+                    action = form["action"] or url.split("?")[0]
+                    target = route_of(action, form["method"].upper())
+                    if target is None:
+                        continue
+                    if target.method == "GET":
+                        target.query |= set(form["fields"])
+                    else:
+                        target.form_seen = True
+                        target.fields.update(form["fields"])
+                        target.files |= form["files"]
+                    target.query |= {name for name, _ in parse_qsl(urlsplit(action).query)}
+                for link in page.links:
+                    target = route_of(link, "GET")
+                    if target is not None:
+                        target.query |= {name for name, _ in parse_qsl(urlsplit(link).query)}
     return sorted(routes.values(), key=lambda r: (r.rule.rule, r.method))
 
 
@@ -550,7 +556,7 @@ def production_shop(request, make_app, products: dict[str, int]) -> Shop:
     )
 
 
-@settings(HOSTILE_SETTINGS, max_examples=8)
+@settings(HOSTILE_SETTINGS, max_examples=15)
 @given(data=st.data())
 def test_malformed_headers_in_production_never_get_a_server_error(production_shop: Shop, data: st.DataObject):
     shop = production_shop
