@@ -6,19 +6,30 @@ refuses to start without a real SECRET_KEY. The table in README.md lists them al
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from itertools import pairwise
 from typing import Any
+from urllib.parse import urlsplit
 
 # Values that must never sign a production session: empty, or a placeholder someone copied.
 KNOWN_BAD_SECRET_KEYS = {"", "dev", "secret", "changeme", "change-me", "development", "please-change-me"}
+# Estimated randomness a production SECRET_KEY needs (estimated_key_bits): 16 random bytes
+# in hex (secrets.token_hex(16)) score 90 or more in a million tries; token_hex(32) 215.
+MIN_SECRET_KEY_BITS = 90
 
 # The payment and shipping methods the code knows; settings choose which are offered.
 PAYMENT_METHODS = ("bank_transfer", "cash_on_delivery", "pay_at_pickup")
 SHIPPING_METHODS = ("standard", "pickup")
 # A documented example IBAN (it passes the checksum, belongs to nobody): development only.
 EXAMPLE_IBAN = "GB33 BUKB 2020 1555 5555 55"
+
+
+# The longest span in days a setting or command may give (ten years).
+MAX_DAYS = 3650
 
 
 class ConfigError(RuntimeError):
@@ -34,13 +45,15 @@ def _bool(value: str) -> bool:
     raise ConfigError(f"expected a yes/no value, got {value!r}")
 
 
-def _int(name: str, value: str, minimum: int = 0) -> int:
+def _int(name: str, value: str, minimum: int = 0, maximum: int | None = None) -> int:
     try:
         number = int(value)
-    except ValueError:
+    except ValueError:  # int() also refuses over 4300 digits with a ValueError
         raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {number}")
     return number
 
 
@@ -84,27 +97,41 @@ def payment_fits_shipping(payment: str, shipping: str) -> bool:
     return True
 
 
+def _decimal(name: str, value: str, wanted: str) -> Decimal:
+    """The setting as a finite decimal number below a trillion; ConfigError otherwise, never a
+    decimal error (Decimal reads '1e999999999', and arithmetic on it raises decimal.Overflow)."""
+    try:
+        number = Decimal(value.strip())
+    except ArithmeticError:  # decimal.InvalidOperation and every other decimal error
+        raise ConfigError(f"{name} must be {wanted}, got {value!r}") from None
+    if not number.is_finite() or number.adjusted() >= 12:
+        raise ConfigError(f"{name} must be {wanted}, got {value!r}")
+    return number
+
+
+def _hundredths(number: Decimal) -> int | None:
+    """number x 100 if that is whole, else None (exact: `number` is below a trillion)."""
+    hundredths = number.quantize(Decimal("0.01"))
+    return int(hundredths.scaleb(2)) if hundredths == number else None
+
+
 def _money(name: str, value: str) -> int:
     """'4.90' -> 490 cents."""
-    try:
-        amount = Decimal(value.strip())
-    except InvalidOperation:
-        raise ConfigError(f"{name} must be an amount like 4.90, got {value!r}") from None
-    if not amount.is_finite() or amount < 0 or amount * 100 != (amount * 100).to_integral_value():
+    amount = _decimal(name, value, "an amount like 4.90")
+    cents = _hundredths(amount)
+    if amount < 0 or cents is None:
         raise ConfigError(f"{name} must be an amount like 4.90, got {value!r}")
-    cents = amount * 100
-    return int(cents)
+    return cents
 
 
 def _percent_bp(name: str, value: str) -> int:
     """'20' -> 2000, '7.7' -> 770: a percentage in hundredths of a percent (basis points)."""
-    try:
-        percent = Decimal(value.strip())
-    except InvalidOperation:
-        raise ConfigError(f"{name} must be a percentage like 20 or 7.7, got {value!r}") from None
-    if not percent.is_finite() or not 0 <= percent <= 100 or percent * 100 != (percent * 100).to_integral_value():
-        raise ConfigError(f"{name} must be a percentage from 0 to 100 with at most two decimals, got {value!r}")
-    return int(percent * 100)
+    wanted = "a percentage from 0 to 100 with at most two decimals"
+    percent = _decimal(name, value, wanted)
+    basis_points = _hundredths(percent)
+    if not 0 <= percent <= 100 or basis_points is None:
+        raise ConfigError(f"{name} must be {wanted}, got {value!r}")
+    return basis_points
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -169,7 +196,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SHOP_BANK_ACCOUNT_HOLDER": get("SHOP_BANK_ACCOUNT_HOLDER").strip(),
         "SHOP_BANK_IBAN": " ".join(get("SHOP_BANK_IBAN").split()),
         "SHOP_BANK_BIC": get("SHOP_BANK_BIC").strip(),
-        "SHOP_UNPAID_CANCEL_DAYS": _int("SHOP_UNPAID_CANCEL_DAYS", get("SHOP_UNPAID_CANCEL_DAYS", "7"), 1),
+        # At most MAX_DAYS: a date that many days back must exist (timedelta overflows).
+        "SHOP_UNPAID_CANCEL_DAYS": _int("SHOP_UNPAID_CANCEL_DAYS", get("SHOP_UNPAID_CANCEL_DAYS", "7"), 1, MAX_DAYS),
         "SHOP_SHIPPING_METHODS": shipping_methods,
         "SHOP_SHIPPING_FLAT_RATE": _money("SHOP_SHIPPING_FLAT_RATE", get("SHOP_SHIPPING_FLAT_RATE", "4.90")),
         # None: shipping is never free.
@@ -210,6 +238,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         },
         # How many proxies (nginx) stand in front and set X-Forwarded-For; 0: none.
         "SHOP_PROXY_COUNT": _int("SHOP_PROXY_COUNT", get("SHOP_PROXY_COUNT", "0"), 0),
+        # Whether those proxies' X-Forwarded-Host names the site. Off: the Host header does
+        # (nginx passes it on); a client could otherwise choose the host of links built from
+        # the request.
+        "SHOP_PROXY_TRUST_HOST": _bool(get("SHOP_PROXY_TRUST_HOST", "false")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": shop_env == "production",
@@ -228,18 +260,44 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return settings
 
 
+def estimated_key_bits(key: str) -> float:
+    """A rough upper bound of the randomness in `key`, in bits: its length times the Shannon
+    entropy of its characters, or of the steps between neighbouring characters if that is
+    less (so 'abcdefgh...' and 'abcabcabc...' count for little). Not a proof of strength,
+    a guard against keys someone typed: secrets.token_hex(32) scores about 245 (at least
+    215), 'test-secret-key-xxxxxxxx...' 89, a repeated character 0."""
+    steps = [ord(b) - ord(a) for a, b in pairwise(key)]
+    return min(_shannon_bits(key), _shannon_bits(steps)) if steps else 0.0
+
+
+def _shannon_bits(symbols: Sequence[object]) -> float:
+    counts = Counter(symbols)
+    return sum(n * math.log2(len(symbols) / n) for n in counts.values())
+
+
 def check_production(settings: Mapping[str, Any]) -> None:
     """Refuse to serve real shoppers with settings that are only safe on a laptop."""
     key = settings.get("SECRET_KEY") or ""
+    generate = 'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
     if key.strip().lower() in KNOWN_BAD_SECRET_KEYS or len(key) < 32:
+        raise ConfigError(f"SHOP_ENV=production needs a SECRET_KEY of at least 32 random characters; {generate}")
+    bits = estimated_key_bits(key)
+    if bits < MIN_SECRET_KEY_BITS:
         raise ConfigError(
-            "SHOP_ENV=production needs a SECRET_KEY of at least 32 random characters; "
-            'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
+            f"SECRET_KEY looks typed, not random (about {bits:.0f} bits of randomness; production needs "
+            f"{MIN_SECRET_KEY_BITS}): anyone who guesses it can sign in as anyone; {generate}"
         )
-    if not settings.get("SHOP_BASE_URL"):
+    base_url = settings.get("SHOP_BASE_URL") or ""
+    if not base_url:
         raise ConfigError(
             "SHOP_ENV=production needs SHOP_BASE_URL (e.g. https://shop.example.com): links in emails sent "
             "by commands and workers cannot take the address from a request"
+        )
+    parts = urlsplit(base_url)
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"SHOP_BASE_URL must be an https:// address like https://shop.example.com in production, got "
+            f"{base_url!r}: its links carry password-reset and order tokens, which must not travel in clear"
         )
     if "bank_transfer" in settings.get("SHOP_PAYMENT_METHODS", ()) and not settings.get("SHOP_BANK_IBAN"):
         raise ConfigError(

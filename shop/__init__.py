@@ -19,6 +19,7 @@ from werkzeug.local import LocalProxy
 from config import ConfigError, check_production, settings_from_env
 from shop.extensions import csrf, db, limiter, login_manager, migrate
 from shop.extensions import mail as mail_extension  # not "mail": that name is the shop.mail package
+from shop.files import keep_from_others, private_folder
 from shop.models import User
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     app.config.from_mapping(settings)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    keep_from_others(private_folder(Path(app.instance_path)))  # the database, uploads, the key
     _finish_settings(app)
 
     db.init_app(app)
@@ -52,8 +53,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
 
     from shop.database import configure_sqlite
+    from shop.inputs import IdConverter
 
     configure_sqlite(app)
+    app.url_map.converters["id"] = IdConverter  # every id in a path: <id:product_id>
     _register_blueprints(app)
     _register_templates(app)
 

@@ -12,6 +12,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 
 from shop.extensions import db
+from shop.files import create_private_file, private_folder
 
 FORMAT = "swiftcart-export-1"
 
@@ -26,7 +27,8 @@ def backup_sqlite(target: Path) -> Path:
     url = db.engine.url
     if url.get_backend_name() != "sqlite" or not url.database:
         raise BackupError("`shop backup` copies a SQLite database; for PostgreSQL use pg_dump (docs/deploy.md)")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(target.parent)
+    create_private_file(target)  # SQLite writes into it: the copy is never readable by others
     source = sqlite3.connect(url.database)
     copy = sqlite3.connect(target)
     try:

@@ -12,11 +12,13 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from config import MAX_DAYS
 from shop.auth.service import EmailTaken, find_user, register_user
 from shop.backup import BackupError, backup_sqlite, export_data, import_data
 from shop.catalog.importer import ImportFailed, import_products
 from shop.database import transaction
 from shop.extensions import db
+from shop.files import open_private
 from shop.mail import outbox
 from shop.mail.dispatcher import get_dispatcher
 from shop.models import EmailStatus, OutboxEmail, Product, utcnow
@@ -81,7 +83,7 @@ def create_admin_command(email: str, password: str) -> None:
 
 
 @shop_cli.command("cancel-unpaid")
-@click.option("--days", type=click.IntRange(min=1), help="default: SHOP_UNPAID_CANCEL_DAYS (7)")
+@click.option("--days", type=click.IntRange(min=1, max=MAX_DAYS), help="default: SHOP_UNPAID_CANCEL_DAYS (7)")
 def cancel_unpaid_command(days: int | None) -> None:
     """Cancel bank-transfer orders still unpaid after --days: restock them, email the
     customers. Each order once, however often it runs: made for a daily cron job."""
@@ -110,10 +112,15 @@ def backup_command(target: Path | None) -> None:
 
 
 @shop_cli.command("export")
-@click.argument("target", type=click.File("w", encoding="utf-8"))
-def export_command(target) -> None:
-    """Write every table to a JSON file (to move to another database: `shop import`)."""
-    counts = export_data(target)
+@click.argument("target", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+def export_command(target: Path) -> None:
+    """Write every table to a JSON file, readable by you only (to move to another database:
+    `shop import`); - writes to standard output."""
+    if str(target) == "-":
+        counts = export_data(click.get_text_stream("stdout"))
+    else:
+        with open_private(target, "w", encoding="utf-8") as out:
+            counts = export_data(out)
     click.echo(f"exported {sum(counts.values())} rows: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
 
 

@@ -7,8 +7,10 @@ import functools
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +18,7 @@ from flask import Flask
 from sqlalchemy.orm import scoped_session
 
 from shop.extensions import db
+from shop.files import create_private_file, keep_from_others
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 15
 
@@ -151,11 +154,13 @@ def sqlite_engine_options() -> dict[str, Any]:
 
 
 def configure_sqlite(app: Flask) -> None:
-    """WAL (readers never wait for the writer), foreign keys on, on every new connection."""
+    """WAL (readers never wait for the writer), foreign keys on, on every new connection;
+    every connection comes back to the pool with no statement left open."""
     with app.app_context():
         engine = db.engine
     if engine.dialect.name != "sqlite":
         return
+    _keep_database_private(engine.url)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -164,6 +169,49 @@ def configure_sqlite(app: Flask) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _remember_cursor(conn: sa.Connection, cursor: Any, *_: Any) -> None:
+        conn.info.setdefault(_OPEN_CURSORS, weakref.WeakSet()).add(cursor)
+
+    @sa.event.listens_for(engine, "reset")
+    def _close_cursors(_dbapi_connection: Any, record: Any, _state: Any) -> None:
+        _close_open_cursors(record.info)
+
+
+_OPEN_CURSORS = "swiftcart_cursors"
+
+
+def _keep_database_private(url: sa.URL) -> None:
+    """The database file is made by us, mode 0o600, before SQLite opens it (SQLite would
+    make it 0o644, and gives its -wal and -shm files the database's mode); one that others
+    can read loses those bits."""
+    database = url.database
+    if database in (None, "", ":memory:") or url.query.get("uri"):
+        return
+    path = Path(database)
+    try:
+        create_private_file(path)
+    except FileNotFoundError:  # no such folder: SQLite says so when it opens it
+        return
+    for suffix in ("-wal", "-shm"):
+        keep_from_others(path.with_name(path.name + suffix))
+
+
+def _close_open_cursors(info: dict[str, Any]) -> None:
+    """Close the cursors a connection's requests left open (`info`: the pool entry's info).
+
+    A result that an exception left half-read keeps its statement running; on SQLite a
+    running SELECT holds its read transaction, so the connection keeps reading the snapshot
+    it started with until the statement is reset: the worker's next requests did not see
+    accounts made by other workers. Returning the connection does not end it: the pool's
+    reset calls rollback(), which pysqlite (Python 3.11+, bpo-44092) sends only inside a
+    transaction it began (a SELECT begins none) and which no longer resets statements, and
+    SQLite keeps a read transaction while any statement is active. Closing the cursor resets
+    its statement. Runs on SQLAlchemy's pool "reset" event, for every connection returned.
+    """
+    for cursor in list(info.pop(_OPEN_CURSORS, ())):
         cursor.close()
 
 

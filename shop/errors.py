@@ -3,9 +3,18 @@ stack trace."""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+import logging
+
+from flask import Flask, render_template, request
+from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
+from markupsafe import escape
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from shop.extensions import db
+
+log = logging.getLogger(__name__)
 
 MESSAGES = {
     400: "The request could not be understood. If you sent a form, reload the page and try again.",
@@ -30,7 +39,14 @@ def render_error(error: HTTPException) -> ResponseReturnValue:
     message = MESSAGES.get(code, error.name) if generic else error.description
     response = error.get_response()
     headers = {k: v for k, v in response.headers.items() if k in ("Allow", "Retry-After", "WWW-Authenticate")}
+    if request_ctx.url_adapter is None:  # the Host header could not be routed: no link can be built
+        return plain_page(error.name, message), code, headers
     return render_template("errors/error.html", code=code, title=error.name, message=message), code, headers
+
+
+def plain_page(title: str, message: str) -> str:
+    """An error page without the layout, for when the layout cannot be rendered."""
+    return f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1><p>{escape(message)}</p>"
 
 
 def render_server_error(error: InternalServerError) -> ResponseReturnValue:
@@ -38,6 +54,32 @@ def render_server_error(error: InternalServerError) -> ResponseReturnValue:
     return render_template("errors/error.html", code=500, title="Server error", message=MESSAGES[500]), 500
 
 
+# When the database cannot write (locked, read-only, disk full, connection lost): what the
+# shopper most needs to know after a failed checkout is that nothing happened. It is true:
+# the order, its stock and its voucher use are one transaction, and no payment is taken
+# online; and posting the same form again cannot order twice (its checkout token).
+DATABASE_UNAVAILABLE = "The shop cannot use its database just now. Please try again in a minute."
+CHECKOUT_NOT_SAVED = (
+    "No order was placed and nothing was charged: the shop could not save your order just now. "
+    "Your cart is kept; please try again in a minute."
+)
+ENDPOINTS_THAT_ORDER = {"checkout.submit"}
+
+
+def render_database_unavailable(error: OperationalError) -> ResponseReturnValue:
+    """503 for an OperationalError (the database is there but cannot do it now)."""
+    log.error("database unavailable on %s %s", request.method, request.path, exc_info=error)
+    message = CHECKOUT_NOT_SAVED if request.endpoint in ENDPOINTS_THAT_ORDER else DATABASE_UNAVAILABLE
+    headers = {"Retry-After": "60"}
+    try:
+        db.session.rollback()
+        page = render_template("errors/error.html", code=503, title="Service unavailable", message=message)
+    except SQLAlchemyError:  # the layout asks who is signed in, which needs the database
+        page = plain_page("Service unavailable", message)
+    return page, 503, headers
+
+
 def register_error_pages(app: Flask) -> None:
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(InternalServerError, render_server_error)
+    app.register_error_handler(OperationalError, render_database_unavailable)

@@ -114,3 +114,10 @@ def test_a_file_that_is_not_utf8_is_refused_with_a_message(app, tmp_path):
     assert result.exit_code != 0
     assert "is not UTF-8 text" in result.output
     assert products_by_sku(app) == {}
+
+
+def test_cancel_unpaid_refuses_more_days_than_a_date_can_go_back(app):
+    """timedelta(days=99999999) overflowed: a traceback, not a message."""
+    result = run(app, "shop", "cancel-unpaid", "--days", "99999999")
+    assert result.exit_code == 2
+    assert "99999999 is not in the range 1<=x<=3650" in result.output

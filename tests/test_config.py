@@ -1,7 +1,11 @@
+import secrets
+
 import pytest
 
 from config import ConfigError, settings_from_env
 from shop import create_app
+
+RANDOM_KEY = "7de3057a7b142e624e6d43c419b5db63406a3a7a1d945885f5c9b07a37ced81a"  # secrets.token_hex(32)
 
 
 def test_development_defaults_are_safe_and_complete():
@@ -62,6 +66,12 @@ def test_environment_variables_are_read():
         ("SHOP_TAX_RATE", "sNaN", "from 0 to 100"),
         ("SHOP_SHIPPING_FLAT_RATE", "sNaN", "an amount like 4.90"),
         ("SHOP_UNPAID_CANCEL_DAYS", "0", "at least 1"),
+        # Decimal reads these; arithmetic on them raised decimal.Overflow, not a ConfigError.
+        ("SHOP_SHIPPING_FLAT_RATE", "1e999999999", "an amount like 4.90"),
+        ("SHOP_FREE_SHIPPING_OVER", "-1e999999999", "an amount like 4.90"),
+        ("SHOP_SHIPPING_FLAT_RATE", "1e-999999999", "an amount like 4.90"),
+        ("SHOP_TAX_RATE", "1e999999999", "from 0 to 100"),
+        ("SHOP_UNPAID_CANCEL_DAYS", "99999999", "at most 3650"),  # a date that far back does not exist
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(name, value, message):
@@ -87,7 +97,7 @@ def test_production_with_a_real_secret_key_has_secure_cookies():
     settings = settings_from_env(
         {
             "SHOP_ENV": "production",
-            "SECRET_KEY": "k" * 64,
+            "SECRET_KEY": RANDOM_KEY,
             "SHOP_BASE_URL": "https://shop.example.com",
             "SHOP_BANK_IBAN": "DE89 3704 0044 0532 0130 00",
         }
@@ -146,7 +156,7 @@ def test_selling_defaults_and_settings():
 
 def test_production_refuses_to_start_without_its_own_address():
     with pytest.raises(ConfigError, match="SHOP_BASE_URL"):
-        settings_from_env({"SHOP_ENV": "production", "SECRET_KEY": "k" * 64})
+        settings_from_env({"SHOP_ENV": "production", "SECRET_KEY": RANDOM_KEY})
 
 
 @pytest.mark.parametrize(
@@ -167,8 +177,47 @@ def test_payment_that_fits_no_shipping_is_refused():
 
 
 def test_production_refuses_bank_transfer_without_bank_details():
-    env = {"SHOP_ENV": "production", "SECRET_KEY": "k" * 64, "SHOP_BASE_URL": "https://shop.example.com"}
+    env = {"SHOP_ENV": "production", "SECRET_KEY": RANDOM_KEY, "SHOP_BASE_URL": "https://shop.example.com"}
     with pytest.raises(ConfigError, match="SHOP_BANK_IBAN"):
         settings_from_env(env)
     no_transfer = {**env, "SHOP_PAYMENT_METHODS": "cash_on_delivery,pay_at_pickup"}
     assert settings_from_env(no_transfer)["SHOP_BANK_IBAN"] == ""
+
+
+PRODUCTION = {"SHOP_ENV": "production", "SHOP_BASE_URL": "https://shop.example.com", "SHOP_BANK_IBAN": "DE89 3704"}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "k" * 64,
+        "ab" * 32,
+        "abcdefghijklmnop" * 4,
+        "0123456789abcdefghijklmnopqrstuv",
+        "test-secret-key-" + "x" * 32,
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab",
+    ],
+)
+def test_production_refuses_a_secret_key_that_looks_typed(key):
+    with pytest.raises(ConfigError, match=r"^SECRET_KEY looks typed, not random"):
+        settings_from_env({**PRODUCTION, "SECRET_KEY": key})
+
+
+@pytest.mark.parametrize("make_key", [lambda: secrets.token_hex(32), lambda: secrets.token_urlsafe(32)])
+def test_production_takes_keys_made_by_secrets(make_key):
+    for _ in range(200):
+        key = make_key()
+        assert settings_from_env({**PRODUCTION, "SECRET_KEY": key})["SECRET_KEY"] == key
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://shop.example.com", "shop.example.com", "https://", "ftp://shop.example.com", "https://x?y=1"]
+)
+def test_production_refuses_a_base_url_that_is_not_https(base_url):
+    with pytest.raises(ConfigError, match=r"^SHOP_BASE_URL must be an https:// address"):
+        settings_from_env({**PRODUCTION, "SECRET_KEY": RANDOM_KEY, "SHOP_BASE_URL": base_url})
+
+
+def test_x_forwarded_host_is_trusted_only_when_configured():
+    assert settings_from_env({})["SHOP_PROXY_TRUST_HOST"] is False
+    assert settings_from_env({"SHOP_PROXY_TRUST_HOST": "yes"})["SHOP_PROXY_TRUST_HOST"] is True

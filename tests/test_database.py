@@ -4,6 +4,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.extensions import db
 from shop.models import OrderLine
+from tests.conftest import signed_in_browser
 
 
 def test_sqlite_runs_with_wal_a_busy_timeout_and_foreign_keys(app, databases):
@@ -136,3 +137,29 @@ def test_sqlite_writers_take_turns_and_none_is_turned_away(app, products, databa
         with transaction(write=False):
             db.session.execute(sa.select(Product.id)).all()
         assert "BEGIN IMMEDIATE" not in statements
+
+
+def test_a_request_that_failed_halfway_leaves_no_old_snapshot_for_the_next_ones(make_app, products):
+    """Reported: an exception raised while a view iterated a result left the result's statement
+    open on the pooled connection; on SQLite that pinned the snapshot it read, so the worker's
+    later requests did not see a new account (registered on another worker) and bounced it
+    to sign-in. Every connection returned to the pool must come back with no statement open."""
+    worker, other_worker = make_app(), make_app()  # two gunicorn workers, one database
+
+    @worker.get("/fails-halfway")
+    def fails_halfway() -> str:
+        rows = db.session.execute(sa.text("SELECT id FROM product ORDER BY id"))
+        next(iter(rows))  # one row read, the rest left in the cursor
+        raise RuntimeError("failed while reading")
+
+    # The traceback (and with it the half-read result) stays alive, as one in a reference
+    # cycle does in a worker until the garbage collector runs.
+    with pytest.raises(RuntimeError) as failure:
+        worker.test_client().get("/fails-halfway")
+    newcomer = signed_in_browser(other_worker, "newcomer@example.com")
+    next_visit = worker.test_client()
+    next_visit.set_cookie("session", newcomer.client.get_cookie("session").value)
+    response = next_visit.get("/orders")
+    assert response.status_code == 200, response.headers.get("Location")
+    assert "My Orders" in response.get_data(as_text=True)
+    assert failure.value is not None

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import os
 import re
+import sqlite3
+import stat
 import threading
 import time
 
@@ -10,10 +14,12 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from shop import create_app
 from shop.extensions import db
 from shop.models import Order, OrderLine, OutboxEmail, Product, User
 from tests.conftest import ADDRESS, PASSWORD, Browser, count, order_id_from, signed_in_admin, signed_in_browser
 
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 XSS = [
     "<script>alert(1)</script>",
     '"><img src=x onerror=alert(1)>',
@@ -170,7 +176,12 @@ def test_session_cookie_is_httponly_and_samesite_lax(browser, products):
 
 
 def test_production_cookies_are_secure(make_app, products):
-    app = make_app(SHOP_ENV="production", SECRET_KEY="p" * 64, SESSION_COOKIE_SECURE=True)
+    app = make_app(
+        SHOP_ENV="production",
+        SECRET_KEY="7de3057a7b142e624e6d43c419b5db63406a3a7a1d945885f5c9b07a37ced81a",
+        SHOP_BASE_URL="https://shop.example.com",
+        SESSION_COOKIE_SECURE=True,
+    )
     response = app.test_client().get("/auth/login")
     assert "Secure" in response.headers["Set-Cookie"]
     assert "max-age=31536000" in response.headers["Strict-Transport-Security"]
@@ -312,3 +323,124 @@ def test_20_buyers_racing_for_the_last_5_units_make_exactly_5_orders(app, smtp):
     # The losers wrote nothing, not even an email (each buyer's other email confirms the address).
     assert count(app, OutboxEmail, OutboxEmail.kind == "order_confirmation") == 5
     smtp.wait_for(5, subject_contains="Your Swiftcart order")
+
+    assert count(app, OutboxEmail) == 5  # the losers wrote nothing, not even an email
+    smtp.wait_for(5)
+
+
+# ---------------------------------------------------------------- caches
+def test_pages_with_personal_data_are_never_kept_by_a_cache(app, products, smtp):
+    """Cache-Control: no-store on every page of a signed-in visitor (the route table,
+    iterated), and for anyone on the cart, checkout, a guest's order link, account pages
+    and errors; only the catalogue and files may be kept."""
+    customer = signed_in_browser(app, "customer@example.com")
+    customer.add(products["TEA"], 1)
+    order_id = order_id_from(customer.checkout())
+    guest = Browser(app.test_client())
+    guest.add(products["MUG"], 1)
+    guest_link = guest.checkout(email="guest@example.com").headers["Location"]
+    admin = signed_in_admin(app)
+    values = {
+        "product_id": products["TEA"],
+        "order_id": order_id,
+        "email_id": 1,
+        "token": guest_link.rsplit("/", 1)[1],
+        "filename": "shop.css",
+        "name": "0" * 32 + ".png",
+    }
+    files = {"static", "catalog.product_image"}
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods:
+            continue
+        url = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
+        for browser in (customer, admin):
+            cache_control = browser.get(url).headers.get("Cache-Control", "")
+            assert ("no-store" in cache_control) is (rule.endpoint not in files), (url, cache_control)
+    for url in ("/admin/products/export.csv", "/admin/orders/export.csv"):
+        assert admin.get(url).headers["Cache-Control"] == "no-store"
+    anonymous = Browser(app.test_client())
+    for url in ("/", "/?q=tea", f"/products/{products['TEA']}", "/static/shop.css"):
+        assert "no-store" not in anonymous.get(url).headers.get("Cache-Control", ""), url
+    guest.add(products["MUG"], 1)
+    for url in ("/cart", "/checkout", guest_link, "/auth/login", "/auth/reset", "/orders", "/no/such/page"):
+        assert guest.get(url).headers["Cache-Control"] == "no-store", url
+
+
+# ---------------------------------------------------------------- behind a proxy
+@pytest.mark.parametrize(("trusted", "host"), [(False, "localhost"), (True, "evil.example")])
+def test_x_forwarded_host_names_the_site_only_when_configured(make_app, smtp, trusted, host):
+    """Without SHOP_BASE_URL links take the request's host: a client's X-Forwarded-Host must
+    not put its own host in a password-reset link (SHOP_PROXY_TRUST_HOST, default off)."""
+    app = make_app(SHOP_PROXY_COUNT=1, SHOP_PROXY_TRUST_HOST=trusted, SHOP_BASE_URL="")
+    Browser(app.test_client()).register("ada@example.com")
+    browser = Browser(app.test_client())
+    headers = {"X-Forwarded-Host": "evil.example"}
+    browser.submit("/auth/reset", "/auth/reset", {"email": "ada@example.com"}, headers=headers)
+    [mail] = smtp.wait_for(1, to="ada@example.com", text_contains="/auth/reset/")
+    assert f"http://{host}/auth/reset/" in mail.text
+
+
+# ---------------------------------------------------------------- files
+@pytest.fixture
+def umask_022():
+    """The usual umask, under which files are made readable by every user."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_new_sqlite_database_and_its_folder_are_readable_by_the_shop_only(tmp_path, umask_022):
+    instance = tmp_path / "new" / "instance"
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "x" * 32, "SHOP_INSTANCE_PATH": str(instance), "SQLALCHEMY_DATABASE_URI": None}
+    )
+    try:
+        with app.app_context():
+            db.session.execute(sa.text("CREATE TABLE note (text VARCHAR)"))
+            db.session.execute(sa.text("INSERT INTO note VALUES ('customers live here')"))
+            db.session.commit()
+            database = instance / "shop.db"
+            assert (mode(tmp_path / "new"), mode(instance), mode(database)) == (0o700, 0o700, 0o600)
+            for name in ("shop.db-wal", "shop.db-shm"):
+                assert mode(instance / name) & 0o077 == 0, name
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_a_database_others_could_read_is_made_private(tmp_path, umask_022):
+    database = tmp_path / "old.db"
+    sqlite3.connect(database).close()
+    database.chmod(0o644)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "x" * 32,
+            "SHOP_INSTANCE_PATH": str(tmp_path / "i"),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+        }
+    )
+    assert mode(database) == 0o640  # the owner's and group's permissions stay
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_uploads_backups_and_exports_are_readable_by_the_shop_only(
+    app, products, admin, tmp_path, databases, umask_022
+):
+    url = f"/admin/products/{products['TEA']}"
+    form = {"sku": "TEA", "name": "Assam Tea", "price": "12.50", "stock": "100", "image": (io.BytesIO(PNG), "a.png")}
+    assert admin.submit(url, url, form, content_type="multipart/form-data").status_code == 303
+    uploads = tmp_path / "instance" / "uploads"
+    [image] = (uploads / "products").iterdir()
+    assert (mode(uploads), mode(uploads / "products"), mode(image)) == (0o700, 0o700, 0o600)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["shop", "export", str(tmp_path / "shop.json")]).exit_code == 0
+    assert mode(tmp_path / "shop.json") == 0o600
+    if databases.kind == "sqlite":
+        assert runner.invoke(args=["shop", "backup", str(tmp_path / "backups" / "copy.db")]).exit_code == 0
+        assert (mode(tmp_path / "backups"), mode(tmp_path / "backups" / "copy.db")) == (0o700, 0o600)

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
+from wtforms.fields.core import Field
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from shop.cart.forms import QuantityField
@@ -159,6 +161,14 @@ def _differs_sentence(label: str, now: str) -> str:
     return f"{label} is now {now or '(empty)'}."
 
 
+LAST_DATE = date(9998, 12, 31)  # a day after it must exist: a range ends at the start of the next day
+
+
+def before_the_last_date(form: FlaskForm, field: Field) -> None:
+    if field.data is not None and field.data > LAST_DATE:
+        raise ValidationError(f"Enter a date up to {LAST_DATE:%Y-%m-%d}.")
+
+
 class CsvImportForm(FlaskForm):
     file = FileField("CSV file (sku,name,description,price,stock,category[,version])")
 
@@ -182,8 +192,8 @@ class OrderFilterForm(FlaskForm):
 
     status = SelectField("Status", choices=[SelectChoice("", "Any"), *status_choices(OrderStatus.ALL)])
     customer = StringField("Customer email", validators=[Optional(), Length(max=254)])
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    date_from = DateField("From", validators=[Optional(), before_the_last_date])
+    date_to = DateField("To", validators=[Optional(), before_the_last_date])
 
 
 class VoucherForm(FlaskForm):
@@ -200,8 +210,8 @@ class VoucherForm(FlaskForm):
     kind = SelectField("Kind", choices=[SelectChoice("percent", "Percentage off"), SelectChoice("fixed", "Amount off")])
     amount = StringField("Amount", validators=[DataRequired("Enter the amount, like 10 or 5.00.")])
     min_basket = StringField("Minimum basket", validators=[Optional()])
-    valid_from = DateField("Valid from", validators=[Optional()])
-    valid_until = DateField("Valid until (last day)", validators=[Optional()])
+    valid_from = DateField("Valid from", validators=[Optional(), before_the_last_date])
+    valid_until = DateField("Valid until (last day)", validators=[Optional(), before_the_last_date])
     usage_limit = QuantityField(
         "Number of uses", validators=[Optional(), NumberRange(1, 1_000_000, "Enter a whole number from 1.")]
     )

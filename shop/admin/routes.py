@@ -54,6 +54,7 @@ from shop.checkout.service import how_paid_and_shipped
 from shop.checkout.vouchers import describe_voucher
 from shop.database import like_pattern, transaction
 from shop.extensions import db
+from shop.inputs import paginate
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.outbox import counts_by_status, retry_failed
 from shop.models import EmailStatus, Order, OrderStatus, OutboxEmail, Product, Voucher, utcnow
@@ -97,7 +98,7 @@ def products() -> str:
     elif show == "low":
         threshold = sa.func.coalesce(Product.low_stock_threshold, current_app.config["SHOP_LOW_STOCK_THRESHOLD"])
         statement = statement.where(Product.stock <= threshold)
-    page = db.paginate(statement, per_page=PAGE_SIZE, max_per_page=PAGE_SIZE)
+    page = paginate(statement, PAGE_SIZE)
     return render_template("admin/products.html", page=page, q=q, show=show, action_form=ActionForm())
 
 
@@ -106,7 +107,7 @@ def product_new() -> BaseResponse | tuple[str, int]:
     return _edit_product(None)
 
 
-@bp.route("/products/<int:product_id>", methods=["GET", "POST"])
+@bp.route("/products/<id:product_id>", methods=["GET", "POST"])
 def product_edit(product_id: int) -> BaseResponse | tuple[str, int]:
     return _edit_product(db.get_or_404(Product, product_id))
 
@@ -164,7 +165,7 @@ def _product_page(
     return page, status
 
 
-@bp.post("/products/<int:product_id>/active")
+@bp.post("/products/<id:product_id>/active")
 def product_active(product_id: int) -> BaseResponse:
     ActionForm().validate_on_submit()
     active = request.form.get("active") == "1"
@@ -220,7 +221,7 @@ def _order_filter() -> tuple[OrderFilterForm, OrderFilter]:
     form.validate()
     return form, OrderFilter(
         status=form.status.data if form.status.data in OrderStatus.ALL else "",
-        customer=(form.customer.data or "").strip(),
+        customer=(form.customer.data or "").strip() if not form.customer.errors else "",
         date_from=form.date_from.data if not form.date_from.errors else None,
         date_to=form.date_to.data if not form.date_to.errors else None,
     )
@@ -232,7 +233,7 @@ def orders() -> str:
     statement = chosen.apply(
         sa.select(Order).options(selectinload(Order.user), selectinload(Order.lines)).order_by(Order.id.desc())
     )
-    page = db.paginate(statement, per_page=PAGE_SIZE, max_per_page=PAGE_SIZE)
+    page = paginate(statement, PAGE_SIZE)
     payment_labels = {code: m.label for code, m in PAYMENT_METHODS.items()}
     return render_template(
         "admin/orders.html", page=page, form=form, args=request.args.to_dict(), payment_labels=payment_labels
@@ -248,7 +249,7 @@ def orders_export() -> Response:
     return _csv_download(orders_csv(list(db.session.execute(statement).scalars())), "orders.csv")
 
 
-@bp.get("/orders/<int:order_id>")
+@bp.get("/orders/<id:order_id>")
 def order_detail(order_id: int) -> str:
     order = db.get_or_404(Order, order_id)
     form = OrderStatusForm()
@@ -268,13 +269,15 @@ def order_detail(order_id: int) -> str:
     )
 
 
-@bp.post("/orders/<int:order_id>/status")
+@bp.post("/orders/<id:order_id>/status")
 def order_status(order_id: int) -> BaseResponse:
     form = OrderStatusForm()
     form.validate_on_submit()
     to_status = request.form.get("to_status", "")
     if to_status not in OrderStatus.ALL:
         abort(422, "Choose a status.")
+    if form.note.errors:
+        abort(422, f"The note: {form.note.errors[0]}")
     seen_status = form.from_status.data or ""
     if seen_status not in OrderStatus.ALL:
         abort(422, "The form did not say which status you saw: reload the order and choose again.")
@@ -322,7 +325,7 @@ def vouchers() -> BaseResponse | tuple[str, int]:
     ), status
 
 
-@bp.post("/vouchers/<int:voucher_id>/active")
+@bp.post("/vouchers/<id:voucher_id>/active")
 def voucher_active(voucher_id: int) -> BaseResponse:
     ActionForm().validate_on_submit()
     voucher = db.get_or_404(Voucher, voucher_id)
@@ -347,7 +350,7 @@ def emails() -> str:
     if q:
         statement = statement.where(OutboxEmail.recipient.ilike(like_pattern(q), escape="\\"))
     kinds = db.session.execute(sa.select(OutboxEmail.kind).distinct().order_by(OutboxEmail.kind)).scalars()
-    page = db.paginate(statement, per_page=PAGE_SIZE, max_per_page=PAGE_SIZE)
+    page = paginate(statement, PAGE_SIZE)
     return render_template(
         "admin/emails.html",
         page=page,
@@ -361,7 +364,7 @@ def emails() -> str:
     )
 
 
-@bp.get("/emails/<int:email_id>")
+@bp.get("/emails/<id:email_id>")
 def email_detail(email_id: int) -> str:
     email = db.get_or_404(OutboxEmail, email_id)
     # Reset, claim and confirmation links act for whoever holds them: shown without their token.
@@ -369,7 +372,7 @@ def email_detail(email_id: int) -> str:
     return render_template("admin/email_detail.html", email=email, text_body=text_body, action_form=ActionForm())
 
 
-@bp.get("/emails/<int:email_id>/html")
+@bp.get("/emails/<id:email_id>/html")
 def email_html(email_id: int) -> Response:
     """The email's HTML on its own, for the preview frame: sandboxed, no scripts, nothing
     fetched from elsewhere, so whatever it contains cannot act in the admin's session."""
@@ -382,7 +385,7 @@ def email_html(email_id: int) -> Response:
     return response
 
 
-@bp.post("/emails/<int:email_id>/resend")
+@bp.post("/emails/<id:email_id>/resend")
 def email_resend(email_id: int) -> BaseResponse:
     ActionForm().validate_on_submit()
     email = db.get_or_404(OutboxEmail, email_id)

@@ -38,7 +38,7 @@ def show() -> tuple[str, int]:
     return render_cart()
 
 
-@bp.post("/add/<int:product_id>")
+@bp.post("/add/<id:product_id>")
 def add(product_id: int) -> Response | tuple[str, int]:
     product = db.get_or_404(Product, product_id)
     if not product.active:
@@ -55,7 +55,7 @@ def add(product_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("catalog.product", product_id=product.id), 303)
 
 
-@bp.post("/update/<int:product_id>")
+@bp.post("/update/<id:product_id>")
 def update(product_id: int) -> Response | tuple[str, int]:
     product = db.get_or_404(Product, product_id)
     if product_id not in Cart(session).items():
@@ -71,7 +71,7 @@ def update(product_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("cart.show"), 303)
 
 
-@bp.post("/remove/<int:product_id>")
+@bp.post("/remove/<id:product_id>")
 def remove(product_id: int) -> Response | tuple[str, int]:
     form = RemoveFromCartForm()
     if not form.validate_on_submit():

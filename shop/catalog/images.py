@@ -13,6 +13,8 @@ from pathlib import Path
 from flask import current_app
 from werkzeug.datastructures import FileStorage
 
+from shop.files import private_folder, write_private_file
+
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 SIGNATURES = {  # first bytes -> file type (SVG is refused: it can carry scripts)
     b"\x89PNG\r\n\x1a\n": "png",
@@ -27,9 +29,7 @@ class ImageRefused(ValueError):
 
 
 def image_folder() -> Path:
-    folder = Path(current_app.instance_path) / "uploads" / "products"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return private_folder(Path(current_app.instance_path) / "uploads" / "products")
 
 
 def image_type(head: bytes) -> str | None:
@@ -52,7 +52,7 @@ def store_product_image(upload: FileStorage) -> str:
     if kind is None:
         raise ImageRefused("That is not a PNG, JPEG, GIF or WebP image.")
     name = f"{secrets.token_hex(16)}.{kind}"
-    (image_folder() / name).write_bytes(data)
+    write_private_file(image_folder() / name, data)
     return name
 
 

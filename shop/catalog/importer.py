@@ -15,8 +15,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
@@ -26,11 +27,13 @@ from shop.catalog.service import category_named
 from shop.csv_cells import escape_cell, unescape_cell
 from shop.database import transaction
 from shop.extensions import db
+from shop.inputs import unstorable_character
 from shop.models import Category, Product
 from shop.money import MoneyError, format_amount, parse_money
 
 COLUMNS = ("sku", "name", "description", "price", "stock", "category")
 VERSION_COLUMN = "version"  # optional on import
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,11 @@ def read_rows(lines: Iterable[str]) -> list[ProductRow]:
     file alone tells); ImportFailed if the columns are missing. `lines` must keep line
     breaks inside cells as they are (a file opened with newline="")."""
     reader = csv.DictReader(lines)
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    missing = [c for c in COLUMNS if c not in (_csv_read(lambda: reader.fieldnames, reader) or [])]
     if missing:
         raise ImportFailed([f"line 1: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}"])
     rows, seen = [], {}
-    for record in reader:
+    for record in _csv_records(reader):
         line = reader.line_num
         problems = []
         sku, name, description, category = (_text(record, c) for c in ("sku", "name", "description", "category"))
@@ -101,6 +104,9 @@ def read_rows(lines: Iterable[str]) -> list[ProductRow]:
         version_text = (record.get(VERSION_COLUMN) or "").strip()
         if None in record:
             problems.append("more fields than columns")
+        unstorable = next(filter(None, map(unstorable_character, (sku, name, description, category))), None)
+        if unstorable:
+            problems.append(f"a control character ({unstorable}) that cannot be stored")
         if sku in seen:
             problems.append(f"sku {sku} already on line {seen[sku]}")
         if not name or len(name) > NAME_MAX_LENGTH:
@@ -114,10 +120,10 @@ def read_rows(lines: Iterable[str]) -> list[ProductRow]:
         except MoneyError as error:
             problems.append(f"price: {error}")
             price = 0
-        stock = int(stock_text) if re.fullmatch(r"\d{1,7}", stock_text) else -1
+        stock = int(stock_text) if re.fullmatch(r"[0-9]{1,7}", stock_text) else -1
         if not 0 <= stock <= MAX_STOCK:
             problems.append(f"stock must be a whole number from 0 to {MAX_STOCK}, got {stock_text!r}")
-        version = int(version_text) if re.fullmatch(r"\d{1,18}", version_text) else None
+        version = int(version_text) if re.fullmatch(r"[0-9]{1,18}", version_text) else None
         if version_text and version is None:
             problems.append(f"version must be the number the export wrote (or empty), got {version_text!r}")
         seen.setdefault(sku, line)
@@ -137,6 +143,21 @@ def _problems_with(row: ProductRow, product: Product | None) -> list[str]:
     elif row.version is not None and product.version_id != row.version:
         problems.append(f"product {row.sku} changed since this file was exported: export again")
     return problems
+
+
+def _csv_read(read: Callable[[], T], reader: csv.DictReader) -> T:
+    """read(), with the csv module's own error (a field over csv.field_size_limit(), ...) as
+    the message of the line it is on: the file cannot be read past it. (line_num counts the
+    lines read before the one that failed.)"""
+    try:
+        return read()
+    except csv.Error as error:
+        raise ImportFailed([f"line {reader.line_num + 1}: this is not readable as CSV ({error})"]) from None
+
+
+def _csv_records(reader: csv.DictReader) -> Iterator[dict[str | Any, Any]]:
+    while (record := _csv_read(lambda: next(reader, None), reader)) is not None:
+        yield record
 
 
 def import_products(lines: Iterable[str]) -> ImportResult:

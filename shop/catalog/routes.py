@@ -11,6 +11,7 @@ from shop.catalog import bp
 from shop.catalog.images import image_folder
 from shop.catalog.search import search_products
 from shop.extensions import db
+from shop.inputs import paginate
 from shop.models import Category, Product
 
 MAX_QUERY_LENGTH = 100
@@ -28,7 +29,7 @@ def index() -> str:
             abort(404, "There is no such category.")
         statement = statement.where(Product.category_id == category.id)
     statement = search_products(statement, q)
-    page = db.paginate(statement, per_page=current_app.config["SHOP_PAGE_SIZE"], max_per_page=100)
+    page = paginate(statement, min(current_app.config["SHOP_PAGE_SIZE"], 100))
     categories = db.session.execute(
         sa.select(Category)
         .where(sa.exists().where(Product.category_id == Category.id, Product.active.is_(True)))
@@ -37,7 +38,7 @@ def index() -> str:
     return render_template("catalog/index.html", page=page, q=q, category=category, categories=list(categories))
 
 
-@bp.get("/products/<int:product_id>")
+@bp.get("/products/<id:product_id>")
 def product(product_id: int) -> str:
     # The page names the category: loaded in the product's query (a join), not lazily by
     # the template in a second one.

@@ -129,7 +129,8 @@ def set_product_active(product_id: int, active: bool) -> str:
 
 
 def slugify(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "category"
+    # At most 72 characters: with a "-2" ... suffix it still fits the 80 of Category.slug.
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:72].strip("-") or "category"
 
 
 def category_named(name: str) -> Category | None:

@@ -7,6 +7,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.checkout.service import GuestLinkExpired, how_paid_and_shipped, order_from_guest_token
 from shop.extensions import db
+from shop.inputs import paginate
 from shop.models import Order
 from shop.orders import bp
 
@@ -20,11 +21,11 @@ def index() -> str:
         .options(selectinload(Order.lines))
         .order_by(Order.created_at.desc(), Order.id.desc())
     )
-    page = db.paginate(statement, per_page=20, max_per_page=20)
+    page = paginate(statement, 20)
     return render_template("orders/index.html", page=page)
 
 
-@bp.get("/<int:order_id>")
+@bp.get("/<id:order_id>")
 @login_required
 def detail(order_id: int) -> str:
     order = db.get_or_404(Order, order_id)
