@@ -12,6 +12,9 @@ Behaviours, switchable while it runs (`SmtpSink.behave(...)`):
     tempfail    answer 451 to DATA the next `times` messages, then accept
     permfail    answer 550 to RCPT (no such user)
     drop_quit   accept the message, then hang up instead of answering QUIT
+
+`SmtpSink.offer(smtputf8=False, eightbitmime=False)` leaves those extensions out of the EHLO
+answer, as an older server would.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ class ReceivedMail:
     rcpt_tos: list[str]
     message: EmailMessage
     received: float = field(default_factory=time.time)
+    raw: bytes = b""  # as it came after DATA
+    mail_options: list[str] = field(default_factory=list)  # MAIL FROM's ESMTP options (SMTPUTF8, BODY=8BITMIME)
 
     @property
     def subject(self) -> str:
@@ -66,6 +71,13 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        hidden = {name for name, offered in self.sink.offered.items() if not offered}
+        return [line for line in responses if line[4:].split(" ")[0].upper() not in hidden]
+
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list) -> str:
         if self.sink.mode == "permfail":
             return "550 5.1.1 No such user here"
@@ -85,7 +97,13 @@ class _Handler:
             await asyncio.sleep(sink.delay)
         raw = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=email.policy.default)
-        mail = ReceivedMail(str(envelope.mail_from), list(envelope.rcpt_tos), message)  # type: ignore[arg-type]
+        mail = ReceivedMail(
+            str(envelope.mail_from),
+            list(envelope.rcpt_tos),
+            message,  # type: ignore[arg-type]
+            raw=raw,
+            mail_options=list(envelope.mail_options),
+        )
         sink._record(mail, raw)
         return "250 2.0.0 Message accepted for delivery"
 
@@ -115,6 +133,7 @@ class SmtpSink:
         self.delay = 0.0
         self.fail_times = 0
         self.attempts = 0  # DATA commands seen, accepted or not
+        self.offered = {"SMTPUTF8": True, "8BITMIME": True}  # ESMTP extensions named in the EHLO answer
         self.messages: list[ReceivedMail] = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -141,6 +160,12 @@ class SmtpSink:
             self._call(self._close())
         elif self._server is None:
             self._call(self._listen())
+        return self
+
+    def offer(self, smtputf8: bool = True, eightbitmime: bool = True) -> SmtpSink:
+        """Which extensions the next EHLO answers name (the server still accepts either)."""
+        with self._lock:
+            self.offered = {"SMTPUTF8": smtputf8, "8BITMIME": eightbitmime}
         return self
 
     def stop(self) -> None:

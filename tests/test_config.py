@@ -172,3 +172,18 @@ def test_production_refuses_bank_transfer_without_bank_details():
         settings_from_env(env)
     no_transfer = {**env, "SHOP_PAYMENT_METHODS": "cash_on_delivery,pay_at_pickup"}
     assert settings_from_env(no_transfer)["SHOP_BANK_IBAN"] == ""
+
+
+# ---------------------------------------------------------------- mail settings (i13-mail)
+def test_mail_settings_beyond_ascii_and_the_health_token():
+    assert settings_from_env({})["MAIL_SMTPUTF8"] is False
+    assert settings_from_env({})["SHOP_HEALTH_TOKEN"] == ""
+    with pytest.raises(ConfigError, match="SHOP_HEALTH_TOKEN must be at least 16"):
+        settings_from_env({"SHOP_HEALTH_TOKEN": "short"})
+    with pytest.raises(ConfigError, match="MAIL_DEFAULT_SENDER has letters beyond ASCII before the @"):
+        settings_from_env({"MAIL_DEFAULT_SENDER": "Jörg <jörg@example.com>"})
+    with pytest.raises(ConfigError, match="SHOP_OWNER_EMAIL must be an address"):
+        settings_from_env({"SHOP_OWNER_EMAIL": "nobody"})
+    ok = settings_from_env({"MAIL_DEFAULT_SENDER": "Jörg <jörg@bücher.example>", "MAIL_SMTPUTF8": "true"})
+    assert ok["MAIL_SMTPUTF8"] is True
+    assert settings_from_env({"MAIL_DEFAULT_SENDER": "Bücher, «Grün» <shop@bücher.example>"})  # a domain is fine

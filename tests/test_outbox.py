@@ -35,6 +35,31 @@ def queue(app: Flask, n: int = 1, recipient: str = "someone@example.com", prefix
         ]
 
 
+def queue_one(
+    app: Flask,
+    recipient: str = "someone@example.com",
+    prefix: str = "one",
+    text_body: str | None = None,
+    html_body: str | None = None,
+    dispatch: bool = True,
+) -> int:
+    """One email in the outbox, handed to the dispatcher after the commit (as checkout
+    does) unless `dispatch` is False; its id."""
+    with app.app_context(), transaction():
+        email_id = outbox.enqueue_email(
+            key=prefix,
+            kind="test",
+            recipient=recipient,
+            subject=f"Test message {prefix}",
+            text_body=f"Body {prefix}" if text_body is None else text_body,
+            html_body=f"<p>Body {prefix}</p>" if html_body is None else html_body,
+        )
+    if dispatch:
+        with app.app_context():
+            get_dispatcher(app).hand_off([email_id])
+    return email_id
+
+
 def row(app: Flask, email_id: int) -> OutboxEmail:
     with app.app_context():
         email = db.session.get(OutboxEmail, email_id)

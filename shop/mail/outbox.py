@@ -15,13 +15,13 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 
 import sqlalchemy as sa
 from flask import current_app
 
 from shop.database import insert_ignoring_duplicates, transaction
 from shop.extensions import db
+from shop.mail.mime import parse_mailbox
 from shop.models import EmailStatus, OutboxEmail, utcnow
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,12 @@ def enqueue_email(*, key: str, kind: str, recipient: str, subject: str, text_bod
 
 
 def _sender_domain() -> str:
-    """The domain of MAIL_DEFAULT_SENDER, for Message-IDs (make_msgid would ask DNS)."""
-    _, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"] or "")
-    return address.rpartition("@")[2] or "localhost"
+    """The domain of MAIL_DEFAULT_SENDER (in IDNA: a Message-ID is ASCII), for Message-IDs
+    (make_msgid would ask DNS)."""
+    try:
+        return parse_mailbox(current_app.config["MAIL_DEFAULT_SENDER"] or "").address.rpartition("@")[2]
+    except ValueError:
+        return "localhost"
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class ClaimedEmail:
     text_body: str
     html_body: str
     message_id: str
+    created_at: datetime  # the message's Date: the same on every attempt
 
 
 def claim(email_id: int, lease_seconds: float) -> ClaimedEmail | None:
@@ -108,6 +112,7 @@ def claim(email_id: int, lease_seconds: float) -> ClaimedEmail | None:
             OutboxEmail.text_body,
             OutboxEmail.html_body,
             OutboxEmail.message_id,
+            OutboxEmail.created_at,
         )
         .execution_options(synchronize_session=False)
     )

@@ -21,7 +21,18 @@ from typing import Any
 import flask_mail
 from flask import current_app
 
+from shop.mail.mime import ShopMessage, parse_mailbox
 from shop.mail.outbox import ClaimedEmail
+
+
+class SmtpUtf8NotOffered(smtplib.SMTPException):
+    """The message needs SMTPUTF8 (an address beyond ASCII) and the server does not offer it."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(
+            f"the mail server does not offer SMTPUTF8, needed for {address}; "
+            "use a server that does, or turn MAIL_SMTPUTF8 off (such addresses are then refused at the forms)"
+        )
 
 
 @dataclass(frozen=True)
@@ -90,10 +101,32 @@ class DeadlineConnection(flask_mail.Connection):
                 host.starttls()
             if self.mail.username and self.mail.password:
                 host.login(self.mail.username, self.mail.password)
+            host.ehlo_or_helo_if_needed()  # so that the server's extensions are known before MAIL
         except BaseException:
             host.close()  # __exit__ never runs for a connection that failed to open
             raise
         return host
+
+    def send(self, message: ShopMessage, envelope_from: object = None) -> None:  # type: ignore[override]
+        """Send with the ESMTP options the message needs and the server offers: SMTPUTF8
+        for an address beyond ASCII (or SmtpUtf8NotOffered), BODY=8BITMIME for 8-bit
+        content (or the message's 7-bit form). Flask-Mail's own send() would run the
+        addresses through formataddr, which refuses a local part beyond ASCII."""
+        host = self.host
+        if host is None:
+            return
+        options = []
+        if message.needs_smtputf8:
+            if not host.has_extn("smtputf8"):
+                raise SmtpUtf8NotOffered(message.to_mailbox.address)
+            options.append("SMTPUTF8")
+        raw = message.as_bytes()
+        if not raw.isascii():
+            if host.has_extn("8bitmime"):
+                options.append("BODY=8BITMIME")
+            else:
+                raw = message.as_bytes(seven_bit=True)
+        host.sendmail(message.from_mailbox.address, [message.to_mailbox.address], raw, options)
 
     def __exit__(self, *exc_info: object) -> None:
         if self.host is None:
@@ -104,15 +137,18 @@ class DeadlineConnection(flask_mail.Connection):
             self.host.close()  # the message (if any) was already accepted or already failed
 
 
-def build_message(email: ClaimedEmail) -> flask_mail.Message:
-    message = flask_mail.Message(
+def build_message(email: ClaimedEmail) -> ShopMessage:
+    """The email as Flask-Mail's Message with a clean serialisation (mime.py). ValueError
+    for an address that cannot be sent to."""
+    return ShopMessage(
         subject=email.subject,
-        recipients=[email.recipient],
-        body=email.text_body,
-        html=email.html_body or None,
+        sender=parse_mailbox(current_app.config["MAIL_DEFAULT_SENDER"]),
+        recipient=parse_mailbox(email.recipient),
+        text_body=email.text_body,
+        html_body=email.html_body,
+        message_id=email.message_id,
+        created_at=email.created_at,
     )
-    message.msgId = email.message_id  # the row's own id, the same on every attempt
-    return message
 
 
 def send_email(email: ClaimedEmail) -> SendResult:
@@ -122,6 +158,8 @@ def send_email(email: ClaimedEmail) -> SendResult:
         message = build_message(email)
         with DeadlineConnection(mail_state, current_app.config["MAIL_TIMEOUT"]) as connection:
             connection.send(message)
+    except SmtpUtf8NotOffered as exc:
+        return SendResult(False, str(exc), permanent=True)
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()), (None, b""))
         return _refused(code, f"recipient refused: {_text(reply)}")
