@@ -32,7 +32,7 @@ def post_worker_init(worker):
     """Start the mail pool and its start-up sweep now, not at the first request, so a
     restarted worker sends what an earlier one left behind even if nobody visits."""
     dispatcher = _dispatcher(worker)
-    if dispatcher is not None and dispatcher.mode == "thread":
+    if dispatcher is not None:
         dispatcher.start()
 
 

@@ -86,7 +86,7 @@ log = logging.getLogger("faults")
 FAULT_SETTINGS = {"SHOP_MAIL_RETRY_BASE_SECONDS": "1", "SHOP_MAIL_SWEEP_SECONDS": "1", "MAIL_TIMEOUT": "3"}
 SCENARIOS = ("refused", "tempfail", "permfail", "hung", "crash", "drop_quit", "two-procs")
 DRAIN_SINK_DELAY = 0.2  # seconds per message in two-procs: long enough for both processes to overlap
-# One line per attempt from shop/mail/dispatcher.py: deliver().
+# One line per attempt from shop/mail/delivery.py: deliver().
 ATTEMPT_LINE = re.compile(r"outbox id=\d+ to=\S+ attempt=\d+ outcome=(\w+)(?:.*? error=(['\"])(.*)\2)?")
 
 

@@ -18,7 +18,7 @@ from shop.catalog.importer import ImportFailed, import_products
 from shop.database import transaction
 from shop.extensions import db
 from shop.mail import outbox
-from shop.mail.dispatcher import get_dispatcher
+from shop.mail.dispatcher import MailPool, get_dispatcher
 from shop.models import EmailStatus, OutboxEmail, Product, utcnow
 
 shop_cli = AppGroup("shop", help="Catalogue and accounts.")
@@ -165,21 +165,21 @@ def outbox_retry_command(email_ids: tuple[int, ...], all_failed: bool) -> None:
 @click.option("--loop", is_flag=True, help="keep going, as a worker process, until stopped")
 def outbox_drain_command(loop: bool) -> None:
     """Send every email due now, then exit (with --loop: keep sending as they fall due)."""
-    dispatcher = get_dispatcher()
+    pool = MailPool(current_app._get_current_object())  # whatever SHOP_MAIL_DISPATCH says
     interrupted = []
 
     def on_sigterm(*_: object) -> None:  # systemd stopping a worker: finish the sends in progress
         interrupted.append(True)
-        dispatcher.request_stop()
+        pool.request_stop()
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        dispatcher.drain(loop=loop)  # stops the pool however it ends, Ctrl+C included
+        pool.drain(loop=loop)  # stops the pool however it ends, Ctrl+C included
     except KeyboardInterrupt:
         interrupted.append(True)
     if interrupted:
         click.echo("stopped: emails not yet claimed stay pending")
-    done = dispatcher.outcomes
+    done = pool.outcomes
     click.echo(
         f"this drain: sent {done['sent']}, to retry {done['retry']}, failed {done['failed']}; "
         f"outbox now: pending {outbox.counts_by_status()['pending']} ({_next_due()})"

@@ -215,7 +215,7 @@ def test_smtputf8_needed_but_not_offered_fails_at_once_saying_why(make_app, smtp
     smtp.offer(smtputf8=False)
     email_id = queue_one(app, recipient="jörg@example.com", dispatch=False)
     with app.app_context():
-        from shop.mail.dispatcher import deliver
+        from shop.mail.delivery import deliver
 
         assert deliver(email_id) == "failed"
     failed = row(app, email_id)

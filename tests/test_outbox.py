@@ -14,7 +14,8 @@ from flask import Flask
 from shop.database import transaction
 from shop.extensions import db
 from shop.mail import outbox
-from shop.mail.dispatcher import deliver, get_dispatcher
+from shop.mail.delivery import deliver
+from shop.mail.dispatcher import get_dispatcher
 from shop.models import EmailStatus, Order, OutboxEmail, utcnow
 from tests.conftest import count, order_id_from, wait_until
 
@@ -320,7 +321,7 @@ def test_one_log_line_per_attempt_and_never_the_password(make_app, smtp, caplog)
         deliver(email_id)
         make_due(app, email_id)
         deliver(email_id)
-    lines = [r.getMessage() for r in caplog.records if r.name == "shop.mail.dispatcher"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "shop.mail.delivery"]
     assert len(lines) == 2
     assert f"outbox id={email_id} to=reader@example.com attempt=1 outcome=retry" in lines[0]
     assert "next=20" in lines[0]

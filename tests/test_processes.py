@@ -4,6 +4,8 @@ several processes sending from one outbox at once."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ from shop.database import transaction
 from shop.extensions import db
 from shop.models import OutboxEmail, Product
 from tests.conftest import wait_until
-from tests.served import HttpShopper, ServedShop, outbox_rows
+from tests.served import ROOT, HttpShopper, ServedShop, outbox_rows
 from tests.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.slow
@@ -146,3 +148,38 @@ def test_drain_loop_is_a_worker_that_sends_as_emails_arrive_and_stops_on_sigterm
             worker.kill()
     assert [status for _, status, _ in outbox_rows(shop_db)] == ["sent", "sent"]
     assert "stopped: emails not yet claimed stay pending" in (tmp_path / "gunicorn.log").read_text()
+
+
+EXIT_SCRIPT = """
+import sys, time
+import sqlalchemy as sa
+from shop import create_app
+from shop.extensions import db
+from shop.mail.dispatcher import get_dispatcher
+
+app = create_app()
+get_dispatcher(app).hand_off([1, 2, 3])
+with app.app_context():
+    while db.session.execute(sa.text("SELECT status FROM outbox_email WHERE id = 1")).scalar_one() != "sending":
+        db.session.rollback()
+        time.sleep(0.02)
+print("first email claimed; the interpreter exits now", flush=True)
+"""
+
+
+def test_at_interpreter_exit_the_pool_stops_claiming_and_finishes_the_send_in_progress(
+    served, shop_db, smtp, app, tmp_path
+):
+    from tests.test_outbox import queue
+
+    smtp.behave("hang")
+    queue(app, 3)
+    shop = serve(served, shop_db, smtp, tmp_path, SHOP_MAIL_WORKERS=1, MAIL_TIMEOUT=1)
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT], cwd=ROOT, env=shop.env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "the interpreter exits now" in done.stdout
+    # The send in progress ended (at MAIL_TIMEOUT) and was recorded; the two waiting in
+    # memory were never claimed: nothing is left 'sending' for a lease to free.
+    assert outbox_rows(shop_db) == [(1, "pending", 1), (2, "pending", 0), (3, "pending", 0)]

@@ -1,9 +1,11 @@
-"""Who sends the outbox, and when: one bounded thread pool per process, woken after commit.
+"""Who sends the outbox, and when: the dispatch mode, one object chosen in create_app().
 
-- `deliver(id)` is the one code path that sends an email: claim the row, send, record.
-  The pool, `SHOP_MAIL_DISPATCH=sync`, `flask outbox drain` and the Celery task all run it.
-- `MailDispatcher.hand_off(ids)` is called after a transaction that queued emails has
-  committed; the pool sends them while the shopper already sees the next page.
+- `ThreadDispatch` (SHOP_MAIL_DISPATCH=thread, the default) is a MailPool: a bounded set of
+  sender threads per process. `hand_off(ids)` is called after a transaction that queued
+  emails has committed; the pool sends them while the shopper already sees the next page.
+- `SyncDispatch` sends inside the request (the blocking design, for comparison and tests);
+  `CeleryDispatch` (shop/mail/tasks.py) hands the ids to a Celery worker.
+- Each of them sends through delivery.py's `deliver()`.
 - A sweeper thread runs at start and every SHOP_MAIL_SWEEP_SECONDS: it takes back emails
   whose sender died (expired lease) and hands due emails to the pool. It finds whatever a
   hand-off missed: a full pool, a process killed between commit and send, a retry.
@@ -13,67 +15,21 @@ Memory holds at most `capacity` ids; everything else waits in the database.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import queue
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, current_app
 
 from shop.mail import outbox
-from shop.mail.sender import send_email
+from shop.mail.delivery import deliver, lease_seconds
 
 log = logging.getLogger(__name__)
-
-
-def lease_seconds(mail_timeout: float) -> float:
-    """How long a claim holds: the longest a send can take (MAIL_TIMEOUT: the sender's
-    deadline for the whole SMTP conversation), twice over, with room to record the outcome.
-    Past it, the sweep gives the email to another sender."""
-    return 2 * mail_timeout + 5
-
-
-def deliver(email_id: int) -> str:
-    """Claim, send and record one email; the outcome ('sent', 'retry', 'failed', 'skipped').
-
-    'skipped': someone else has it, it was sent already, or it is not due yet.
-    Runs inside an app context; no transaction is open while the SMTP server talks.
-    """
-    config = current_app.config
-    email = outbox.claim(email_id, lease_seconds(config["MAIL_TIMEOUT"]))
-    if email is None:
-        return "skipped"
-    started = time.monotonic()
-    result = send_email(email)
-    duration = time.monotonic() - started
-    if result.sent:
-        outbox.mark_sent(email)
-        outcome, next_at = "sent", None
-    else:
-        next_at = outbox.mark_failed_attempt(
-            email,
-            result.error,
-            result.smtp_code,
-            result.permanent,
-            config["SHOP_MAIL_MAX_ATTEMPTS"],
-            config["SHOP_MAIL_RETRY_BASE_SECONDS"],
-        )
-        outcome = "retry" if next_at else "failed"
-    log.log(
-        logging.INFO if result.sent else logging.WARNING,
-        "outbox id=%s to=%s attempt=%d outcome=%s duration=%.2fs next=%s%s",
-        email.id,
-        email.recipient,
-        email.attempts,
-        outcome,
-        duration,
-        next_at.isoformat(timespec="seconds") + "Z" if next_at else "-",
-        f" error={result.error!r}" if result.error else "",
-    )
-    return outcome
 
 
 class RateLimit:
@@ -94,27 +50,40 @@ class RateLimit:
         return not stopping.wait(turn - now) if turn > now else not stopping.is_set()
 
 
-class MailDispatcher:
-    """The process's mail pool and sweeper, started lazily in the serving process."""
+class MailPool:
+    """One process's sender threads and sweeper, started lazily in the serving process.
+
+    Memory holds at most `capacity` ids; everything else waits in the database.
+    """
+
+    mode = "thread"
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         config = app.config
-        self.mode: str = config["SHOP_MAIL_DISPATCH"]
         self.workers: int = config["SHOP_MAIL_WORKERS"]
         self.capacity = 2 * self.workers  # ids held in memory at most: in flight or queued
         self.sweep_seconds: float = config["SHOP_MAIL_SWEEP_SECONDS"]
         self.max_attempts: int = config["SHOP_MAIL_MAX_ATTEMPTS"]
+        # stop() waits this long for a send in progress; past it the claim's lease ends and
+        # the email belongs to whoever sweeps next anyway.
+        self.stop_wait = lease_seconds(config["MAIL_TIMEOUT"])
         rate = config["SHOP_MAIL_RATE_PER_MINUTE"]
         self.rate_limit = RateLimit(rate) if rate else None
         self._reset()
         # gunicorn forks workers from a master that may have imported the app (--preload):
         # a child gets a copy of this object but none of its threads, so it starts afresh.
         os.register_at_fork(after_in_child=self._reset)
+        # The sender threads are daemons, so the interpreter does not join them at exit
+        # before atexit handlers run (concurrent.futures' pool is joined earlier, by a
+        # private hook, and would still claim queued work): here they are told to stop
+        # claiming first, and their sends in progress finish.
+        atexit.register(self.stop)
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
+        self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._senders: list[threading.Thread] = []
         self._sweeper: threading.Thread | None = None
         self._inflight: set[int] = set()
         # What this process's senders did ('sent', 'retry', 'failed', 'skipped'): other
@@ -126,69 +95,62 @@ class MailDispatcher:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, sweeper: bool = True) -> None:
-        """Create the pool (and the sweeper) unless running; cheap to call on every request."""
-        if self._executor is not None or self._stopping.is_set():
+        """Start the sender threads (and the sweeper) unless running; cheap to call on every
+        request."""
+        if self._senders or self._stopping.is_set():
             return
         with self._lock:
-            if self._executor is not None:
+            if self._senders or self._stopping.is_set():
                 return
-            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="mail-sender")
+            self._senders = [
+                threading.Thread(target=self._sender_loop, name=f"mail-sender-{n}", daemon=True)
+                for n in range(self.workers)
+            ]
+            for thread in self._senders:
+                thread.start()
             if sweeper:
                 self._sweeper = threading.Thread(target=self._sweep_loop, name="mail-sweeper", daemon=True)
                 self._sweeper.start()
-            # Before the interpreter joins the pool's threads at exit, stop claiming work;
-            # an atexit handler would run after that join, too late. concurrent.futures
-            # registers its own exit hook the same way.
-            threading._register_atexit(self.stop)  # type: ignore[attr-defined]
         log.info("mail dispatcher started: %d sender threads, sweep every %gs", self.workers, self.sweep_seconds)
 
     def request_stop(self) -> None:
-        """Ask the pool to stop (safe in a signal handler); stop() waits for it."""
+        """Stop claiming at once (safe in a signal handler: it only sets events); stop()
+        waits for the sends in progress."""
         self._stopping.set()
         self._wake.set()
 
     def stop(self) -> None:
         """Stop claiming; let sends in progress finish (each within MAIL_TIMEOUT); emails not
         yet claimed stay pending in the database for the next start."""
-        self._stopping.set()
-        self._wake.set()
-        executor, sweeper = self._executor, self._sweeper
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-        if sweeper is not None and sweeper is not threading.current_thread():
-            sweeper.join(timeout=5)
+        self.request_stop()
+        senders, sweeper = list(self._senders), self._sweeper
+        for _ in senders:
+            self._queue.put(None)  # one "stop" for each sender, behind the ids it skips
+        deadline = time.monotonic() + self.stop_wait
+        for thread in [*senders, sweeper]:
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     @property
     def running(self) -> bool:
-        return self._executor is not None and not self._stopping.is_set()
+        return bool(self._senders) and not self._stopping.is_set()
 
     def in_flight(self) -> int:
         with self._lock:
             return len(self._inflight)
 
     # ------------------------------------------------------------------ work
-    def hand_off(self, email_ids: Iterable[int]) -> None:
-        """Send these just-committed emails now: in the pool, or inline when dispatch is sync."""
-        email_ids = [i for i in email_ids if i is not None]
-        if not email_ids:
-            return
-        if self.mode == "sync":  # the blocking design, kept for comparison and for tests
-            for email_id in email_ids:
-                deliver(email_id)
-            return
-        if self.mode == "celery":
-            from shop.mail.tasks import enqueue_delivery
-
-            for email_id in email_ids:
-                enqueue_delivery(email_id)
-            return
-        self.start()
-        self._submit(email_ids)
+    def hand_off(self, email_ids: Iterable[int | None]) -> None:
+        """Send these just-committed emails now, in the pool (started if need be)."""
+        ids = [i for i in email_ids if i is not None]
+        if ids:
+            self.start()
+            self._submit(ids)
 
     def _submit(self, email_ids: Iterable[int]) -> int:
         submitted = 0
         with self._lock:
-            if self._executor is None or self._stopping.is_set():
+            if not self._senders or self._stopping.is_set():
                 return 0
             for email_id in email_ids:
                 if email_id in self._inflight:
@@ -197,9 +159,13 @@ class MailDispatcher:
                     self._more_due = True  # it waits in the database; a freed slot fetches it
                     break
                 self._inflight.add(email_id)
-                self._executor.submit(self._run, email_id)
+                self._queue.put(email_id)
                 submitted += 1
         return submitted
+
+    def _sender_loop(self) -> None:
+        while (email_id := self._queue.get()) is not None:
+            self._run(email_id)
 
     def _run(self, email_id: int) -> None:
         try:
@@ -254,9 +220,10 @@ class MailDispatcher:
             self._wake.wait(max(0.0, last_sweep + self.sweep_seconds - time.monotonic()))
             self._wake.clear()
 
-    def drain(self, loop: bool = False) -> None:
+    def drain(self, loop: bool = False) -> Counter[str]:
         """Send everything due, in the foreground, until nothing is due (or, with loop, until
-        stopped). For `flask outbox drain`, from cron or as a worker process."""
+        stopped); what this process's senders did. For `flask outbox drain`, from cron or as
+        a worker process."""
         self.start(sweeper=False)
         last_sweep = float("-inf")
         try:
@@ -268,14 +235,42 @@ class MailDispatcher:
                     handed = self.fill()
                 if handed == 0 and self.in_flight() == 0:
                     if not loop:
-                        return
+                        break
                     self._stopping.wait(min(1.0, self.sweep_seconds))
                 else:
                     self._wake.wait(0.2)
                     self._wake.clear()
         finally:
             self.stop()
+        return self.outcomes
 
 
-def get_dispatcher(app: Flask | None = None) -> MailDispatcher:
+class ThreadDispatch(MailPool):
+    """SHOP_MAIL_DISPATCH=thread: this process's pool sends after the commit."""
+
+
+class SyncDispatch:
+    """SHOP_MAIL_DISPATCH=sync: the request itself sends (the blocking design, kept for
+    comparison and for tests)."""
+
+    mode = "sync"
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def hand_off(self, email_ids: Iterable[int | None]) -> None:
+        for email_id in email_ids:
+            if email_id is not None:
+                deliver(email_id)
+
+    def start(self) -> None:
+        """Nothing runs in the background."""
+
+    def stop(self) -> None:
+        """Nothing runs in the background."""
+
+
+def get_dispatcher(app: Flask | None = None) -> MailPool | SyncDispatch:
+    """The app's dispatch object (ThreadDispatch, SyncDispatch or CeleryDispatch): call
+    `hand_off(ids)` after the commit of a transaction that queued emails."""
     return (app or current_app).extensions["swiftcart.mail"]

@@ -13,12 +13,13 @@ when the setting asks for it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from celery import Celery, Task, shared_task
 from flask import Flask, current_app
 
 from shop.mail import outbox
-from shop.mail.dispatcher import deliver
+from shop.mail.delivery import deliver
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +73,25 @@ def enqueue_delivery(email_id: int) -> None:
         current_app.extensions["celery"].send_task(DELIVER, args=[email_id], retry=False)
     except Exception as error:  # kombu raises several kinds; none of them may fail a checkout
         log.warning("outbox id=%s: not handed to Celery (%s); the sweep will send it", email_id, error)
+
+
+class CeleryDispatch:
+    """SHOP_MAIL_DISPATCH=celery: after the commit the ids go to the broker; a Celery worker
+    sends them."""
+
+    mode = "celery"
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        celery_init_app(app)
+
+    def hand_off(self, email_ids: Iterable[int | None]) -> None:
+        for email_id in email_ids:
+            if email_id is not None:
+                enqueue_delivery(email_id)
+
+    def start(self) -> None:
+        """Nothing runs in the background."""
+
+    def stop(self) -> None:
+        """Nothing runs in the background."""
