@@ -179,6 +179,20 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SHOP_MAIL_MAX_ATTEMPTS": _int("SHOP_MAIL_MAX_ATTEMPTS", get("SHOP_MAIL_MAX_ATTEMPTS", "8"), 1),
         "SHOP_MAIL_SWEEP_SECONDS": _float("SHOP_MAIL_SWEEP_SECONDS", get("SHOP_MAIL_SWEEP_SECONDS", "15"), 0.05),
         "SHOP_MAIL_RATE_PER_MINUTE": _float("SHOP_MAIL_RATE_PER_MINUTE", rate, 0.001) if rate else None,
+        # A sender claims up to this many due emails at once (one UPDATE, one lease each).
+        "SHOP_MAIL_BATCH": _int("SHOP_MAIL_BATCH", get("SHOP_MAIL_BATCH", "10"), 1),
+        # One SMTP connection carries at most this many emails, and is closed after this
+        # many seconds without one.
+        "SHOP_MAIL_SMTP_MAX_MESSAGES": _int(
+            "SHOP_MAIL_SMTP_MAX_MESSAGES", get("SHOP_MAIL_SMTP_MAX_MESSAGES", "100"), 1
+        ),
+        "SHOP_MAIL_SMTP_IDLE_SECONDS": _float(
+            "SHOP_MAIL_SMTP_IDLE_SECONDS", get("SHOP_MAIL_SMTP_IDLE_SECONDS", "10"), 0.0
+        ),
+        # While the SMTP server is unreachable a process probes it at most this far apart.
+        "SHOP_MAIL_PROBE_MAX_SECONDS": _float(
+            "SHOP_MAIL_PROBE_MAX_SECONDS", get("SHOP_MAIL_PROBE_MAX_SECONDS", "8"), 0.1
+        ),
         # A monitor sending "Authorization: Bearer <token>" gets /healthz's details; empty:
         # only a signed-in admin does (anyone else: up or down).
         "SHOP_HEALTH_TOKEN": _health_token(get("SHOP_HEALTH_TOKEN").strip()),

@@ -75,12 +75,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _mail_dispatch(app: Flask) -> Any:
     """The one place that reads SHOP_MAIL_DISPATCH: an object with hand_off(ids), start()
-    and stop() (shop/mail/dispatcher.py, or shop/mail/tasks.py for Celery)."""
+    and stop() (shop/mail/dispatcher.py, delivery.py, or tasks.py for Celery)."""
     if app.config["SHOP_MAIL_DISPATCH"] == "celery":
         from shop.mail.tasks import CeleryDispatch  # Celery is an optional extra
 
         return CeleryDispatch(app)
-    from shop.mail.dispatcher import SyncDispatch, ThreadDispatch
+    from shop.mail.delivery import SyncDispatch
+    from shop.mail.dispatcher import ThreadDispatch
 
     return {"thread": ThreadDispatch, "sync": SyncDispatch}[app.config["SHOP_MAIL_DISPATCH"]](app)
 

@@ -18,6 +18,7 @@ from shop.catalog.importer import ImportFailed, import_products
 from shop.database import transaction
 from shop.extensions import db
 from shop.mail import outbox
+from shop.mail.breaker import describe, server_unreachable
 from shop.mail.dispatcher import MailPool, get_dispatcher
 from shop.models import EmailStatus, OutboxEmail, Product, utcnow
 
@@ -132,6 +133,7 @@ def outbox_status_command() -> None:
     oldest = outbox.oldest_pending_created_at()
     age = f"{(utcnow() - oldest).total_seconds():.0f} s" if oldest else "-"
     click.echo(f"oldest pending: {age}")
+    click.echo(f"mail server {describe(server_unreachable(current_app.config))}")
 
 
 @outbox_cli.command("list")

@@ -12,6 +12,13 @@ Behaviours, switchable while it runs (`SmtpSink.behave(...)`):
     tempfail    answer 451 to DATA the next `times` messages, then accept
     permfail    answer 550 to RCPT (no such user)
     drop_quit   accept the message, then hang up instead of answering QUIT
+    busy        answer 421 ("service not available") at the greeting and hang up
+    drop_between  accept a message, then hang up (the client's next command finds the line dead)
+    hang_second accept the first message of a connection; never answer the DATA of the second
+
+`greeting_delay` (seconds, also `--greeting-delay`) waits before the 220 greeting, as a
+remote provider's TCP and TLS handshakes and login would. `connections` counts the TCP
+connections taken, `rsets` the RSET commands.
 
 `SmtpSink.offer(smtputf8=False, eightbitmime=False)` leaves those extensions out of the EHLO
 answer, as an older server would.
@@ -35,7 +42,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 log = logging.getLogger("smtp_sink")
-MODES = ("accept", "refuse", "hang", "tempfail", "permfail", "drop_quit")
+MODES = ("accept", "refuse", "hang", "tempfail", "permfail", "drop_quit", "busy", "drop_between", "hang_second")
 
 
 @dataclass
@@ -86,6 +93,9 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         sink = self.sink
+        here = server.messages_here = getattr(server, "messages_here", 0) + 1
+        if sink.mode == "hang_second" and here >= 2:
+            await asyncio.sleep(3600)  # cancelled when the client hangs up
         with sink._lock:
             sink.attempts += 1
             if sink.mode == "tempfail" and sink.fail_times > 0:
@@ -109,11 +119,27 @@ class _Handler:
 
 
 class _SinkSMTP(SMTP):
+    async def _handle_client(self) -> None:
+        delay = self.event_handler.sink.greeting_delay
+        if delay:
+            await asyncio.sleep(delay)  # a remote provider's handshakes, before the greeting
+        await super()._handle_client()
+
     async def smtp_QUIT(self, arg: str) -> None:
         if self.event_handler.sink.mode == "drop_quit":
             self.transport.close()  # the message was accepted; the line goes dead before QUIT's reply
             return
         await super().smtp_QUIT(arg)
+
+    async def smtp_RSET(self, arg: str) -> None:
+        with self.event_handler.sink._lock:
+            self.event_handler.sink.rsets += 1
+        await super().smtp_RSET(arg)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        await super().smtp_DATA(arg)  # answers 250 (or the error)
+        if self.event_handler.sink.mode == "drop_between" and self.transport is not None:
+            self.transport.close()
 
 
 class _Silent(asyncio.Protocol):
@@ -126,6 +152,14 @@ class _Silent(asyncio.Protocol):
         self.sink._held.append(transport)
 
 
+class _Busy(asyncio.Protocol):
+    """A server that turns the client away at the greeting (RFC 5321 section 3.8)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(b"421 4.3.2 Service not available, try again later\r\n")  # type: ignore[attr-defined]
+        transport.close()
+
+
 class SmtpSink:
     def __init__(self, port: int = 0, host: str = "127.0.0.1", maildir: Path | None = None) -> None:
         self.host, self.port, self.maildir = host, port, maildir
@@ -134,6 +168,10 @@ class SmtpSink:
         self.fail_times = 0
         self.attempts = 0  # DATA commands seen, accepted or not
         self.offered = {"SMTPUTF8": True, "8BITMIME": True}  # ESMTP extensions named in the EHLO answer
+        self.greeting_delay = 0.0
+        self.connections = 0  # TCP connections taken
+        self.rsets = 0
+        self._clients: list[SMTP] = []
         self.messages: list[ReceivedMail] = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -203,9 +241,15 @@ class SmtpSink:
 
     async def _listen(self) -> None:
         def factory() -> asyncio.Protocol:
+            with self._lock:
+                self.connections += 1
             if self.mode == "hang":
                 return _Silent(self)
-            return _SinkSMTP(_Handler(self), hostname="smtp-sink", enable_SMTPUTF8=True, loop=self._loop)
+            if self.mode == "busy":
+                return _Busy()
+            client = _SinkSMTP(_Handler(self), hostname="smtp-sink", enable_SMTPUTF8=True, loop=self._loop)
+            self._clients.append(client)
+            return client
 
         self._server = await self._loop.create_server(factory, self.host, self.port, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -218,6 +262,15 @@ class SmtpSink:
             for transport in self._held:
                 transport.close()
             self._held.clear()
+            for client in self._clients:  # connections a client kept open for its next message
+                if client.transport is not None:
+                    client.transport.close()
+            self._clients.clear()
+            await asyncio.sleep(0.05)  # let their handlers see the end
+            tasks = [t for t in asyncio.all_tasks(self._loop) if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def _record(self, mail: ReceivedMail, raw: bytes) -> None:
         with self._arrived:
@@ -244,13 +297,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before answering each message")
+    parser.add_argument("--greeting-delay", type=float, default=0.0, help="seconds before the 220 greeting")
     parser.add_argument("--mode", choices=MODES, default="accept")
     parser.add_argument("--times", type=int, default=0, help="with --mode tempfail: how many messages get 451")
     parser.add_argument("--maildir", type=Path, help="write every message there as a .eml file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s smtp-sink %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
-    sink = SmtpSink(args.port, maildir=args.maildir).start()
+    sink = SmtpSink(args.port, maildir=args.maildir)
+    sink.greeting_delay = args.greeting_delay
+    sink.start()
     sink.behave(args.mode, delay=args.delay, times=args.times)
     log.info(
         "listening on %s:%d (%s%s)%s",

@@ -223,8 +223,10 @@ def test_smtputf8_needed_but_not_offered_fails_at_once_saying_why(make_app, smtp
     assert smtp.received() == []
 
 
-def test_8bit_content_is_declared_and_a_server_without_8bitmime_gets_7bit(app, smtp):
+def test_8bit_content_is_declared_and_a_server_without_8bitmime_gets_7bit(make_app, smtp):
     from tests.test_outbox import queue_one
+
+    app = make_app(SHOP_MAIL_SMTP_MAX_MESSAGES=1)  # a new connection, a new EHLO, for each email
 
     queue_one(app, prefix="eight", text_body="Grüße")
     [mail] = smtp.wait_for(1, subject_contains="eight")

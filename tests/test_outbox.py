@@ -124,7 +124,7 @@ def test_an_email_queued_in_a_transaction_that_rolls_back_is_never_sent(app, smt
     with app.app_context():
         with pytest.raises(Abort):
             queue_then_abort()
-        assert get_dispatcher(app).sweep() == 0
+        assert get_dispatcher(app).sweep() is False
     assert count(app, OutboxEmail) == 0
     assert smtp.received() == []
 
@@ -146,36 +146,58 @@ def test_an_order_rolled_back_after_its_email_was_queued_sends_nothing(app, prod
     assert count(app, Order) == 0
     assert count(app, OutboxEmail) == 0
     with app.app_context():
-        assert get_dispatcher(app).sweep() == 0
+        assert get_dispatcher(app).sweep() is False
     assert smtp.received() == []
 
 
 # ---------------------------------------------------------------- claims and leases
-def test_a_claim_is_exclusive_and_counts_the_attempt(app):
+def test_a_claim_is_exclusive_and_the_attempt_counts_when_its_outcome_is_recorded(app):
     [email_id] = queue(app)
     with app.app_context():
         first = outbox.claim(email_id, lease_seconds=60)
         assert first is not None
-        assert first.attempts == 1
+        assert first.attempts == 1  # the number of this attempt
         assert outbox.claim(email_id, lease_seconds=60) is None  # taken: nobody else gets it
-    email = row(app, email_id)
-    assert (email.status, email.attempts, email.claim_token) == (EmailStatus.SENDING, 1, first.claim_token)
+        email = row(app, email_id)
+        assert (email.status, email.attempts, email.claim_token) == (EmailStatus.SENDING, 0, first.claim_token)
+        assert outbox.record([outbox.Attempt(first, sent=True)], 8, 1) == [("sent", None)]
+    assert (row(app, email_id).status, row(app, email_id).attempts) == (EmailStatus.SENT, 1)
+
+
+def test_a_batch_claim_gives_each_email_its_own_token_and_releasing_one_charges_nothing(app):
+    ids = queue(app, 3)
+    with app.app_context():
+        claimed = outbox.claim_batch(10, lease_seconds=60)
+        assert [e.id for e in claimed] == ids
+        assert len({e.claim_token for e in claimed}) == 3
+        assert outbox.claim_batch(10, lease_seconds=60) == []
+        results = outbox.record(
+            [outbox.Attempt(claimed[0], error="451 later", smtp_code=451), outbox.Attempt(claimed[1], tried=False)],
+            max_attempts=8,
+            base_seconds=60,
+        )
+    assert [outcome for outcome, _ in results] == ["retry", "released"]
+    retried, released, untouched = (row(app, i) for i in ids)
+    assert (retried.status, retried.attempts, retried.last_smtp_code) == (EmailStatus.PENDING, 1, 451)
+    assert retried.next_attempt_at > utcnow() + timedelta(seconds=40)
+    assert (released.status, released.attempts, released.claim_token) == (EmailStatus.PENDING, 0, None)
+    assert untouched.status == EmailStatus.SENDING
 
 
 def test_a_sender_whose_lease_expired_cannot_overwrite_the_new_claim(app, caplog):
     [email_id] = queue(app)
     with app.app_context():
         stale = outbox.claim(email_id, lease_seconds=-1)  # its lease is over at once
-        assert outbox.reclaim_expired(max_attempts=8) == 1
+        assert outbox.reclaim_expired(max_attempts=8) == 1  # counted: it may have been tried
         fresh = outbox.claim(email_id, lease_seconds=60)
         assert fresh is not None
         with caplog.at_level(logging.WARNING, logger="shop.mail.outbox"):
-            assert outbox.mark_sent(stale) is False
+            outbox.record([outbox.Attempt(stale, sent=True)], 8, 1)
         assert "expired and was taken over" in caplog.text
         email = row(app, email_id)
-        assert (email.status, email.claim_token, email.attempts) == (EmailStatus.SENDING, fresh.claim_token, 2)
-        assert outbox.mark_sent(fresh) is True
-    assert row(app, email_id).status == EmailStatus.SENT
+        assert (email.status, email.claim_token, email.attempts) == (EmailStatus.SENDING, fresh.claim_token, 1)
+        outbox.record([outbox.Attempt(fresh, sent=True)], 8, 1)
+    assert (row(app, email_id).status, row(app, email_id).attempts) == (EmailStatus.SENT, 2)
 
 
 def test_a_sender_that_dies_on_its_last_attempt_leaves_the_email_failed(app):
@@ -273,7 +295,7 @@ def test_a_server_that_drops_the_line_after_accepting_data_counts_as_sent(app, s
     [email_id] = queue(app)
     with app.app_context():
         assert deliver(email_id) == "sent"
-        assert get_dispatcher(app).sweep() == 0  # nothing left to send again
+        assert get_dispatcher(app).sweep() is False  # nothing left to send again
         assert deliver(email_id) == "skipped"
     assert row(app, email_id).status == EmailStatus.SENT
     assert len(smtp.received()) == 1
@@ -389,26 +411,12 @@ def test_stop_lets_the_send_in_progress_end_and_leaves_the_rest_pending(make_app
 
 
 def test_a_backlog_with_smtp_down_keeps_threads_and_memory_bounded(make_app, smtp):
-    """10,000 pending emails and SMTP refusing: the process holds at most `capacity` ids and
-    runs the pool's threads plus the sweeper, however many rows wait."""
-    app = make_app(SHOP_MAIL_WORKERS=4, SHOP_MAIL_RETRY_BASE_SECONDS=3600)
+    """10,000 pending emails and SMTP refusing: the process holds at most `capacity` emails,
+    runs its senders, recorder and sweeper, however many rows wait, and charges attempts
+    only to its probes."""
+    app = make_app(SHOP_MAIL_WORKERS=4, SHOP_MAIL_RETRY_BASE_SECONDS=3600, SHOP_MAIL_PROBE_MAX_SECONDS=0.5)
     smtp.behave("refuse")
-    with app.app_context(), transaction():
-        db.session.execute(
-            sa.insert(OutboxEmail),
-            [
-                {
-                    "key": f"backlog:{i}",
-                    "kind": "test",
-                    "recipient": f"r{i}@example.com",
-                    "subject": "s",
-                    "text_body": "b",
-                    "html_body": "",
-                    "message_id": f"<backlog-{i}@example.com>",
-                }
-                for i in range(10_000)
-            ],
-        )
+    bulk_insert(app, 10_000)
     before = threading.active_count()
     dispatcher = get_dispatcher(app)
     dispatcher.start()
@@ -419,10 +427,31 @@ def test_a_backlog_with_smtp_down_keeps_threads_and_memory_bounded(make_app, smt
         peak_threads = max(peak_threads, threading.active_count())
         peak_in_flight = max(peak_in_flight, dispatcher.in_flight())
         with app.app_context():
-            return db.session.execute(sa.select(sa.func.count()).where(OutboxEmail.attempts > 0)).scalar_one()
+            return db.session.execute(sa.select(sa.func.sum(OutboxEmail.attempts))).scalar_one() or 0
 
-    wait_until(lambda: attempted() >= 400, 60, "400 emails to be tried")
-    assert peak_threads <= before + dispatcher.workers + 1  # the pool and the sweeper, no more
+    wait_until(lambda: attempted() >= 4, 30, "4 probes")
+    assert peak_threads <= before + dispatcher.workers + 2  # the senders, the recorder and the sweeper
     assert peak_in_flight <= dispatcher.capacity
+    assert attempted() <= 6  # one probe at a time, 0.5 s apart at most: not one attempt per email
     assert count(app, OutboxEmail, OutboxEmail.status == EmailStatus.FAILED) == 0  # nothing dropped
     assert count(app, OutboxEmail) == 10_000
+
+
+def bulk_insert(app: Flask, n: int, prefix: str = "backlog") -> None:
+    """n pending emails, due now, inserted in one statement (no order, no hand-off)."""
+    with app.app_context(), transaction():
+        db.session.execute(
+            sa.insert(OutboxEmail),
+            [
+                {
+                    "key": f"{prefix}:{i}",
+                    "kind": "test",
+                    "recipient": f"r{i}@example.com",
+                    "subject": f"{prefix} {i}",
+                    "text_body": "b",
+                    "html_body": "",
+                    "message_id": f"<{prefix}-{i}@example.com>",
+                }
+                for i in range(n)
+            ],
+        )

@@ -44,6 +44,7 @@ from shop.checkout.service import how_paid_and_shipped
 from shop.checkout.vouchers import describe_voucher
 from shop.database import like_pattern, transaction
 from shop.extensions import db
+from shop.mail.breaker import server_unreachable
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.outbox import counts_by_status, retry_failed
 from shop.models import Category, EmailStatus, Order, OrderStatus, OutboxEmail, Product, Voucher, utcnow
@@ -71,6 +72,7 @@ def dashboard() -> str:
         threshold=threshold,
         emails=emails_needing_attention(),
         outbox=counts_by_status(),
+        mail_server=server_unreachable(current_app.config),
     )
 
 
