@@ -181,7 +181,7 @@ def outbox_drain_command(loop: bool) -> None:
         interrupted.append(True)
     if interrupted:
         click.echo("stopped: emails not yet claimed stay pending")
-    done = pool.outcomes
+    done = pool.recorder.outcomes
     click.echo(
         f"this drain: sent {done['sent']}, to retry {done['retry']}, failed {done['failed']}; "
         f"outbox now: pending {outbox.counts_by_status()['pending']} ({_next_due()})"

@@ -30,12 +30,14 @@ import argparse
 import asyncio
 import email
 import email.policy
+import functools
 import logging
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +51,14 @@ MODES = ("accept", "refuse", "hang", "tempfail", "permfail", "drop_quit", "busy"
 class ReceivedMail:
     mail_from: str
     rcpt_tos: list[str]
-    message: EmailMessage
-    received: float = field(default_factory=time.time)
-    raw: bytes = b""  # as it came after DATA
+    raw: bytes  # as it came after DATA
     mail_options: list[str] = field(default_factory=list)  # MAIL FROM's ESMTP options (SMTPUTF8, BODY=8BITMIME)
+    received: float = field(default_factory=time.time)
+
+    @functools.cached_property
+    def message(self) -> EmailMessage:
+        """Parsed when first asked for: a benchmark's thousands of messages never are."""
+        return email.message_from_bytes(self.raw, policy=email.policy.default)  # type: ignore[return-value]
 
     @property
     def subject(self) -> str:
@@ -106,14 +112,7 @@ class _Handler:
         if sink.delay:
             await asyncio.sleep(sink.delay)
         raw = envelope.original_content or envelope.content
-        message = email.message_from_bytes(raw, policy=email.policy.default)
-        mail = ReceivedMail(
-            str(envelope.mail_from),
-            list(envelope.rcpt_tos),
-            message,  # type: ignore[arg-type]
-            raw=raw,
-            mail_options=list(envelope.mail_options),
-        )
+        mail = ReceivedMail(str(envelope.mail_from), list(envelope.rcpt_tos), raw, list(envelope.mail_options))
         sink._record(mail, raw)
         return "250 2.0.0 Message accepted for delivery"
 
@@ -169,6 +168,7 @@ class SmtpSink:
         self.attempts = 0  # DATA commands seen, accepted or not
         self.offered = {"SMTPUTF8": True, "8BITMIME": True}  # ESMTP extensions named in the EHLO answer
         self.greeting_delay = 0.0
+        self.reuse_port = False  # several sink processes may share the port (the kernel spreads the connections)
         self.connections = 0  # TCP connections taken
         self.rsets = 0
         self._clients: list[SMTP] = []
@@ -251,7 +251,9 @@ class SmtpSink:
             self._clients.append(client)
             return client
 
-        self._server = await self._loop.create_server(factory, self.host, self.port, reuse_address=True)
+        self._server = await self._loop.create_server(
+            factory, self.host, self.port, reuse_address=True, reuse_port=self.reuse_port
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self, release_held: bool = False) -> None:
@@ -276,7 +278,9 @@ class SmtpSink:
         with self._arrived:
             self.messages.append(mail)
             self._arrived.notify_all()
-        log.info("received %r for %s", mail.subject, ", ".join(mail.rcpt_tos))
+        if log.isEnabledFor(logging.INFO):
+            subject = BytesHeaderParser(policy=email.policy.default).parsebytes(raw).get("Subject", "")
+            log.info("received %r for %s", str(subject), ", ".join(mail.rcpt_tos))
         if self.maildir is not None:
             self.maildir.mkdir(parents=True, exist_ok=True)
             # time first so that a listing sorts by arrival; the uuid keeps two in one microsecond apart
@@ -301,11 +305,16 @@ def main() -> None:
     parser.add_argument("--mode", choices=MODES, default="accept")
     parser.add_argument("--times", type=int, default=0, help="with --mode tempfail: how many messages get 451")
     parser.add_argument("--maildir", type=Path, help="write every message there as a .eml file")
+    parser.add_argument("--quiet", action="store_true", help="no log line per message (benchmarks)")
+    parser.add_argument("--reuse-port", action="store_true", help="share the port with other sink processes")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s smtp-sink %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
+    if args.quiet:
+        log.setLevel(logging.WARNING)
     sink = SmtpSink(args.port, maildir=args.maildir)
     sink.greeting_delay = args.greeting_delay
+    sink.reuse_port = args.reuse_port
     sink.start()
     sink.behave(args.mode, delay=args.delay, times=args.times)
     log.info(

@@ -166,6 +166,18 @@ def test_any_subject_shop_name_and_body_come_out_clean_and_read_back(subject, sh
     assert message.as_bytes(seven_bit=True).isascii()
 
 
+def test_the_default_sender_at_localhost_can_send(make_app, smtp):
+    """Development's MAIL_DEFAULT_SENDER, Swiftcart <shop@localhost>: an address no form
+    would take (a special-use domain), but the shop's own, and it must work."""
+    from tests.test_outbox import queue_one
+
+    app = make_app(MAIL_DEFAULT_SENDER="Swiftcart <shop@localhost>")
+    queue_one(app)
+    [mail] = smtp.wait_for(1)
+    assert mail.mail_from == "shop@localhost"
+    assert decoded(mail.raw, "From") == "Swiftcart <shop@localhost>"
+
+
 def test_a_line_longer_than_998_octets_goes_quoted_printable(app, smtp):
     from tests.test_outbox import queue_one
 

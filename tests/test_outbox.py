@@ -61,6 +61,12 @@ def queue_one(
     return email_id
 
 
+def claim_one(email_id: int, lease_seconds: float) -> outbox.ClaimedEmail | None:
+    """Claim this one email (in an app context); None if it is not pending and due."""
+    claimed = outbox.claim_batch(1, lease_seconds, [email_id])
+    return claimed[0] if claimed else None
+
+
 def row(app: Flask, email_id: int) -> OutboxEmail:
     with app.app_context():
         email = db.session.get(OutboxEmail, email_id)
@@ -154,10 +160,10 @@ def test_an_order_rolled_back_after_its_email_was_queued_sends_nothing(app, prod
 def test_a_claim_is_exclusive_and_the_attempt_counts_when_its_outcome_is_recorded(app):
     [email_id] = queue(app)
     with app.app_context():
-        first = outbox.claim(email_id, lease_seconds=60)
+        first = claim_one(email_id, 60)
         assert first is not None
         assert first.attempts == 1  # the number of this attempt
-        assert outbox.claim(email_id, lease_seconds=60) is None  # taken: nobody else gets it
+        assert claim_one(email_id, 60) is None  # taken: nobody else gets it
         email = row(app, email_id)
         assert (email.status, email.attempts, email.claim_token) == (EmailStatus.SENDING, 0, first.claim_token)
         assert outbox.record([outbox.Attempt(first, sent=True)], 8, 1) == [("sent", None)]
@@ -187,9 +193,9 @@ def test_a_batch_claim_gives_each_email_its_own_token_and_releasing_one_charges_
 def test_a_sender_whose_lease_expired_cannot_overwrite_the_new_claim(app, caplog):
     [email_id] = queue(app)
     with app.app_context():
-        stale = outbox.claim(email_id, lease_seconds=-1)  # its lease is over at once
+        stale = claim_one(email_id, -1)  # its lease is over at once
         assert outbox.reclaim_expired(max_attempts=8) == 1  # counted: it may have been tried
-        fresh = outbox.claim(email_id, lease_seconds=60)
+        fresh = claim_one(email_id, 60)
         assert fresh is not None
         with caplog.at_level(logging.WARNING, logger="shop.mail.outbox"):
             outbox.record([outbox.Attempt(stale, sent=True)], 8, 1)
@@ -203,7 +209,7 @@ def test_a_sender_whose_lease_expired_cannot_overwrite_the_new_claim(app, caplog
 def test_a_sender_that_dies_on_its_last_attempt_leaves_the_email_failed(app):
     [email_id] = queue(app)
     with app.app_context():
-        outbox.claim(email_id, lease_seconds=-1)
+        claim_one(email_id, -1)
         outbox.reclaim_expired(max_attempts=1)
     email = row(app, email_id)
     assert email.status == EmailStatus.FAILED
@@ -215,7 +221,7 @@ def test_an_email_not_due_yet_is_not_claimed(app):
     with app.app_context(), transaction():
         db.session.get(OutboxEmail, email_id).next_attempt_at = utcnow() + timedelta(minutes=5)
     with app.app_context():
-        assert outbox.claim(email_id, lease_seconds=60) is None
+        assert claim_one(email_id, 60) is None
         assert outbox.due_ids(10) == []
 
 
@@ -433,6 +439,10 @@ def test_a_backlog_with_smtp_down_keeps_threads_and_memory_bounded(make_app, smt
     assert peak_threads <= before + dispatcher.workers + 2  # the senders, the recorder and the sweeper
     assert peak_in_flight <= dispatcher.capacity
     assert attempted() <= 6  # one probe at a time, 0.5 s apart at most: not one attempt per email
+    # Due emails the breaker holds back do not make the sweeper run faster than every 0.5 s.
+    sweeps, started = dispatcher.sweeps, time.monotonic()
+    wait_until(lambda: time.monotonic() - started >= 2, 5, "two seconds")
+    assert dispatcher.sweeps - sweeps <= 5
     assert count(app, OutboxEmail, OutboxEmail.status == EmailStatus.FAILED) == 0  # nothing dropped
     assert count(app, OutboxEmail) == 10_000
 

@@ -82,15 +82,16 @@ class CircuitBreaker:
         with self._lock:
             self._probing = False
 
-    def succeeded(self) -> bool:
-        """The server answered; True if that closed the breaker (wake the senders)."""
+    def succeeded(self) -> datetime | None:
+        """The server answered; if that closed the breaker, since when it was open (wake the
+        senders, and bring forward the emails that failed meanwhile)."""
         with self._lock:
             if self.open_since is None:
-                return False
+                return None
             since, self.open_since, self._probing, self.failed_probes = self.open_since, None, False, 0
         log.info("mail server reachable again (unreachable since %s UTC, %s)", f"{since:%H:%M:%S}", _ago(since))
         _forget(self.process)
-        return True
+        return since
 
     def failed(self, error: str, probe: bool) -> None:
         """A connection-level failure: open (with one log line), or, after a failed probe,
@@ -107,7 +108,13 @@ class CircuitBreaker:
             self._probe_at = time.monotonic() + delay
             since = self.open_since
         if opened:
-            log.warning("mail server unreachable: %s; sending paused, probing every %g s at most", error, delay)
+            log.warning(
+                "mail server unreachable: %s; sending paused, one probe after %g s, then at longer intervals "
+                "(at most %g s)",
+                error,
+                delay,
+                self.probe_max_seconds,
+            )
         self.remember(since, error)
 
     def remember(self, since: datetime | None = None, error: str | None = None) -> None:

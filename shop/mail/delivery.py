@@ -117,9 +117,10 @@ def deliver(email_id: int) -> str:
     Runs inside an app context; no transaction is open while the SMTP server talks.
     """
     config = current_app.config
-    email = outbox.claim(email_id, lease_seconds(config["MAIL_TIMEOUT"]))
-    if email is None:
+    claimed = outbox.claim_batch(1, lease_seconds(config["MAIL_TIMEOUT"]), [email_id])
+    if not claimed:
         return "skipped"
+    email = claimed[0]
     session = smtp_session(config)
     try:
         attempt, _ = send_claimed(session, email)

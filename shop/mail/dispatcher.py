@@ -1,22 +1,18 @@
-"""Who sends the outbox, and when: the dispatch mode, one object chosen in create_app().
+"""Who sends the outbox, and when: the dispatch mode, one object chosen in create_app()
+(`ThreadDispatch`, here; `SyncDispatch` in delivery.py; `CeleryDispatch` in tasks.py).
 
-- `ThreadDispatch` (SHOP_MAIL_DISPATCH=thread, the default) is a MailPool: per process,
-  SHOP_MAIL_WORKERS sender threads, a sweeper and a recorder. `hand_off(ids)` is called
-  after a transaction that queued emails has committed: the ids go to the front of the
-  line (fresh emails first), and a sender sends them while the shopper sees the next page.
-- A sender claims up to SHOP_MAIL_BATCH due emails in one UPDATE and sends them on its SMTP
-  connection, kept open while there is work; the recorder writes the outcomes of all
-  senders in one transaction about every RECORD_LINGER seconds, retrying within the
-  claims' leases when the database cannot write.
-- The sweeper, at start and every SHOP_MAIL_SWEEP_SECONDS (or when a retry falls due),
-  takes back emails whose sender died (expired lease) and wakes the senders.
-- The circuit breaker and the database's trouble (breaker.py) stop the senders instead of
-  letting them spin. `SyncDispatch` is in delivery.py, `CeleryDispatch` in tasks.py.
+A MailPool runs per process: SHOP_MAIL_WORKERS senders, each claiming up to SHOP_MAIL_BATCH
+due emails in one UPDATE and sending them on its SMTP connection, kept open while there is
+work; ids handed off after a commit go first (fresh emails first). A recorder writes all
+outcomes (recorder.py); a sweeper, at start and every SHOP_MAIL_SWEEP_SECONDS, takes back
+emails whose sender died and wakes the senders. The circuit breaker and the database's
+trouble (breaker.py) stop the senders instead of letting them spin.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import socket
@@ -89,8 +85,8 @@ class MailPool:
         self.database = DatabaseTrouble()
         self.recorder = Recorder(self.app, self.database)
         self._next_due: datetime | None = None
+        self.sweeps = 0
 
-    # ------------------------------------------------------------------ lifecycle
     def start(self, sweeper: bool = True) -> None:
         """Start the threads unless running; cheap to call on every request."""
         if self._senders or self._stopping.is_set():
@@ -106,8 +102,7 @@ class MailPool:
 
     @staticmethod
     def _thread(target: object, name: str) -> threading.Thread:
-        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
-        thread.start()
+        (thread := threading.Thread(target=target, name=name, daemon=True)).start()  # type: ignore[arg-type]
         return thread
 
     def request_stop(self) -> None:
@@ -116,8 +111,7 @@ class MailPool:
 
     def stop(self) -> None:
         """Stop claiming; let the sends in progress finish (each within MAIL_TIMEOUT), release
-        the claimed emails not yet tried and record every outcome. Emails not claimed stay
-        pending in the database for the next start."""
+        the claimed emails not yet tried and record every outcome; the rest stay pending."""
         self.request_stop()
         self._signal(everyone=True)
         deadline = time.monotonic() + self.stop_wait
@@ -130,16 +124,10 @@ class MailPool:
     def running(self) -> bool:
         return bool(self._senders) and not self._stopping.is_set()
 
-    @property
-    def outcomes(self) -> Counter[str]:
-        """What this process's senders did ('sent', 'retry', 'failed', 'released')."""
-        return self.recorder.outcomes
-
     def in_flight(self) -> int:
         """Emails this process has claimed and not yet recorded."""
         return self.recorder.in_flight
 
-    # ------------------------------------------------------------------ hand-off and signals
     def hand_off(self, email_ids: Iterable[int | None]) -> None:
         """These emails were just committed: send them before the backlog."""
         ids = [i for i in email_ids if i is not None]
@@ -160,7 +148,6 @@ class MailPool:
         with self._lock:
             return [self._fresh.popleft() for _ in range(min(limit, len(self._fresh)))]
 
-    # ------------------------------------------------------------------ senders
     def _sender_loop(self) -> None:
         session = smtp_session(self.app.config, self.app.extensions["mail"])
         try:
@@ -177,15 +164,12 @@ class MailPool:
     def _idle(self, session: SmtpSession, generation: int, at_most: float = 3600.0) -> None:
         """Wait for a signal (or `at_most` seconds), closing an SMTP connection left idle."""
         deadline = time.monotonic() + at_most
-        while not self._stopping.is_set():
-            wait = deadline - time.monotonic()
+        while not self._stopping.is_set() and (now := time.monotonic()) < deadline:
             idle_left = session.close_if_idle()
-            if idle_left is not None:
-                wait = min(wait, idle_left)
             with self._work:
-                if self._generation != generation or deadline <= time.monotonic():
+                if self._generation != generation:
                     return
-                self._work.wait(max(wait, 0.01))
+                self._work.wait(max(0.01, min(deadline - now, at_most if idle_left is None else idle_left)))
 
     def _work_once(self, session: SmtpSession) -> bool:
         """Claim and send one batch; False when there was nothing to claim."""
@@ -203,22 +187,29 @@ class MailPool:
         fresh = [] if permit.probe else self._take_fresh(limit)  # a probe may fail: not with a fresh one
         try:
             with self.app.app_context():
-                emails = self._claim(limit, fresh)
+                emails = self._claim(limit, fresh or None)
                 if permit.probe and not emails:
                     self.breaker.probe_unused()
                 if emails:
                     self._send(session, emails, permit.probe)
-        except SQLAlchemyError as error:
+        except SQLAlchemyError:  # the claim failed (noted): nothing was claimed
             if permit.probe:
                 self.breaker.probe_unused()
             with self._lock:
                 self._fresh.extendleft(reversed(fresh))  # still first, once the database writes again
-            self._stopping.wait(self.database.failed(error))
+            self._stopping.wait(self.database.wait_left())
             return True
         return bool(emails or fresh)
 
     def _claim(self, limit: int, ids: list[int] | None = None) -> list[ClaimedEmail]:
-        emails = outbox.claim_batch(len(ids) if ids else limit, lease_seconds(self.timeout, limit), ids or None)
+        """Claim `ids` (if any) or due emails, up to `limit`; a database error is noted and raised."""
+        if ids == []:
+            return []
+        try:
+            emails = outbox.claim_batch(len(ids) if ids else limit, lease_seconds(self.timeout, limit), ids)
+        except SQLAlchemyError as error:
+            self.database.failed(error)
+            raise
         if not self.recorder.retrying:
             self.database.succeeded()
         self.recorder.claimed(len(emails))
@@ -227,40 +218,36 @@ class MailPool:
     def _send(self, session: SmtpSession, emails: list[ClaimedEmail], probe: bool) -> None:
         """Send a claimed batch on this sender's connection, fresh hand-offs first; release
         what is left untried if the breaker opens, the pool stops or a lease runs short."""
-        waiting = list(emails)
-        while waiting:
-            if not probe and self._fresh and len(waiting) < self.batch:
-                waiting[:0] = self._claim_fresh(self.batch - len(waiting))
-            email = waiting[0]
-            margin = timedelta(seconds=self.timeout + 5)
-            if (
-                self._stopping.is_set()
-                or (self.breaker.is_open and not probe)
-                or email.lease_expires_at - utcnow() < margin
-                or (self.rate_limit is not None and not self.rate_limit.wait(self._stopping))
-            ):
-                break
-            waiting.pop(0)
-            attempt, result = send_claimed(session, email)
-            self.recorder.add([attempt])
-            if result.server_down:
-                self.breaker.failed(result.error, probe)
-                break
-            if self.breaker.succeeded():
-                self._signal(everyone=True)
-        self.recorder.add([Attempt(email, tried=False) for email in waiting])
-
-    def _claim_fresh(self, limit: int) -> list[ClaimedEmail]:
-        fresh = self._take_fresh(limit)
+        waiting, margin = list(emails), timedelta(seconds=self.timeout + 5)
         try:
-            return self._claim(limit, fresh) if fresh else []
-        except SQLAlchemyError as error:
-            self.database.failed(error)
-            return []
+            while waiting:
+                if not probe and self._fresh and len(waiting) < self.batch:
+                    with contextlib.suppress(SQLAlchemyError):  # noted by _claim; they wait in the table
+                        waiting[:0] = self._claim(
+                            self.batch - len(waiting), self._take_fresh(self.batch - len(waiting))
+                        )
+                if (
+                    self._stopping.is_set()
+                    or (self.breaker.is_open and not probe)
+                    or waiting[0].lease_expires_at - utcnow() < margin
+                    or (self.rate_limit is not None and not self.rate_limit.wait(self._stopping))
+                ):
+                    break
+                attempt, result = send_claimed(session, waiting.pop(0))
+                self.recorder.add([attempt])
+                if result.server_down:
+                    self.breaker.failed(result.error, probe)
+                    break
+                if (was_open_since := self.breaker.succeeded()) is not None:
+                    with contextlib.suppress(SQLAlchemyError):  # then they wait for their retry
+                        outbox.due_again(was_open_since)  # the probes' emails need not wait any longer
+                    self._signal(everyone=True)
+        finally:
+            self.recorder.add([Attempt(email, tried=False) for email in waiting])
 
-    # ------------------------------------------------------------------ sweeper and drain
     def sweep(self) -> bool:
         """Take back emails of senders that died; True if emails are due now."""
+        self.sweeps += 1
         try:
             with self.app.app_context():
                 outbox.reclaim_expired(self.max_attempts)
@@ -278,28 +265,29 @@ class MailPool:
         while not self._stopping.is_set():
             if self.sweep():
                 self._signal(everyone=True)
-            wait = self.sweep_seconds
-            if self._next_due is not None:
-                wait = min(wait, max(0.05, (self._next_due - utcnow()).total_seconds()))
-            self._stopping.wait(wait)
+            self._stopping.wait(self._until_next_sweep())
+
+    def _until_next_sweep(self) -> float:
+        """SHOP_MAIL_SWEEP_SECONDS, or less when a retry falls due before (emails due already
+        are the senders' business, or, while the breaker is open, the probe's)."""
+        soon = (self._next_due - utcnow()).total_seconds() if self._next_due is not None else self.sweep_seconds
+        return min(self.sweep_seconds, max(0.05, soon)) if soon > 0 else self.sweep_seconds
 
     def drain(self, loop: bool = False) -> Counter[str]:
-        """Send everything due, in the foreground, until nothing is due (or the SMTP server is
-        unreachable; with loop: until stopped); what this process's senders did. For
+        """Send everything due, in the foreground, until nothing is due or the SMTP server is
+        unreachable (with loop: until stopped); what this process's senders did. For
         `flask outbox drain`, from cron or as a worker process."""
         self.start(sweeper=False)
         try:
             while not self._stopping.is_set():
-                due = self.sweep()
-                if due:
+                if due := self.sweep():
                     self._signal(everyone=True)
-                idle = self.in_flight() == 0 and not self._fresh
-                if idle and not loop and (not due or self.breaker.is_open):
+                if self.in_flight() == 0 and not self._fresh and not loop and (not due or self.breaker.is_open):
                     break
-                self._stopping.wait(0.2 if not idle else min(1.0, self.sweep_seconds))
+                self._stopping.wait(min(1.0, self._until_next_sweep()))
         finally:
             self.stop()
-        return self.outcomes
+        return self.recorder.outcomes
 
 
 class ThreadDispatch(MailPool):

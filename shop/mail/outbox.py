@@ -6,10 +6,10 @@
        +--- released (never tried: the breaker opened, the pool stopped)
 
 A claim takes up to N due emails in one UPDATE, each with its own claim token and lease;
-outcomes are recorded in one transaction per batch, each row fenced by its token, so
-several threads and processes can work on one outbox and each email is claimed by one
-sender at a time. An attempt is counted when its outcome is recorded (or when its lease is
-reclaimed after a crash), so an email released untried is not charged one.
+outcomes are written many to a transaction, each row fenced by its token: several threads
+and processes share one outbox, each email claimed by one sender at a time. An attempt
+counts when its outcome is written (or its lease reclaimed after a crash), so an email
+released untried is not charged one.
 """
 
 from __future__ import annotations
@@ -34,11 +34,6 @@ MAX_RETRY_DELAY_SECONDS = 12 * 3600
 TABLE = OutboxEmail.__table__  # Core statements: many rows per UPDATE, fenced per row
 
 
-def _one_line(text: str) -> str:
-    """A header value can never carry CR or LF, so no text can add a header of its own."""
-    return " ".join(text.split())
-
-
 def enqueue_email(*, key: str, kind: str, recipient: str, subject: str, text_body: str, html_body: str) -> int | None:
     """Record an email in the caller's transaction; its id, or None if `key` is already queued.
 
@@ -49,8 +44,8 @@ def enqueue_email(*, key: str, kind: str, recipient: str, subject: str, text_bod
         OutboxEmail,
         key=key,
         kind=kind,
-        recipient=_one_line(recipient),
-        subject=_one_line(subject)[:255],
+        recipient=" ".join(recipient.split()),  # one line: no text can add a header of its own
+        subject=" ".join(subject.split())[:255],
         text_body=text_body,
         html_body=html_body,
         message_id=f"<{uuid.uuid4().hex}@{_sender_domain()}>",
@@ -97,12 +92,7 @@ def claim_batch(limit: int, lease_seconds: float, ids: list[int] | None = None) 
         return []
     now = utcnow()
     lease = now + timedelta(seconds=lease_seconds)
-    due = (
-        sa.select(OutboxEmail.id)
-        .where(OutboxEmail.status == EmailStatus.PENDING, OutboxEmail.next_attempt_at <= now)
-        .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
-        .limit(limit)
-    )
+    due = _due(now, limit)
     if ids is not None:
         due = due.where(OutboxEmail.id.in_(ids))
     if db.session.get_bind().dialect.name == "postgresql":
@@ -123,12 +113,6 @@ def claim_batch(limit: int, lease_seconds: float, ids: list[int] | None = None) 
         rows = db.session.execute(statement).all()
     claimed = [ClaimedEmail(row[0], row[1], row[2] + 1, *row[3:], lease) for row in rows]
     return sorted(claimed, key=lambda email: email.id)
-
-
-def claim(email_id: int, lease_seconds: float) -> ClaimedEmail | None:
-    """Take this one email if it is pending and due; None otherwise."""
-    claimed = claim_batch(1, lease_seconds, [email_id])
-    return claimed[0] if claimed else None
 
 
 @dataclass(frozen=True)
@@ -248,20 +232,33 @@ def reclaim_expired(max_attempts: int) -> int:
     return failed + pending
 
 
-def due_ids(limit: int, exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
-    """Ids of pending emails whose time has come, oldest first, at most `limit`."""
-    if limit <= 0:
-        return []
-    statement = (
-        sa.select(OutboxEmail.id)
-        .where(OutboxEmail.status == EmailStatus.PENDING, OutboxEmail.next_attempt_at <= utcnow())
+def due_again(since: datetime) -> int:
+    """Emails whose attempt since `since` failed at the connection level (no SMTP answer, or
+    421) are due now: the server is back, their backoff was the server's, not theirs."""
+    with transaction():
+        return db.session.execute(
+            sa.update(OutboxEmail)
+            .where(OutboxEmail.status == EmailStatus.PENDING, OutboxEmail.next_attempt_at > utcnow())
+            .where(OutboxEmail.updated_at >= since, sa.func.coalesce(OutboxEmail.last_smtp_code, 421) == 421)
+            .values(next_attempt_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+
+
+def _due(now: datetime, limit: int) -> sa.Select:
+    """Pending emails whose time has come, oldest due first."""
+    statement = sa.select(OutboxEmail.id).where(OutboxEmail.status == EmailStatus.PENDING)
+    return (
+        statement.where(OutboxEmail.next_attempt_at <= now)
         .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
         .limit(limit)
     )
-    if exclude:
-        statement = statement.where(OutboxEmail.id.not_in(exclude))
+
+
+def due_ids(limit: int) -> list[int]:
+    """Ids of pending emails whose time has come, oldest due first, at most `limit`."""
     with transaction(write=False):
-        return list(db.session.execute(statement).scalars())
+        return list(db.session.execute(_due(utcnow(), limit)).scalars())
 
 
 def next_due_at() -> datetime | None:
@@ -292,13 +289,12 @@ def retry_failed(email_ids: list[int] | None = None) -> list[int]:
     condition = OutboxEmail.status == EmailStatus.FAILED
     if email_ids is not None:
         condition = sa.and_(condition, OutboxEmail.id.in_(email_ids))
+    statement = (
+        sa.update(OutboxEmail)
+        .where(condition)
+        .values(status=EmailStatus.PENDING, attempts=0, next_attempt_at=utcnow(), updated_at=utcnow())
+        .returning(OutboxEmail.id)
+        .execution_options(synchronize_session=False)
+    )
     with transaction():
-        ids = db.session.execute(sa.select(OutboxEmail.id).where(condition)).scalars().all()
-        if ids:
-            db.session.execute(
-                sa.update(OutboxEmail)
-                .where(OutboxEmail.id.in_(ids), OutboxEmail.status == EmailStatus.FAILED)
-                .values(status=EmailStatus.PENDING, attempts=0, next_attempt_at=utcnow(), updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-    return list(ids)
+        return sorted(db.session.execute(statement).scalars())
