@@ -3,8 +3,8 @@ resume, and say so once, not once per email.
 
 - `CircuitBreaker`: after a connection-level failure (refused, timeout, 421, TLS or login)
   the process stops handing emails to its senders and probes with one email at growing
-  intervals (1, 2, 4 s ... at most SHOP_MAIL_PROBE_MAX_SECONDS; at once, at most once a
-  second, when a new email is handed off); the first answer from the server closes it.
+  intervals (1, 2, 4 s ... at most SHOP_MAIL_PROBE_MAX_SECONDS; at once, but not within 2 s
+  of the last probe, when a new email is handed off); the first answer from the server closes it.
   While it is open its state is a row of `mail_server_state`, for the owner (/healthz,
   the admin, `flask outbox status`), whichever process they ask.
 - `DatabaseTrouble`: claims and records that fail (disk full, database locked or gone)
@@ -31,7 +31,7 @@ from shop.models import MailServerState, utcnow
 
 log = logging.getLogger(__name__)
 
-FRESH_PROBE_SPACING = 1.0  # seconds: a hand-off brings the next probe forward, not closer than this
+FRESH_PROBE_SPACING = 2.0  # seconds: a hand-off brings the next probe forward, not closer than this
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class CircuitBreaker:
                 delay,
                 self.probe_max_seconds,
             )
-        self.remember(since, error)
+            self.remember(since, error)  # the sweep refreshes it while it lasts: no write per probe
 
     def remember(self, since: datetime | None = None, error: str | None = None) -> None:
         """Write (or refresh) this process's row while open; the sweep calls it too."""
