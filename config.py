@@ -182,6 +182,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAIL_PASSWORD": get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": get("MAIL_DEFAULT_SENDER", "Swiftcart <shop@localhost>"),
         "MAIL_TIMEOUT": _float("MAIL_TIMEOUT", get("MAIL_TIMEOUT", "10"), 0.1),
+        # Addresses with letters beyond ASCII before the @ (jörg@example.com) can only be
+        # sent to through a server that offers SMTPUTF8 (RFC 6531): accepted at the forms
+        # only when the owner says theirs does.
+        "MAIL_SMTPUTF8": _bool(get("MAIL_SMTPUTF8", "false")),
         # Flask-Mail silently drops every message when TESTING is on unless told otherwise;
         # our tests send to a real SMTP server, so sending is never suppressed.
         "MAIL_SUPPRESS_SEND": False,
@@ -215,6 +219,23 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SHOP_MAIL_MAX_ATTEMPTS": _int("SHOP_MAIL_MAX_ATTEMPTS", get("SHOP_MAIL_MAX_ATTEMPTS", "8"), 1),
         "SHOP_MAIL_SWEEP_SECONDS": _float("SHOP_MAIL_SWEEP_SECONDS", get("SHOP_MAIL_SWEEP_SECONDS", "15"), 0.05),
         "SHOP_MAIL_RATE_PER_MINUTE": _float("SHOP_MAIL_RATE_PER_MINUTE", rate, 0.001) if rate else None,
+        # A sender claims up to this many due emails at once (one UPDATE, one lease each).
+        "SHOP_MAIL_BATCH": _int("SHOP_MAIL_BATCH", get("SHOP_MAIL_BATCH", "10"), 1),
+        # One SMTP connection carries at most this many emails, and is closed after this
+        # many seconds without one.
+        "SHOP_MAIL_SMTP_MAX_MESSAGES": _int(
+            "SHOP_MAIL_SMTP_MAX_MESSAGES", get("SHOP_MAIL_SMTP_MAX_MESSAGES", "100"), 1
+        ),
+        "SHOP_MAIL_SMTP_IDLE_SECONDS": _float(
+            "SHOP_MAIL_SMTP_IDLE_SECONDS", get("SHOP_MAIL_SMTP_IDLE_SECONDS", "10"), 0.0
+        ),
+        # While the SMTP server is unreachable a process probes it at most this far apart.
+        "SHOP_MAIL_PROBE_MAX_SECONDS": _float(
+            "SHOP_MAIL_PROBE_MAX_SECONDS", get("SHOP_MAIL_PROBE_MAX_SECONDS", "8"), 0.1
+        ),
+        # A monitor sending "Authorization: Bearer <token>" gets /healthz's details; empty:
+        # only a signed-in admin does (anyone else: up or down).
+        "SHOP_HEALTH_TOKEN": _health_token(get("SHOP_HEALTH_TOKEN").strip()),
         "SHOP_LOG_LEVEL": get("SHOP_LOG_LEVEL", "INFO").strip().upper(),
         "CELERY_BROKER_URL": get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
         "SHOP_PAGE_SIZE": _int("SHOP_PAGE_SIZE", get("SHOP_PAGE_SIZE", "12"), 1),
@@ -253,6 +274,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 3 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # a token lives as long as the session
     }
+    _check_mail_addresses(settings)
     if shop_env == "production":
         check_production(settings)
     elif "bank_transfer" in payment_methods and not settings["SHOP_BANK_IBAN"]:
@@ -273,6 +295,29 @@ def estimated_key_bits(key: str) -> float:
 def _shannon_bits(symbols: Sequence[object]) -> float:
     counts = Counter(symbols)
     return sum(n * math.log2(len(symbols) / n) for n in counts.values())
+
+
+def _health_token(token: str) -> str:
+    if token and len(token) < 16:
+        raise ConfigError("SHOP_HEALTH_TOKEN must be at least 16 characters (or empty: details for admins only)")
+    return token
+
+
+def _check_mail_addresses(settings: Mapping[str, Any]) -> None:
+    """The shop's own addresses must be ones it can send from and to: one with letters
+    beyond ASCII before the @ needs MAIL_SMTPUTF8 (a server that offers SMTPUTF8)."""
+    for name in ("MAIL_DEFAULT_SENDER", "SHOP_OWNER_EMAIL"):
+        value = settings.get(name) or ""
+        address = value.rpartition("<")[2].rstrip(">").strip() if value.rstrip().endswith(">") else value.strip()
+        if value and "@" not in address:
+            raise ConfigError(
+                f"{name} must be an address like shop@example.com or Shop <shop@example.com>, got {value!r}"
+            )
+        if not address.rpartition("@")[0].isascii() and not settings.get("MAIL_SMTPUTF8"):
+            raise ConfigError(
+                f"{name} has letters beyond ASCII before the @: set MAIL_SMTPUTF8=true (the mail "
+                "server must offer SMTPUTF8) or use another address"
+            )
 
 
 def check_production(settings: Mapping[str, Any]) -> None:

@@ -30,7 +30,7 @@ Scenarios:
                 (2 workers) and `flask outbox drain` running at the same time
 
 For each: orders placed, emails delivered (distinct Message-IDs at the sink), duplicates
-(a Message-ID received twice), send attempts (the outbox's own count of claims), the time
+(a Message-ID received twice), send attempts (the outbox's own count of attempts), the time
 from the end of the fault to the last email, and POST /checkout p50/max during the fault.
 A scenario passes when every email arrived once and the outbox shows them all sent; the
 script exits with 1 if one did not (or could not run to the end), after running the others.
@@ -86,7 +86,7 @@ log = logging.getLogger("faults")
 FAULT_SETTINGS = {"SHOP_MAIL_RETRY_BASE_SECONDS": "1", "SHOP_MAIL_SWEEP_SECONDS": "1", "MAIL_TIMEOUT": "3"}
 SCENARIOS = ("refused", "tempfail", "permfail", "hung", "crash", "drop_quit", "two-procs")
 DRAIN_SINK_DELAY = 0.2  # seconds per message in two-procs: long enough for both processes to overlap
-# One line per attempt from shop/mail/dispatcher.py: deliver().
+# One line per attempt from shop/mail/delivery.py: deliver().
 ATTEMPT_LINE = re.compile(r"outbox id=\d+ to=\S+ attempt=\d+ outcome=(\w+)(?:.*? error=(['\"])(.*)\2)?")
 
 
@@ -101,7 +101,7 @@ class FaultResult:
     delivered: int = 0  # distinct Message-IDs at the sink
     files: int = 0  # messages the sink accepted
     duplicates: int = 0
-    attempts: int = 0  # claims counted by the outbox (a retry of a failed email restarts its count: added up)
+    attempts: int = 0  # attempts counted by the outbox (a retry of a failed email restarts its count: added up)
     most_attempts_of_one_email: int = 0
     fault_end: str = "fault end"  # what the next figure counts from
     fault_end_to_last_email_s: float | None = None
@@ -248,6 +248,15 @@ def attempt_outcomes(path: Path) -> Counter[str]:
     return found
 
 
+def reclaimed(path: Path) -> int:
+    """Emails the shop's sweeps took back from senders that stopped (each counted as an attempt)."""
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return sum(
+        int(a) + int(b)
+        for a, b in re.findall(r"reclaimed (\d+) email\(s\) from senders that stopped; (\d+) failed", text)
+    )
+
+
 def count_lines(path: Path, text: str) -> int:
     if not path.exists():
         return 0
@@ -345,9 +354,10 @@ def crash(scene: Scene) -> None:
     restarted = scene.start_shop()
     scene.wait_settled(restarted)
     scene.finish(restarted)
-    # Every claim after the restart is logged (that shop is never killed), so the claims
-    # counted at the kill and those logged since must add up to the outbox's count.
-    after = sum(attempt_outcomes(scene.shop_logs[-1]).values())
+    # Every attempt after the restart is logged (that shop is never killed), and so is every
+    # reclaim of an expired lease (which counts the attempt the killed sender may have made):
+    # with those counted at the kill they must add up to the outbox's count.
+    after = sum(attempt_outcomes(scene.shop_logs[-1]).values()) + reclaimed(scene.shop_logs[-1])
     if at_kill["attempts"] + after != result.attempts:
         result.notes.append(
             f"attempts do not add up: {at_kill['attempts']} at the kill + {after} logged after the restart"
@@ -508,7 +518,7 @@ def print_report(results: list[FaultResult], args: argparse.Namespace) -> None:
     )
     print(
         "delivered = distinct Message-IDs at the sink; duplicates = messages received more than once;"
-        " attempts = the outbox's claims (summed over permfail's retry, which restarts the count)."
+        " attempts = the outbox's count of attempts (summed over permfail's retry, which restarts the count)."
     )
 
 

@@ -41,6 +41,7 @@ GUNICORN_THREADS = 4
 # gunicorn.conf.py): the benchmark sets its own.
 SHOP_VARIABLES = ("SHOP_", "MAIL_", "GUNICORN_", "RATELIMIT_", "CELERY_")
 SHOP_SINGLE_VARIABLES = ("DATABASE_URL", "SECRET_KEY", "WEB_CONCURRENCY", "FLASK_APP")
+HEALTH_TOKEN = secrets.token_hex(16)  # SHOP_HEALTH_TOKEN of every shop the benchmarks start
 
 
 class BenchError(RuntimeError):
@@ -234,6 +235,7 @@ def shop_environment(tmp: Path, smtp_port: int, database_url: str | None = None,
         DATABASE_URL=database_url or f"sqlite:///{tmp / 'shop.db'}",
         SHOP_INSTANCE_PATH=str(tmp),
         SECRET_KEY=secrets.token_hex(32),
+        SHOP_HEALTH_TOKEN=HEALTH_TOKEN,  # /healthz's outbox counts are for the owner only
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=str(smtp_port),
         PYTHONUNBUFFERED="1",
@@ -242,10 +244,11 @@ def shop_environment(tmp: Path, smtp_port: int, database_url: str | None = None,
     return env
 
 
-def run_flask(env: dict[str, str], *args: str) -> str:
-    """Run `flask --app wsgi ARGS` as the owner would; its output, or BenchError."""
+def run_flask(env: dict[str, str], *args: str, root: Path = ROOT) -> str:
+    """Run `flask --app wsgi ARGS` as the owner would (in the shop's tree at `root`); its
+    output, or BenchError."""
     command = [PYTHON, "-m", "flask", "--app", "wsgi", *args]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
         raise BenchError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     return done.stdout
@@ -318,8 +321,8 @@ class ShopServer:
     """`gunicorn -c gunicorn.conf.py -w 2 --threads 4 -b 127.0.0.1:PORT wsgi:app`, logging to
     a file; ready once /healthz answers and every worker process exists."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int = GUNICORN_WORKERS) -> None:
-        self.env, self.log_path, self.workers = env, log_path, workers
+    def __init__(self, env: dict[str, str], log_path: Path, workers: int = GUNICORN_WORKERS, root: Path = ROOT) -> None:
+        self.env, self.log_path, self.workers, self.root = env, log_path, workers, root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -332,7 +335,7 @@ class ShopServer:
         ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         try:
             wait_until(self._ready, 60, f"gunicorn on port {self.port}")
@@ -389,7 +392,9 @@ class ShopServer:
             return False
 
     def healthz(self) -> dict[str, Any]:
-        response = requests.get(self.url + "/healthz", timeout=10)
+        """/healthz with its details (the outbox counts), as the owner's monitor sees it."""
+        token = self.env.get("SHOP_HEALTH_TOKEN", HEALTH_TOKEN)
+        response = requests.get(self.url + "/healthz", headers={"Authorization": f"Bearer {token}"}, timeout=10)
         response.raise_for_status()
         return response.json()
 
@@ -403,12 +408,22 @@ class SmtpSinkProcess:
     `refuse` is not a mode here: for a refused connection, run no sink at all."""
 
     def __init__(
-        self, port: int, delay: float, maildir: Path, log_path: Path, mode: str = "accept", times: int = 0
+        self,
+        port: int,
+        delay: float,
+        maildir: Path,
+        log_path: Path,
+        mode: str = "accept",
+        times: int = 0,
+        greeting_delay: float = 0.0,
+        quiet: bool = False,
+        reuse_port: bool = False,
     ) -> None:
         if mode == "refuse":
             raise ValueError("for refused connections, start no sink: nothing listens on the port")
         self.port, self.delay, self.maildir, self.log_path = port, delay, maildir, log_path
-        self.mode, self.times = mode, times
+        self.mode, self.times, self.greeting_delay, self.quiet = mode, times, greeting_delay, quiet
+        self.reuse_port = reuse_port  # several sinks on one port: the kernel spreads the connections
         self.process: subprocess.Popen[bytes] | None = None
         self.listening_at: float | None = None  # time.time() when the port first took a connection
 
@@ -416,7 +431,9 @@ class SmtpSinkProcess:
         command = [
             *(PYTHON, str(ROOT / "tests" / "smtp_sink.py"), "--port", str(self.port)),
             *("--delay", str(self.delay), "--maildir", str(self.maildir)),
-            *("--mode", self.mode, "--times", str(self.times)),
+            *("--mode", self.mode, "--times", str(self.times), "--greeting-delay", str(self.greeting_delay)),
+            *(["--quiet"] if self.quiet else []),  # no log line per message: 10,000 of them cost the sink CPU
+            *(["--reuse-port"] if self.reuse_port else []),
         ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -578,6 +595,7 @@ class MaildirReader:
     def __init__(self, maildir: Path) -> None:
         self.maildir = maildir
         self._seen: dict[str, tuple[str, float]] = {}  # file name: (Message-ID, mtime)
+        self.recipients: dict[str, float] = {}  # To: earliest arrival (time.time())
         self._parser = email.parser.BytesHeaderParser()
 
     def read(self) -> Mailbox:
@@ -590,7 +608,10 @@ class MaildirReader:
                     # The sink creates the file, then writes it: a file read in between has
                     # no headers yet. Read it again next time rather than count it wrong.
                     if message_id:
-                        self._seen[path.name] = (message_id, path.stat().st_mtime)
+                        arrived = path.stat().st_mtime
+                        self._seen[path.name] = (message_id, arrived)
+                        to = str(headers.get("To", "")).strip()
+                        self.recipients[to] = min(arrived, self.recipients.get(to, arrived))
         arrivals = [mtime for _, mtime in self._seen.values()]
         return Mailbox(
             files=len(self._seen),

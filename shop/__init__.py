@@ -62,24 +62,32 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from shop.cli import register_commands
     from shop.errors import register_error_pages
-    from shop.mail.dispatcher import MailDispatcher
     from shop.security import register_security
 
     register_commands(app)
     register_error_pages(app)
     register_security(app)
-    dispatcher = MailDispatcher(app)
-    app.extensions["swiftcart.mail"] = dispatcher
-    if app.config["SHOP_MAIL_DISPATCH"] == "celery":
-        from shop.mail.tasks import celery_init_app  # Celery is an optional extra
-
-        celery_init_app(app)
-    if app.config["SHOP_MAIL_DISPATCH"] == "thread" and not app.config.get("TESTING"):
-        # The first request of a serving process starts the pool and its start-up sweep
-        # (gunicorn.conf.py starts it even before that). CLI commands never start it.
-        app.before_request(dispatcher.start)
+    dispatch = _mail_dispatch(app)
+    app.extensions["swiftcart.mail"] = dispatch
+    if not app.config.get("TESTING"):
+        # The first request of a serving process starts the mail pool and its start-up
+        # sweep (gunicorn.conf.py starts it even before that). CLI commands never start it.
+        app.before_request(dispatch.start)
     _configure_logging(app)
     return app
+
+
+def _mail_dispatch(app: Flask) -> Any:
+    """The one place that reads SHOP_MAIL_DISPATCH: an object with hand_off(ids), start()
+    and stop() (shop/mail/dispatcher.py, delivery.py, or tasks.py for Celery)."""
+    if app.config["SHOP_MAIL_DISPATCH"] == "celery":
+        from shop.mail.tasks import CeleryDispatch  # Celery is an optional extra
+
+        return CeleryDispatch(app)
+    from shop.mail.delivery import SyncDispatch
+    from shop.mail.dispatcher import ThreadDispatch
+
+    return {"thread": ThreadDispatch, "sync": SyncDispatch}[app.config["SHOP_MAIL_DISPATCH"]](app)
 
 
 def _finish_settings(app: Flask) -> None:
@@ -147,7 +155,7 @@ def _register_templates(app: Flask) -> None:
 
 def _configure_logging(app: Flask) -> None:
     # app.logger is the "shop" logger, with Flask's handler to stderr; the shop.* module
-    # loggers (shop.mail.dispatcher, ...) pass their records up to it.
+    # loggers (shop.mail.delivery, ...) pass their records up to it.
     app.logger.setLevel(app.config["SHOP_LOG_LEVEL"])
 
 

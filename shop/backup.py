@@ -3,6 +3,7 @@ export to JSON that imports into an empty database of either kind (SQLite -> Pos
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from datetime import date, datetime
@@ -43,6 +44,8 @@ def backup_sqlite(target: Path) -> Path:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):  # an email's bytes (outbox_email.raw_message)
+        return base64.b64encode(value).decode("ascii")
     return value.isoformat() if isinstance(value, (datetime, date)) else value
 
 
@@ -108,5 +111,7 @@ def _typed(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
         column = table.columns[name]
         if value is not None and isinstance(column.type, sa.DateTime):
             value = datetime.fromisoformat(value)
+        elif value is not None and isinstance(column.type, sa.LargeBinary):
+            value = base64.b64decode(value)
         typed[name] = value
     return typed

@@ -20,7 +20,8 @@ from shop.database import transaction
 from shop.extensions import db
 from shop.files import open_private
 from shop.mail import outbox
-from shop.mail.dispatcher import get_dispatcher
+from shop.mail.breaker import describe, server_unreachable
+from shop.mail.dispatcher import MailPool, get_dispatcher
 from shop.models import EmailStatus, OutboxEmail, Product, utcnow
 
 shop_cli = AppGroup("shop", help="Catalogue and accounts.")
@@ -144,6 +145,7 @@ def outbox_status_command() -> None:
     oldest = outbox.oldest_pending_created_at()
     age = f"{(utcnow() - oldest).total_seconds():.0f} s" if oldest else "-"
     click.echo(f"oldest pending: {age}")
+    click.echo(f"mail server {describe(server_unreachable(current_app.config))}")
 
 
 @outbox_cli.command("list")
@@ -177,21 +179,21 @@ def outbox_retry_command(email_ids: tuple[int, ...], all_failed: bool) -> None:
 @click.option("--loop", is_flag=True, help="keep going, as a worker process, until stopped")
 def outbox_drain_command(loop: bool) -> None:
     """Send every email due now, then exit (with --loop: keep sending as they fall due)."""
-    dispatcher = get_dispatcher()
+    pool = MailPool(current_app._get_current_object())  # whatever SHOP_MAIL_DISPATCH says
     interrupted = []
 
     def on_sigterm(*_: object) -> None:  # systemd stopping a worker: finish the sends in progress
         interrupted.append(True)
-        dispatcher.request_stop()
+        pool.request_stop()
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        dispatcher.drain(loop=loop)  # stops the pool however it ends, Ctrl+C included
+        pool.drain(loop=loop)  # stops the pool however it ends, Ctrl+C included
     except KeyboardInterrupt:
         interrupted.append(True)
     if interrupted:
         click.echo("stopped: emails not yet claimed stay pending")
-    done = dispatcher.outcomes
+    done = pool.recorder.outcomes
     click.echo(
         f"this drain: sent {done['sent']}, to retry {done['retry']}, failed {done['failed']}; "
         f"outbox now: pending {outbox.counts_by_status()['pending']} ({_next_due()})"

@@ -309,6 +309,20 @@ class OutboxEmail(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None]
+    # The bytes sent, built at the first attempt and kept: every later attempt sends them.
+    raw_message: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
 
     def __repr__(self) -> str:
         return f"<OutboxEmail {self.id} {self.key} {self.status}>"
+
+
+class MailServerState(db.Model):
+    """A process whose circuit breaker is open: it cannot reach the SMTP server (a row only
+    while that lasts; `checked_at` is its last probe, so a killed process's row goes stale)."""
+
+    __tablename__ = "mail_server_state"
+
+    process: Mapped[str] = mapped_column(sa.String(120), primary_key=True)  # host:pid
+    unreachable_since: Mapped[datetime]
+    last_error: Mapped[str] = mapped_column(sa.Text)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)

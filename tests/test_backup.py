@@ -76,7 +76,9 @@ def _contents() -> dict:
         "users": rows(User, User.id, User.email, User.password_hash),
         "products": rows(Product, Product.id, Product.sku, Product.stock, Product.price_cents),
         "orders": rows(Order, Order.id, Order.number, Order.total_cents, Order.created_at),
-        "emails": rows(OutboxEmail, OutboxEmail.id, OutboxEmail.status, OutboxEmail.message_id),
+        "emails": rows(
+            OutboxEmail, OutboxEmail.id, OutboxEmail.status, OutboxEmail.message_id, OutboxEmail.raw_message
+        ),
     }
 
 

@@ -221,3 +221,18 @@ def test_production_refuses_a_base_url_that_is_not_https(base_url):
 def test_x_forwarded_host_is_trusted_only_when_configured():
     assert settings_from_env({})["SHOP_PROXY_TRUST_HOST"] is False
     assert settings_from_env({"SHOP_PROXY_TRUST_HOST": "yes"})["SHOP_PROXY_TRUST_HOST"] is True
+
+
+# ---------------------------------------------------------------- mail settings (i13-mail)
+def test_mail_settings_beyond_ascii_and_the_health_token():
+    assert settings_from_env({})["MAIL_SMTPUTF8"] is False
+    assert settings_from_env({})["SHOP_HEALTH_TOKEN"] == ""
+    with pytest.raises(ConfigError, match="SHOP_HEALTH_TOKEN must be at least 16"):
+        settings_from_env({"SHOP_HEALTH_TOKEN": "short"})
+    with pytest.raises(ConfigError, match="MAIL_DEFAULT_SENDER has letters beyond ASCII before the @"):
+        settings_from_env({"MAIL_DEFAULT_SENDER": "Jörg <jörg@example.com>"})
+    with pytest.raises(ConfigError, match="SHOP_OWNER_EMAIL must be an address"):
+        settings_from_env({"SHOP_OWNER_EMAIL": "nobody"})
+    ok = settings_from_env({"MAIL_DEFAULT_SENDER": "Jörg <jörg@bücher.example>", "MAIL_SMTPUTF8": "true"})
+    assert ok["MAIL_SMTPUTF8"] is True
+    assert settings_from_env({"MAIL_DEFAULT_SENDER": "Bücher, «Grün» <shop@bücher.example>"})  # a domain is fine

@@ -14,7 +14,8 @@ from flask import Flask
 from shop.database import transaction
 from shop.extensions import db
 from shop.mail import outbox
-from shop.mail.dispatcher import deliver, get_dispatcher
+from shop.mail.delivery import deliver
+from shop.mail.dispatcher import get_dispatcher
 from shop.models import EmailStatus, Order, OutboxEmail, utcnow
 from tests.conftest import count, order_id_from, wait_until
 
@@ -33,6 +34,37 @@ def queue(app: Flask, n: int = 1, recipient: str = "someone@example.com", prefix
             )
             for i in range(n)
         ]
+
+
+def queue_one(
+    app: Flask,
+    recipient: str = "someone@example.com",
+    prefix: str = "one",
+    text_body: str | None = None,
+    html_body: str | None = None,
+    dispatch: bool = True,
+) -> int:
+    """One email in the outbox, handed to the dispatcher after the commit (as checkout
+    does) unless `dispatch` is False; its id."""
+    with app.app_context(), transaction():
+        email_id = outbox.enqueue_email(
+            key=prefix,
+            kind="test",
+            recipient=recipient,
+            subject=f"Test message {prefix}",
+            text_body=f"Body {prefix}" if text_body is None else text_body,
+            html_body=f"<p>Body {prefix}</p>" if html_body is None else html_body,
+        )
+    if dispatch:
+        with app.app_context():
+            get_dispatcher(app).hand_off([email_id])
+    return email_id
+
+
+def claim_one(email_id: int, lease_seconds: float) -> outbox.ClaimedEmail | None:
+    """Claim this one email (in an app context); None if it is not pending and due."""
+    claimed = outbox.claim_batch(1, lease_seconds, [email_id])
+    return claimed[0] if claimed else None
 
 
 def row(app: Flask, email_id: int) -> OutboxEmail:
@@ -98,7 +130,7 @@ def test_an_email_queued_in_a_transaction_that_rolls_back_is_never_sent(app, smt
     with app.app_context():
         with pytest.raises(Abort):
             queue_then_abort()
-        assert get_dispatcher(app).sweep() == 0
+        assert get_dispatcher(app).sweep() is False
     assert count(app, OutboxEmail) == 0
     assert smtp.received() == []
 
@@ -123,42 +155,64 @@ def test_an_order_rolled_back_after_its_email_was_queued_sends_nothing(app, prod
     assert count(app, Order) == 0
     assert count(app, OutboxEmail, OutboxEmail.kind != "confirm_email") == 0
     with app.app_context():
-        assert get_dispatcher(app).sweep() == 0
+        assert get_dispatcher(app).sweep() is False
     assert smtp.received(subject_contains="Your Swiftcart order") == []
 
 
 # ---------------------------------------------------------------- claims and leases
-def test_a_claim_is_exclusive_and_counts_the_attempt(app):
+def test_a_claim_is_exclusive_and_the_attempt_counts_when_its_outcome_is_recorded(app):
     [email_id] = queue(app)
     with app.app_context():
-        first = outbox.claim(email_id, lease_seconds=60)
+        first = claim_one(email_id, 60)
         assert first is not None
-        assert first.attempts == 1
-        assert outbox.claim(email_id, lease_seconds=60) is None  # taken: nobody else gets it
-    email = row(app, email_id)
-    assert (email.status, email.attempts, email.claim_token) == (EmailStatus.SENDING, 1, first.claim_token)
+        assert first.attempts == 1  # the number of this attempt
+        assert claim_one(email_id, 60) is None  # taken: nobody else gets it
+        email = row(app, email_id)
+        assert (email.status, email.attempts, email.claim_token) == (EmailStatus.SENDING, 0, first.claim_token)
+        assert outbox.record([outbox.Attempt(first, sent=True)], 8, 1) == [("sent", None)]
+    assert (row(app, email_id).status, row(app, email_id).attempts) == (EmailStatus.SENT, 1)
+
+
+def test_a_batch_claim_gives_each_email_its_own_token_and_releasing_one_charges_nothing(app):
+    ids = queue(app, 3)
+    with app.app_context():
+        claimed = outbox.claim_batch(10, lease_seconds=60)
+        assert [e.id for e in claimed] == ids
+        assert len({e.claim_token for e in claimed}) == 3
+        assert outbox.claim_batch(10, lease_seconds=60) == []
+        results = outbox.record(
+            [outbox.Attempt(claimed[0], error="451 later", smtp_code=451), outbox.Attempt(claimed[1], tried=False)],
+            max_attempts=8,
+            base_seconds=60,
+        )
+    assert [outcome for outcome, _ in results] == ["retry", "released"]
+    retried, released, untouched = (row(app, i) for i in ids)
+    assert (retried.status, retried.attempts, retried.last_smtp_code) == (EmailStatus.PENDING, 1, 451)
+    assert retried.next_attempt_at > utcnow() + timedelta(seconds=40)
+    assert (released.status, released.attempts, released.claim_token) == (EmailStatus.PENDING, 0, None)
+    assert untouched.status == EmailStatus.SENDING
 
 
 def test_a_sender_whose_lease_expired_cannot_overwrite_the_new_claim(app, caplog):
     [email_id] = queue(app)
     with app.app_context():
-        stale = outbox.claim(email_id, lease_seconds=-1)  # its lease is over at once
-        assert outbox.reclaim_expired(max_attempts=8) == 1
-        fresh = outbox.claim(email_id, lease_seconds=60)
+        stale = claim_one(email_id, -1)  # its lease is over at once
+        assert outbox.reclaim_expired(max_attempts=8) == 1  # counted: it may have been tried
+        fresh = claim_one(email_id, 60)
         assert fresh is not None
         with caplog.at_level(logging.WARNING, logger="shop.mail.outbox"):
-            assert outbox.mark_sent(stale) is False
+            outbox.record([outbox.Attempt(stale, sent=True)], 8, 1)
         assert "expired and was taken over" in caplog.text
         email = row(app, email_id)
-        assert (email.status, email.claim_token, email.attempts) == (EmailStatus.SENDING, fresh.claim_token, 2)
-        assert outbox.mark_sent(fresh) is True
-    assert row(app, email_id).status == EmailStatus.SENT
+        assert (email.status, email.claim_token, email.attempts) == (EmailStatus.SENDING, fresh.claim_token, 1)
+        outbox.record([outbox.Attempt(fresh, sent=True)], 8, 1)
+    assert (row(app, email_id).status, row(app, email_id).attempts) == (EmailStatus.SENT, 2)
 
 
 def test_a_sender_that_dies_on_its_last_attempt_leaves_the_email_failed(app):
     [email_id] = queue(app)
     with app.app_context():
-        outbox.claim(email_id, lease_seconds=-1)
+        claim_one(email_id, -1)
         outbox.reclaim_expired(max_attempts=1)
     email = row(app, email_id)
     assert email.status == EmailStatus.FAILED
@@ -170,7 +224,7 @@ def test_an_email_not_due_yet_is_not_claimed(app):
     with app.app_context(), transaction():
         db.session.get(OutboxEmail, email_id).next_attempt_at = utcnow() + timedelta(minutes=5)
     with app.app_context():
-        assert outbox.claim(email_id, lease_seconds=60) is None
+        assert claim_one(email_id, 60) is None
         assert outbox.due_ids(10) == []
 
 
@@ -250,7 +304,7 @@ def test_a_server_that_drops_the_line_after_accepting_data_counts_as_sent(app, s
     [email_id] = queue(app)
     with app.app_context():
         assert deliver(email_id) == "sent"
-        assert get_dispatcher(app).sweep() == 0  # nothing left to send again
+        assert get_dispatcher(app).sweep() is False  # nothing left to send again
         assert deliver(email_id) == "skipped"
     assert row(app, email_id).status == EmailStatus.SENT
     assert len(smtp.received()) == 1
@@ -299,7 +353,7 @@ def test_one_log_line_per_attempt_and_never_the_password(make_app, smtp, caplog)
         deliver(email_id)
         make_due(app, email_id)
         deliver(email_id)
-    lines = [r.getMessage() for r in caplog.records if r.name == "shop.mail.dispatcher"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "shop.mail.delivery"]
     assert len(lines) == 2
     assert f"outbox id={email_id} to=reader@example.com attempt=1 outcome=retry" in lines[0]
     assert "next=20" in lines[0]
@@ -367,26 +421,12 @@ def test_stop_lets_the_send_in_progress_end_and_leaves_the_rest_pending(make_app
 
 
 def test_a_backlog_with_smtp_down_keeps_threads_and_memory_bounded(make_app, smtp):
-    """10,000 pending emails and SMTP refusing: the process holds at most `capacity` ids and
-    runs the pool's threads plus the sweeper, however many rows wait."""
-    app = make_app(SHOP_MAIL_WORKERS=4, SHOP_MAIL_RETRY_BASE_SECONDS=3600)
+    """10,000 pending emails and SMTP refusing: the process holds at most `capacity` emails,
+    runs its senders, recorder and sweeper, however many rows wait, and charges attempts
+    only to its probes."""
+    app = make_app(SHOP_MAIL_WORKERS=4, SHOP_MAIL_RETRY_BASE_SECONDS=3600, SHOP_MAIL_PROBE_MAX_SECONDS=0.5)
     smtp.behave("refuse")
-    with app.app_context(), transaction():
-        db.session.execute(
-            sa.insert(OutboxEmail),
-            [
-                {
-                    "key": f"backlog:{i}",
-                    "kind": "test",
-                    "recipient": f"r{i}@example.com",
-                    "subject": "s",
-                    "text_body": "b",
-                    "html_body": "",
-                    "message_id": f"<backlog-{i}@example.com>",
-                }
-                for i in range(10_000)
-            ],
-        )
+    bulk_insert(app, 10_000)
     before = threading.active_count()
     dispatcher = get_dispatcher(app)
     dispatcher.start()
@@ -397,10 +437,35 @@ def test_a_backlog_with_smtp_down_keeps_threads_and_memory_bounded(make_app, smt
         peak_threads = max(peak_threads, threading.active_count())
         peak_in_flight = max(peak_in_flight, dispatcher.in_flight())
         with app.app_context():
-            return db.session.execute(sa.select(sa.func.count()).where(OutboxEmail.attempts > 0)).scalar_one()
+            return db.session.execute(sa.select(sa.func.sum(OutboxEmail.attempts))).scalar_one() or 0
 
-    wait_until(lambda: attempted() >= 400, 60, "400 emails to be tried")
-    assert peak_threads <= before + dispatcher.workers + 1  # the pool and the sweeper, no more
+    wait_until(lambda: attempted() >= 4, 30, "4 probes")
+    assert peak_threads <= before + dispatcher.workers + 2  # the senders, the recorder and the sweeper
     assert peak_in_flight <= dispatcher.capacity
+    assert attempted() <= 6  # one probe at a time, 0.5 s apart at most: not one attempt per email
+    # Due emails the breaker holds back do not make the sweeper run faster than every 0.5 s.
+    sweeps, started = dispatcher.sweeps, time.monotonic()
+    wait_until(lambda: time.monotonic() - started >= 2, 5, "two seconds")
+    assert dispatcher.sweeps - sweeps <= 5
     assert count(app, OutboxEmail, OutboxEmail.status == EmailStatus.FAILED) == 0  # nothing dropped
     assert count(app, OutboxEmail) == 10_000
+
+
+def bulk_insert(app: Flask, n: int, prefix: str = "backlog") -> None:
+    """n pending emails, due now, inserted in one statement (no order, no hand-off)."""
+    with app.app_context(), transaction():
+        db.session.execute(
+            sa.insert(OutboxEmail),
+            [
+                {
+                    "key": f"{prefix}:{i}",
+                    "kind": "test",
+                    "recipient": f"r{i}@example.com",
+                    "subject": f"{prefix} {i}",
+                    "text_body": "b",
+                    "html_body": "",
+                    "message_id": f"<{prefix}-{i}@example.com>",
+                }
+                for i in range(n)
+            ],
+        )

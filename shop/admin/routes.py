@@ -55,6 +55,7 @@ from shop.checkout.vouchers import describe_voucher
 from shop.database import like_pattern, transaction
 from shop.extensions import db
 from shop.inputs import paginate
+from shop.mail.breaker import server_unreachable
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.outbox import counts_by_status, retry_failed
 from shop.models import EmailStatus, Order, OrderStatus, OutboxEmail, Product, Voucher, utcnow
@@ -81,6 +82,7 @@ def dashboard() -> str:
         threshold=threshold,
         emails=emails_needing_attention(),
         outbox=counts_by_status(),
+        mail_server=server_unreachable(current_app.config),
     )
 
 

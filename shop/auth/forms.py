@@ -7,12 +7,26 @@ MAX_PASSWORD_LENGTH = 128
 
 
 def email_field() -> EmailField:
+    """An address the shop can send to. Letters beyond ASCII before the @ (jörg@...) need a
+    mail server that offers SMTPUTF8 (RFC 6531), so they are accepted only with
+    MAIL_SMTPUTF8 on; a domain beyond ASCII is always fine: it is sent as IDNA (xn--...)."""
+    from flask import current_app
+
+    def sendable(form: object, field: EmailField) -> None:
+        local_part = (field.data or "").rpartition("@")[0]
+        if not local_part.isascii() and not current_app.config["MAIL_SMTPUTF8"]:
+            raise ValidationError(
+                "This shop cannot send email to an address with letters like ö or é before the @; "
+                "please give another address."
+            )
+
     return EmailField(
         "Email",
         validators=[
             DataRequired("Enter your email address."),
             Length(max=254, message="At most 254 characters."),
             Email("Enter an email address like name@example.com.", check_deliverability=False),
+            sendable,
         ],
         filters=[lambda value: value.strip().lower() if isinstance(value, str) else value],
     )

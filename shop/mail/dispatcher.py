@@ -1,281 +1,300 @@
-"""Who sends the outbox, and when: one bounded thread pool per process, woken after commit.
+"""Who sends the outbox, and when: the dispatch mode, one object chosen in create_app()
+(`ThreadDispatch`, here; `SyncDispatch` in delivery.py; `CeleryDispatch` in tasks.py).
 
-- `deliver(id)` is the one code path that sends an email: claim the row, send, record.
-  The pool, `SHOP_MAIL_DISPATCH=sync`, `flask outbox drain` and the Celery task all run it.
-- `MailDispatcher.hand_off(ids)` is called after a transaction that queued emails has
-  committed; the pool sends them while the shopper already sees the next page.
-- A sweeper thread runs at start and every SHOP_MAIL_SWEEP_SECONDS: it takes back emails
-  whose sender died (expired lease) and hands due emails to the pool. It finds whatever a
-  hand-off missed: a full pool, a process killed between commit and send, a retry.
-
-Memory holds at most `capacity` ids; everything else waits in the database.
+A MailPool runs per process: SHOP_MAIL_WORKERS senders, each claiming up to SHOP_MAIL_BATCH
+due emails in one UPDATE and sending them on its SMTP connection, kept open while there is
+work; ids handed off after a commit go first (fresh emails first). A recorder writes all
+outcomes (recorder.py); a sweeper, at start and every SHOP_MAIL_SWEEP_SECONDS, takes back
+emails whose sender died and wakes the senders. The circuit breaker and the database's
+trouble (breaker.py) stop the senders instead of letting them spin.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import os
+import socket
 import threading
 import time
-from collections import Counter
+import weakref
+from collections import Counter, deque
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from shop.mail import outbox
-from shop.mail.sender import send_email
+from shop.mail.breaker import CircuitBreaker, DatabaseTrouble, RateLimit
+from shop.mail.delivery import SyncDispatch, lease_seconds, send_claimed, smtp_session
+from shop.mail.outbox import Attempt, ClaimedEmail
+from shop.mail.recorder import Recorder
+from shop.mail.sender import SmtpSession
+from shop.models import utcnow
 
 log = logging.getLogger(__name__)
 
-
-def lease_seconds(mail_timeout: float) -> float:
-    """How long a claim holds: the longest a send can take (MAIL_TIMEOUT: the sender's
-    deadline for the whole SMTP conversation), twice over, with room to record the outcome.
-    Past it, the sweep gives the email to another sender."""
-    return 2 * mail_timeout + 5
+FRESH_HINTS = 1000  # ids of just-committed emails held in memory (the rest wait in the table)
+_POOLS: weakref.WeakSet[MailPool] = weakref.WeakSet()
 
 
-def deliver(email_id: int) -> str:
-    """Claim, send and record one email; the outcome ('sent', 'retry', 'failed', 'skipped').
-
-    'skipped': someone else has it, it was sent already, or it is not due yet.
-    Runs inside an app context; no transaction is open while the SMTP server talks.
-    """
-    config = current_app.config
-    email = outbox.claim(email_id, lease_seconds(config["MAIL_TIMEOUT"]))
-    if email is None:
-        return "skipped"
-    started = time.monotonic()
-    result = send_email(email)
-    duration = time.monotonic() - started
-    if result.sent:
-        outbox.mark_sent(email)
-        outcome, next_at = "sent", None
-    else:
-        next_at = outbox.mark_failed_attempt(
-            email,
-            result.error,
-            result.smtp_code,
-            result.permanent,
-            config["SHOP_MAIL_MAX_ATTEMPTS"],
-            config["SHOP_MAIL_RETRY_BASE_SECONDS"],
-        )
-        outcome = "retry" if next_at else "failed"
-    log.log(
-        logging.INFO if result.sent else logging.WARNING,
-        "outbox id=%s to=%s attempt=%d outcome=%s duration=%.2fs next=%s%s",
-        email.id,
-        email.recipient,
-        email.attempts,
-        outcome,
-        duration,
-        next_at.isoformat(timespec="seconds") + "Z" if next_at else "-",
-        f" error={result.error!r}" if result.error else "",
-    )
-    return outcome
+@atexit.register
+def _stop_pools() -> None:
+    """The pools' threads are daemons, so the interpreter does not join them at exit before
+    the atexit handlers run (concurrent.futures' pool is joined earlier, by a private hook,
+    and would still claim queued work): here they stop claiming first, and the sends in
+    progress finish and are recorded."""
+    for pool in list(_POOLS):
+        pool.stop()
 
 
-class RateLimit:
-    """At most `per_minute` sends from this process, evenly spaced (providers answer
-    421/454 to bursts)."""
+class MailPool:
+    """One process's senders, sweeper and recorder, started lazily in the serving process."""
 
-    def __init__(self, per_minute: float) -> None:
-        self.interval = 60.0 / per_minute
-        self._next = time.monotonic()
-        self._lock = threading.Lock()
-
-    def wait(self, stopping: threading.Event) -> bool:
-        """Wait for this sender's turn; False if the process is stopping meanwhile."""
-        with self._lock:
-            now = time.monotonic()
-            turn = max(now, self._next)
-            self._next = turn + self.interval
-        return not stopping.wait(turn - now) if turn > now else not stopping.is_set()
-
-
-class MailDispatcher:
-    """The process's mail pool and sweeper, started lazily in the serving process."""
+    mode = "thread"
 
     def __init__(self, app: Flask) -> None:
-        self.app = app
-        config = app.config
-        self.mode: str = config["SHOP_MAIL_DISPATCH"]
+        self.app, config = app, app.config
         self.workers: int = config["SHOP_MAIL_WORKERS"]
-        self.capacity = 2 * self.workers  # ids held in memory at most: in flight or queued
+        self.batch: int = config["SHOP_MAIL_BATCH"]
+        self.capacity = self.workers * self.batch  # emails claimed in memory at most
+        self.timeout: float = config["MAIL_TIMEOUT"]
         self.sweep_seconds: float = config["SHOP_MAIL_SWEEP_SECONDS"]
         self.max_attempts: int = config["SHOP_MAIL_MAX_ATTEMPTS"]
+        self.stop_wait = lease_seconds(self.timeout)  # past it a claim is the sweep's anyway
         rate = config["SHOP_MAIL_RATE_PER_MINUTE"]
         self.rate_limit = RateLimit(rate) if rate else None
         self._reset()
         # gunicorn forks workers from a master that may have imported the app (--preload):
         # a child gets a copy of this object but none of its threads, so it starts afresh.
         os.register_at_fork(after_in_child=self._reset)
+        _POOLS.add(self)  # stopped at exit (below)
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
+        self._work = threading.Condition(self._lock)  # senders wait here for work
+        self._generation = 0  # counts signals, so that none is lost between a claim and a wait
+        self._fresh: deque[int] = deque(maxlen=FRESH_HINTS)
+        self._senders: list[threading.Thread] = []
         self._sweeper: threading.Thread | None = None
-        self._inflight: set[int] = set()
-        # What this process's senders did ('sent', 'retry', 'failed', 'skipped'): other
-        # processes share the table, so its counts cannot say it (`outbox drain` reports this).
-        self.outcomes: Counter[str] = Counter()
-        self._more_due = False  # the last fill stopped at capacity: look again when a slot frees
-        self._wake = threading.Event()
         self._stopping = threading.Event()
+        probe_max = self.app.config["SHOP_MAIL_PROBE_MAX_SECONDS"]
+        self.breaker = CircuitBreaker(f"{socket.gethostname()}:{os.getpid()}", probe_max)
+        self.database = DatabaseTrouble()
+        self.recorder = Recorder(self.app, self.database)
+        self._next_due: datetime | None = None
+        self.sweeps = 0
 
-    # ------------------------------------------------------------------ lifecycle
     def start(self, sweeper: bool = True) -> None:
-        """Create the pool (and the sweeper) unless running; cheap to call on every request."""
-        if self._executor is not None or self._stopping.is_set():
+        """Start the threads unless running; cheap to call on every request."""
+        if self._senders or self._stopping.is_set():
             return
         with self._lock:
-            if self._executor is not None:
+            if self._senders or self._stopping.is_set():
                 return
-            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="mail-sender")
+            self.recorder.start()
+            self._senders = [self._thread(self._sender_loop, f"mail-sender-{n}") for n in range(self.workers)]
             if sweeper:
-                self._sweeper = threading.Thread(target=self._sweep_loop, name="mail-sweeper", daemon=True)
-                self._sweeper.start()
-            # Before the interpreter joins the pool's threads at exit, stop claiming work;
-            # an atexit handler would run after that join, too late. concurrent.futures
-            # registers its own exit hook the same way.
-            threading._register_atexit(self.stop)  # type: ignore[attr-defined]
+                self._sweeper = self._thread(self._sweep_loop, "mail-sweeper")
         log.info("mail dispatcher started: %d sender threads, sweep every %gs", self.workers, self.sweep_seconds)
 
+    @staticmethod
+    def _thread(target: object, name: str) -> threading.Thread:
+        (thread := threading.Thread(target=target, name=name, daemon=True)).start()  # type: ignore[arg-type]
+        return thread
+
     def request_stop(self) -> None:
-        """Ask the pool to stop (safe in a signal handler); stop() waits for it."""
+        """Stop claiming at once (a signal handler may call it); stop() waits for the rest."""
         self._stopping.set()
-        self._wake.set()
 
     def stop(self) -> None:
-        """Stop claiming; let sends in progress finish (each within MAIL_TIMEOUT); emails not
-        yet claimed stay pending in the database for the next start."""
-        self._stopping.set()
-        self._wake.set()
-        executor, sweeper = self._executor, self._sweeper
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-        if sweeper is not None and sweeper is not threading.current_thread():
-            sweeper.join(timeout=5)
+        """Stop claiming; let the sends in progress finish (each within MAIL_TIMEOUT), release
+        the claimed emails not yet tried and record every outcome; the rest stay pending."""
+        self.request_stop()
+        self._signal(everyone=True)
+        deadline = time.monotonic() + self.stop_wait
+        for thread in [*self._senders, self._sweeper]:
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.recorder.finish(timeout=max(1.0, deadline - time.monotonic()))
 
     @property
     def running(self) -> bool:
-        return self._executor is not None and not self._stopping.is_set()
+        return bool(self._senders) and not self._stopping.is_set()
 
     def in_flight(self) -> int:
-        with self._lock:
-            return len(self._inflight)
+        """Emails this process has claimed and not yet recorded."""
+        return self.recorder.in_flight
 
-    # ------------------------------------------------------------------ work
-    def hand_off(self, email_ids: Iterable[int]) -> None:
-        """Send these just-committed emails now: in the pool, or inline when dispatch is sync."""
-        email_ids = [i for i in email_ids if i is not None]
-        if not email_ids:
-            return
-        if self.mode == "sync":  # the blocking design, kept for comparison and for tests
-            for email_id in email_ids:
-                deliver(email_id)
-            return
-        if self.mode == "celery":
-            from shop.mail.tasks import enqueue_delivery
-
-            for email_id in email_ids:
-                enqueue_delivery(email_id)
+    def hand_off(self, email_ids: Iterable[int | None]) -> None:
+        """These emails were just committed: send them before the backlog."""
+        ids = [i for i in email_ids if i is not None]
+        if not ids:
             return
         self.start()
-        self._submit(email_ids)
-
-    def _submit(self, email_ids: Iterable[int]) -> int:
-        submitted = 0
         with self._lock:
-            if self._executor is None or self._stopping.is_set():
-                return 0
-            for email_id in email_ids:
-                if email_id in self._inflight:
-                    continue
-                if len(self._inflight) >= self.capacity:
-                    self._more_due = True  # it waits in the database; a freed slot fetches it
-                    break
-                self._inflight.add(email_id)
-                self._executor.submit(self._run, email_id)
-                submitted += 1
-        return submitted
+            self._fresh.extend(ids)
+        self.breaker.fresh_email_waits()
+        self._signal()
 
-    def _run(self, email_id: int) -> None:
-        try:
-            if self._stopping.is_set():
-                return
-            if self.rate_limit is not None and not self.rate_limit.wait(self._stopping):
-                return
-            with self.app.app_context():
-                outcome = deliver(email_id)
-            with self._lock:
-                self.outcomes[outcome] += 1
-        except Exception:  # a database error: the row stays claimed and the lease frees it
-            log.exception("outbox id=%s: delivery crashed", email_id)
-        finally:
-            with self._lock:
-                self._inflight.discard(email_id)
-                if self._more_due:
-                    self._more_due = False
-                    self._wake.set()
+    def _signal(self, everyone: bool = False) -> None:
+        with self._work:
+            self._generation += 1
+            self._work.notify_all() if everyone else self._work.notify()
 
-    def fill(self) -> int:
-        """Hand due emails to the pool, as many as it has room for; how many were handed."""
+    def _take_fresh(self, limit: int) -> list[int]:
         with self._lock:
-            free = self.capacity - len(self._inflight)
-            busy = set(self._inflight)
-        if free <= 0:
-            self._more_due = True
-            return 0
-        with self.app.app_context():
-            ids = outbox.due_ids(free, exclude=busy)
-        if len(ids) == free:
-            self._more_due = True
-        return self._submit(ids)
+            return [self._fresh.popleft() for _ in range(min(limit, len(self._fresh)))]
 
-    def sweep(self) -> int:
-        """Take back emails of senders that died, then fill the pool."""
-        with self.app.app_context():
-            outbox.reclaim_expired(self.max_attempts)
-        return self.fill()
-
-    def _sweep_loop(self) -> None:
-        last_sweep = float("-inf")
-        while not self._stopping.is_set():
-            try:
-                if time.monotonic() - last_sweep >= self.sweep_seconds:
-                    last_sweep = time.monotonic()
-                    self.sweep()
-                else:  # woken because a slot freed while more emails were due
-                    self.fill()
-            except Exception:  # the database is away or not migrated yet: try again later
-                log.exception("outbox sweep failed; next try in %gs", self.sweep_seconds)
-            self._wake.wait(max(0.0, last_sweep + self.sweep_seconds - time.monotonic()))
-            self._wake.clear()
-
-    def drain(self, loop: bool = False) -> None:
-        """Send everything due, in the foreground, until nothing is due (or, with loop, until
-        stopped). For `flask outbox drain`, from cron or as a worker process."""
-        self.start(sweeper=False)
-        last_sweep = float("-inf")
+    def _sender_loop(self) -> None:
+        session = smtp_session(self.app.config, self.app.extensions["mail"])
         try:
             while not self._stopping.is_set():
-                if time.monotonic() - last_sweep >= self.sweep_seconds:
-                    last_sweep = time.monotonic()
-                    handed = self.sweep()
-                else:
-                    handed = self.fill()
-                if handed == 0 and self.in_flight() == 0:
-                    if not loop:
-                        return
-                    self._stopping.wait(min(1.0, self.sweep_seconds))
-                else:
-                    self._wake.wait(0.2)
-                    self._wake.clear()
+                with self._lock:
+                    generation = self._generation
+                if not self._work_once(session):
+                    self._idle(session, generation)
+        except Exception:  # a bug: say so; the claimed emails go back when their leases expire
+            log.exception("mail sender thread stopped")
+        finally:
+            session.close()
+
+    def _idle(self, session: SmtpSession, generation: int, at_most: float = 3600.0) -> None:
+        """Wait for a signal (or `at_most` seconds), closing an SMTP connection left idle."""
+        deadline = time.monotonic() + at_most
+        while not self._stopping.is_set() and (now := time.monotonic()) < deadline:
+            idle_left = session.close_if_idle()
+            with self._work:
+                if self._generation != generation:
+                    return
+                self._work.wait(max(0.01, min(deadline - now, at_most if idle_left is None else idle_left)))
+
+    def _work_once(self, session: SmtpSession) -> bool:
+        """Claim and send one batch; False when there was nothing to claim."""
+        if self.recorder.retrying or self.database.wait_left() > 0:
+            # The database cannot write: no new claims (their outcomes could not be recorded).
+            self._stopping.wait(max(self.database.wait_left(), 0.1))
+            return True
+        permit = self.breaker.permit()
+        if not permit.claim:
+            with self._lock:
+                generation = self._generation
+            self._idle(session, generation, at_most=permit.wait)
+            return True
+        limit = 1 if permit.probe else self.batch
+        fresh = [] if permit.probe else self._take_fresh(limit)  # a probe may fail: not with a fresh one
+        try:
+            with self.app.app_context():
+                emails = self._claim(limit, fresh or None)
+                if permit.probe and not emails:
+                    self.breaker.probe_unused()
+                if emails:
+                    self._send(session, emails, permit.probe)
+        except SQLAlchemyError:  # the claim failed (noted): nothing was claimed
+            if permit.probe:
+                self.breaker.probe_unused()
+            with self._lock:
+                self._fresh.extendleft(reversed(fresh))  # still first, once the database writes again
+            self._stopping.wait(self.database.wait_left())
+            return True
+        return bool(emails or fresh)
+
+    def _claim(self, limit: int, ids: list[int] | None = None) -> list[ClaimedEmail]:
+        """Claim `ids` (if any) or due emails, up to `limit`; a database error is noted and raised."""
+        if ids == []:
+            return []
+        try:
+            emails = outbox.claim_batch(len(ids) if ids else limit, lease_seconds(self.timeout, limit), ids)
+        except SQLAlchemyError as error:
+            self.database.failed(error)
+            raise
+        if not self.recorder.retrying:
+            self.database.succeeded()
+        self.recorder.claimed(len(emails))
+        return emails
+
+    def _send(self, session: SmtpSession, emails: list[ClaimedEmail], probe: bool) -> None:
+        """Send a claimed batch on this sender's connection, fresh hand-offs first; release
+        what is left untried if the breaker opens, the pool stops or a lease runs short."""
+        waiting, margin = list(emails), timedelta(seconds=self.timeout + 5)
+        try:
+            while waiting:
+                if not probe and self._fresh and len(waiting) < self.batch:
+                    with contextlib.suppress(SQLAlchemyError):  # noted by _claim; they wait in the table
+                        waiting[:0] = self._claim(
+                            self.batch - len(waiting), self._take_fresh(self.batch - len(waiting))
+                        )
+                if (
+                    self._stopping.is_set()
+                    or (self.breaker.is_open and not probe)
+                    or waiting[0].lease_expires_at - utcnow() < margin
+                    or (self.rate_limit is not None and not self.rate_limit.wait(self._stopping))
+                ):
+                    break
+                attempt, result = send_claimed(session, waiting.pop(0))
+                self.recorder.add([attempt])
+                if result.server_down:
+                    self.breaker.failed(result.error, probe)
+                    break
+                if (was_open_since := self.breaker.succeeded()) is not None:
+                    with contextlib.suppress(SQLAlchemyError):  # then they wait for their retry
+                        outbox.due_again(was_open_since)  # the probes' emails need not wait any longer
+                    self._signal(everyone=True)
+        finally:
+            self.recorder.add([Attempt(email, tried=False) for email in waiting])
+
+    def sweep(self) -> bool:
+        """Take back emails of senders that died; True if emails are due now."""
+        self.sweeps += 1
+        try:
+            with self.app.app_context():
+                outbox.reclaim_expired(self.max_attempts)
+                due = outbox.next_due_at()
+                self.breaker.remember()  # while open: the owner's view stays fresh
+            if not self.recorder.retrying:
+                self.database.succeeded()
+        except SQLAlchemyError as error:
+            self.database.failed(error)
+            return False
+        self._next_due = due
+        return due is not None and due <= utcnow()
+
+    def _sweep_loop(self) -> None:
+        while not self._stopping.is_set():
+            if self.sweep():
+                self._signal(everyone=True)
+            self._stopping.wait(self._until_next_sweep())
+
+    def _until_next_sweep(self) -> float:
+        """SHOP_MAIL_SWEEP_SECONDS, or less when a retry falls due before (emails due already
+        are the senders' business, or, while the breaker is open, the probe's)."""
+        soon = (self._next_due - utcnow()).total_seconds() if self._next_due is not None else self.sweep_seconds
+        return min(self.sweep_seconds, max(0.05, soon)) if soon > 0 else self.sweep_seconds
+
+    def drain(self, loop: bool = False) -> Counter[str]:
+        """Send everything due, in the foreground, until nothing is due or the SMTP server is
+        unreachable (with loop: until stopped); what this process's senders did. For
+        `flask outbox drain`, from cron or as a worker process."""
+        self.start(sweeper=False)
+        try:
+            while not self._stopping.is_set():
+                if due := self.sweep():
+                    self._signal(everyone=True)
+                if self.in_flight() == 0 and not self._fresh and not loop and (not due or self.breaker.is_open):
+                    break
+                self._stopping.wait(min(1.0, self._until_next_sweep()))
         finally:
             self.stop()
+        return self.recorder.outcomes
 
 
-def get_dispatcher(app: Flask | None = None) -> MailDispatcher:
+class ThreadDispatch(MailPool):
+    """SHOP_MAIL_DISPATCH=thread: this process's pool sends after the commit."""
+
+
+def get_dispatcher(app: Flask | None = None) -> MailPool | SyncDispatch:  # or CeleryDispatch
+    """The app's dispatch object (ThreadDispatch, SyncDispatch or CeleryDispatch): call
+    `hand_off(ids)` after the commit of a transaction that queued emails."""
     return (app or current_app).extensions["swiftcart.mail"]

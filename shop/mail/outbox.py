@@ -1,11 +1,15 @@
 """The outbox: emails as rows, and every change of their state. Database only, no SMTP.
 
-    pending --claim--> sending --mark_sent--> sent
+    pending --claim--> sending --record: sent--> sent
        ^                  |
        +--- retry later --+--- permanent error or out of attempts ---> failed
+       +--- released (never tried: the breaker opened, the pool stopped)
 
-Each step is one short transaction with a conditional UPDATE, so several threads and
-processes can work on one outbox and each email is claimed by one sender at a time.
+A claim takes up to N due emails in one UPDATE, each with its own claim token and lease;
+outcomes are written many to a transaction, each row fenced by its token: several threads
+and processes share one outbox, each email claimed by one sender at a time. An attempt
+counts when its outcome is written (or its lease reclaimed after a crash), so an email
+released untried is not charged one.
 """
 
 from __future__ import annotations
@@ -15,23 +19,19 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 
 import sqlalchemy as sa
 from flask import current_app
 
 from shop.database import insert_ignoring_duplicates, transaction
 from shop.extensions import db
+from shop.mail.mime import parse_mailbox
 from shop.models import EmailStatus, OutboxEmail, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY_SECONDS = 12 * 3600
-
-
-def _one_line(text: str) -> str:
-    """A header value can never carry CR or LF, so no text can add a header of its own."""
-    return " ".join(text.split())
+TABLE = OutboxEmail.__table__  # Core statements: many rows per UPDATE, fenced per row
 
 
 def enqueue_email(*, key: str, kind: str, recipient: str, subject: str, text_body: str, html_body: str) -> int | None:
@@ -44,8 +44,8 @@ def enqueue_email(*, key: str, kind: str, recipient: str, subject: str, text_bod
         OutboxEmail,
         key=key,
         kind=kind,
-        recipient=_one_line(recipient),
-        subject=_one_line(subject)[:255],
+        recipient=" ".join(recipient.split()),  # one line: no text can add a header of its own
+        subject=" ".join(subject.split())[:255],
         text_body=text_body,
         html_body=html_body,
         message_id=f"<{uuid.uuid4().hex}@{_sender_domain()}>",
@@ -54,9 +54,12 @@ def enqueue_email(*, key: str, kind: str, recipient: str, subject: str, text_bod
 
 
 def _sender_domain() -> str:
-    """The domain of MAIL_DEFAULT_SENDER, for Message-IDs (make_msgid would ask DNS)."""
-    _, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"] or "")
-    return address.rpartition("@")[2] or "localhost"
+    """The domain of MAIL_DEFAULT_SENDER (in IDNA: a Message-ID is ASCII), for Message-IDs
+    (make_msgid would ask DNS)."""
+    try:
+        return parse_mailbox(current_app.config["MAIL_DEFAULT_SENDER"] or "").address.rpartition("@")[2]
+    except ValueError:
+        return "localhost"
 
 
 @dataclass(frozen=True)
@@ -65,81 +68,133 @@ class ClaimedEmail:
 
     id: int
     claim_token: str
-    attempts: int
+    attempts: int  # the number of this attempt (1 for the first)
     recipient: str
     subject: str
     text_body: str
     html_body: str
     message_id: str
+    created_at: datetime  # the message's Date: the same on every attempt
+    raw_message: bytes | None  # None until its first attempt built it
+    lease_expires_at: datetime
 
 
-def claim(email_id: int, lease_seconds: float) -> ClaimedEmail | None:
-    """Take a due pending email for sending, or None if it is not pending and due any more.
+_COLUMNS = "id claim_token attempts recipient subject text_body html_body message_id created_at raw_message"
+_CLAIMED = [getattr(OutboxEmail, name) for name in _COLUMNS.split()]
 
-    attempts counts up here, before the send, so an email whose sender crashes mid-send
-    still reaches the attempt limit instead of being retried for ever.
-    """
+
+def claim_batch(limit: int, lease_seconds: float, ids: list[int] | None = None) -> list[ClaimedEmail]:
+    """Take up to `limit` due pending emails (of `ids`, if given), oldest due first, in one
+    UPDATE; each gets its own claim token (the batch's random part and its id) and the
+    lease `lease_seconds` from now. Emails another sender is claiming are skipped at once
+    (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one writer at a time anyway)."""
+    if limit <= 0 or ids == []:
+        return []
     now = utcnow()
-    token = uuid.uuid4().hex
-    claimable = sa.and_(
-        OutboxEmail.id == email_id,
-        OutboxEmail.status == EmailStatus.PENDING,
-        OutboxEmail.next_attempt_at <= now,
-    )
+    lease = now + timedelta(seconds=lease_seconds)
+    due = _due(now, limit)
+    if ids is not None:
+        due = due.where(OutboxEmail.id.in_(ids))
     if db.session.get_bind().dialect.name == "postgresql":
-        # Another sender in the middle of claiming this row holds its lock: skip it at once
-        # instead of waiting for that transaction only to find the row taken.
-        free = sa.select(OutboxEmail.id).where(claimable).with_for_update(skip_locked=True)
-        claimable = OutboxEmail.id.in_(free.scalar_subquery())
+        due = due.with_for_update(skip_locked=True)
     statement = (
         sa.update(OutboxEmail)
-        .where(claimable)
+        .where(OutboxEmail.id.in_(due.scalar_subquery()), OutboxEmail.status == EmailStatus.PENDING)
         .values(
             status=EmailStatus.SENDING,
-            claim_token=token,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            attempts=OutboxEmail.attempts + 1,
+            claim_token=sa.literal(uuid.uuid4().hex[:16]) + "." + sa.cast(OutboxEmail.id, sa.String),
+            lease_expires_at=lease,
             updated_at=now,
         )
-        .returning(
-            OutboxEmail.attempts,
-            OutboxEmail.recipient,
-            OutboxEmail.subject,
-            OutboxEmail.text_body,
-            OutboxEmail.html_body,
-            OutboxEmail.message_id,
-        )
+        .returning(*_CLAIMED)
         .execution_options(synchronize_session=False)
     )
     with transaction():
-        row = db.session.execute(statement).one_or_none()
-    if row is None:
-        return None
-    return ClaimedEmail(email_id, token, *row)
+        rows = db.session.execute(statement).all()
+    claimed = [ClaimedEmail(row[0], row[1], row[2] + 1, *row[3:], lease) for row in rows]
+    return sorted(claimed, key=lambda email: email.id)
 
 
-def _finish(email: ClaimedEmail, **values: object) -> bool:
-    """Write the outcome of an attempt, only if our claim still holds (fenced by its token)."""
-    statement = (
-        sa.update(OutboxEmail)
-        .where(OutboxEmail.id == email.id, OutboxEmail.claim_token == email.claim_token)
-        .values(claim_token=None, lease_expires_at=None, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
+@dataclass(frozen=True)
+class Attempt:
+    """What became of a claimed email, to be recorded."""
+
+    email: ClaimedEmail
+    sent: bool = False
+    error: str = ""
+    smtp_code: int | None = None
+    permanent: bool = False  # retrying cannot help
+    tried: bool = True  # False: released untried (the breaker opened, the pool is stopping)
+    raw_message: bytes | None = None  # built at this attempt: kept for the next ones
+    seconds: float = 0.0  # how long the SMTP part took
+
+    def outcome(self, max_attempts: int) -> str:
+        if not self.tried:
+            return "released"
+        if self.sent:
+            return "sent"
+        return "failed" if self.permanent or self.email.attempts >= max_attempts else "retry"
+
+
+_FENCE = sa.and_(TABLE.c.id == sa.bindparam("f_id"), TABLE.c.claim_token == sa.bindparam("f_token"))
+_RECORD = {
+    # Every tried email: its outcome, one attempt more, its bytes if this attempt built them.
+    "tried": sa.update(TABLE)
+    .where(_FENCE)
+    .values(
+        status=sa.bindparam("r_status"),
+        attempts=TABLE.c.attempts + 1,
+        next_attempt_at=sa.func.coalesce(sa.bindparam("r_next", type_=sa.DateTime), TABLE.c.next_attempt_at),
+        sent_at=sa.bindparam("r_sent_at", type_=sa.DateTime),
+        last_error=sa.bindparam("r_error", type_=sa.Text),
+        last_smtp_code=sa.bindparam("r_code", type_=sa.Integer),
+        raw_message=sa.func.coalesce(sa.bindparam("r_raw", type_=sa.LargeBinary), TABLE.c.raw_message),
+        claim_token=None,
+        lease_expires_at=None,
+        updated_at=sa.bindparam("r_now", type_=sa.DateTime),
+    ),
+    # Released untried: pending again as it was, not charged an attempt.
+    "released": sa.update(TABLE)
+    .where(_FENCE)
+    .values(status=EmailStatus.PENDING, claim_token=None, lease_expires_at=None, updated_at=sa.bindparam("r_now")),
+}
+
+
+def record(attempts: list[Attempt], max_attempts: int, base_seconds: float) -> list[tuple[str, datetime | None]]:
+    """Write the outcomes of these attempts in one transaction, each only if its claim still
+    holds (fenced by its token); (outcome, next attempt) for each, in order. A row whose
+    claim expired and was taken over is left alone, with a warning."""
+    now = utcnow()
+    results: list[tuple[str, datetime | None]] = []
+    params: dict[str, list[dict[str, object]]] = {"tried": [], "released": []}
+    for attempt in attempts:
+        outcome = attempt.outcome(max_attempts)
+        delay = retry_delay(attempt.email.attempts, base_seconds)
+        next_at = now + timedelta(seconds=delay) if outcome == "retry" else None
+        results.append((outcome, next_at))
+        row: dict[str, object] = {"f_id": attempt.email.id, "f_token": attempt.email.claim_token, "r_now": now}
+        if outcome != "released":
+            row |= {
+                "r_status": {"sent": EmailStatus.SENT, "retry": EmailStatus.PENDING}.get(outcome, EmailStatus.FAILED),
+                "r_next": next_at,
+                "r_sent_at": now if attempt.sent else None,
+                "r_error": attempt.error[:2000] or None,
+                "r_code": attempt.smtp_code,
+                "r_raw": attempt.raw_message,
+            }
+        params["tried" if outcome != "released" else "released"].append(row)
+    updated = 0
     with transaction():
-        updated = db.session.execute(statement).rowcount == 1
-    if not updated:
+        for kind, rows in params.items():
+            updated += db.session.execute(_RECORD[kind], rows).rowcount if rows else 0
+    if updated != len(attempts):
         log.warning(
-            "outbox id=%s: claim %s expired and was taken over; outcome %s not recorded",
-            email.id,
-            email.claim_token,
-            values.get("status"),
+            "outbox ids=%s: %d of %d outcome(s) not recorded: the claim expired and was taken over",
+            ",".join(str(a.email.id) for a in attempts),
+            len(attempts) - updated,
+            len(attempts),
         )
-    return updated
-
-
-def mark_sent(email: ClaimedEmail) -> bool:
-    return _finish(email, status=EmailStatus.SENT, sent_at=utcnow(), last_error=None, last_smtp_code=None)
+    return results
 
 
 def retry_delay(attempts: int, base_seconds: float) -> float:
@@ -152,34 +207,17 @@ def retry_delay(attempts: int, base_seconds: float) -> float:
     return delay * random.uniform(0.8, 1.2)  # jitter: a recovered server is not hit by all at once
 
 
-def mark_failed_attempt(
-    email: ClaimedEmail, error: str, smtp_code: int | None, permanent: bool, max_attempts: int, base_seconds: float
-) -> datetime | None:
-    """Record a failed attempt; when it will be tried again, or None if it is now `failed`."""
-    error = error[:2000]
-    if permanent or email.attempts >= max_attempts:
-        _finish(email, status=EmailStatus.FAILED, last_error=error, last_smtp_code=smtp_code)
-        return None
-    next_at = utcnow() + timedelta(seconds=retry_delay(email.attempts, base_seconds))
-    if not _finish(
-        email, status=EmailStatus.PENDING, next_attempt_at=next_at, last_error=error, last_smtp_code=smtp_code
-    ):
-        return None
-    return next_at
-
-
 def reclaim_expired(max_attempts: int) -> int:
-    """Give back emails whose sender vanished (crash, kill -9) once their lease has expired.
-
-    An email that has used up its attempts is `failed`; any other is due again at once.
-    """
+    """Give back emails whose sender vanished (crash, kill -9) once their lease has expired,
+    counting the attempt it may have made: an email that has used up its attempts is
+    `failed`; any other is due again at once."""
     now = utcnow()
     expired = sa.and_(OutboxEmail.status == EmailStatus.SENDING, OutboxEmail.lease_expires_at < now)
-    reset = {"claim_token": None, "lease_expires_at": None, "updated_at": now}
+    reset = {"claim_token": None, "lease_expires_at": None, "updated_at": now, "attempts": OutboxEmail.attempts + 1}
     with transaction():
         failed = db.session.execute(
             sa.update(OutboxEmail)
-            .where(expired, OutboxEmail.attempts >= max_attempts)
+            .where(expired, OutboxEmail.attempts + 1 >= max_attempts)
             .values(status=EmailStatus.FAILED, last_error="sender stopped during its last attempt", **reset)
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -194,20 +232,33 @@ def reclaim_expired(max_attempts: int) -> int:
     return failed + pending
 
 
-def due_ids(limit: int, exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
-    """Ids of pending emails whose time has come, oldest first, at most `limit`."""
-    if limit <= 0:
-        return []
-    statement = (
-        sa.select(OutboxEmail.id)
-        .where(OutboxEmail.status == EmailStatus.PENDING, OutboxEmail.next_attempt_at <= utcnow())
+def due_again(since: datetime) -> int:
+    """Emails whose attempt since `since` failed at the connection level (no SMTP answer, or
+    421) are due now: the server is back, their backoff was the server's, not theirs."""
+    with transaction():
+        return db.session.execute(
+            sa.update(OutboxEmail)
+            .where(OutboxEmail.status == EmailStatus.PENDING, OutboxEmail.next_attempt_at > utcnow())
+            .where(OutboxEmail.updated_at >= since, sa.func.coalesce(OutboxEmail.last_smtp_code, 421) == 421)
+            .values(next_attempt_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+
+
+def _due(now: datetime, limit: int) -> sa.Select:
+    """Pending emails whose time has come, oldest due first."""
+    statement = sa.select(OutboxEmail.id).where(OutboxEmail.status == EmailStatus.PENDING)
+    return (
+        statement.where(OutboxEmail.next_attempt_at <= now)
         .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
         .limit(limit)
     )
-    if exclude:
-        statement = statement.where(OutboxEmail.id.not_in(exclude))
+
+
+def due_ids(limit: int) -> list[int]:
+    """Ids of pending emails whose time has come, oldest due first, at most `limit`."""
     with transaction(write=False):
-        return list(db.session.execute(statement).scalars())
+        return list(db.session.execute(_due(utcnow(), limit)).scalars())
 
 
 def next_due_at() -> datetime | None:
@@ -238,13 +289,12 @@ def retry_failed(email_ids: list[int] | None = None) -> list[int]:
     condition = OutboxEmail.status == EmailStatus.FAILED
     if email_ids is not None:
         condition = sa.and_(condition, OutboxEmail.id.in_(email_ids))
+    statement = (
+        sa.update(OutboxEmail)
+        .where(condition)
+        .values(status=EmailStatus.PENDING, attempts=0, next_attempt_at=utcnow(), updated_at=utcnow())
+        .returning(OutboxEmail.id)
+        .execution_options(synchronize_session=False)
+    )
     with transaction():
-        ids = db.session.execute(sa.select(OutboxEmail.id).where(condition)).scalars().all()
-        if ids:
-            db.session.execute(
-                sa.update(OutboxEmail)
-                .where(OutboxEmail.id.in_(ids), OutboxEmail.status == EmailStatus.FAILED)
-                .values(status=EmailStatus.PENDING, attempts=0, next_attempt_at=utcnow(), updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-    return list(ids)
+        return sorted(db.session.execute(statement).scalars())

@@ -1,7 +1,8 @@
 """Celery, for shops that send mail from a separate worker (SHOP_MAIL_DISPATCH=celery).
 
-After the commit the web process hands the email's id to the broker (Redis) instead of its
-own thread pool; a Celery worker runs the very same `deliver()`. A worker started with
+After the commit the web process hands the email's id to the broker (Redis), from a thread
+of its own, never the request's (CeleryDispatch); a Celery worker runs the very same
+`deliver()`. A worker started with
 `--beat` also sweeps the outbox every SHOP_MAIL_SWEEP_SECONDS, so an id that never reached
 the broker (Redis down at checkout) or a worker killed mid-send is still sent; without beat,
 run `flask --app wsgi outbox drain` from cron.
@@ -13,17 +14,24 @@ when the setting asks for it.
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
 
 from celery import Celery, Task, shared_task
 from flask import Flask, current_app
 
 from shop.mail import outbox
-from shop.mail.dispatcher import deliver
+from shop.mail.delivery import deliver
 
 log = logging.getLogger(__name__)
 
 DELIVER = "shop.mail.tasks.deliver_email"
 SWEEP = "shop.mail.tasks.sweep_outbox"
+HANDOFF_TIMEOUT = 0.5  # seconds to connect to the broker, and for each of its answers
+BROKER_DOWN_SECONDS = 10.0  # after a failed hand-off, ids are left to the beat sweep this long
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -65,10 +73,86 @@ def sweep_outbox() -> int:
     return len(ids)
 
 
-def enqueue_delivery(email_id: int) -> None:
-    """Hand an email to the Celery workers. If the broker is unreachable the order still
-    stands and the email waits in the outbox for the next sweep: never an error here."""
-    try:
-        current_app.extensions["celery"].send_task(DELIVER, args=[email_id], retry=False)
-    except Exception as error:  # kombu raises several kinds; none of them may fail a checkout
-        log.warning("outbox id=%s: not handed to Celery (%s); the sweep will send it", email_id, error)
+class CeleryDispatch:
+    """SHOP_MAIL_DISPATCH=celery: after the commit the ids go to the broker; a Celery worker
+    sends them.
+
+    The request only appends the ids to a bounded queue in memory: a thread of the web
+    process publishes them (kombu retries a refused connection for seconds and waits on a
+    silent broker for as long as the socket allows, celery/celery#4296, celery/kombu#735,
+    so never on a request thread), with connect and socket timeouts of HANDOFF_TIMEOUT.
+    After a failure it remembers the broker as down for BROKER_DOWN_SECONDS and drops the
+    ids meanwhile: they are in the outbox, and the beat sweep queues them.
+    """
+
+    mode = "celery"
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        celery_init_app(app)
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # the thread stays in the parent
+
+    def _reset(self) -> None:
+        self._ids: deque[int] = deque(maxlen=1000)
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.down_until = 0.0  # time.monotonic() until which the broker counts as down
+
+    def hand_off(self, email_ids: Iterable[int | None]) -> None:
+        """Queue the ids for the publishing thread; never waits for the broker."""
+        self._ids.extend(i for i in email_ids if i is not None)
+        self.start()
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None and not self._stopping.is_set():
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._publish_loop, name="celery-handoff", daemon=True)
+                    self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2 * HANDOFF_TIMEOUT + 1)
+
+    def _publish_loop(self) -> None:
+        celery_app: Celery = self.app.extensions["celery"]
+        connection = None
+        while not self._stopping.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            while self._ids and not self._stopping.is_set():
+                if time.monotonic() < self.down_until:
+                    self._ids.clear()  # the beat sweep queues them once the broker is back
+                    break
+                email_id = self._ids.popleft()
+                try:
+                    if connection is None:
+                        connection = celery_app.connection_for_write(
+                            connect_timeout=HANDOFF_TIMEOUT,
+                            transport_options={
+                                "socket_timeout": HANDOFF_TIMEOUT,
+                                "socket_connect_timeout": HANDOFF_TIMEOUT,
+                            },
+                        )
+                    celery_app.send_task(DELIVER, args=[email_id], connection=connection, retry=False)
+                except Exception as error:  # kombu raises several kinds; none may stop this thread
+                    self.down_until = time.monotonic() + BROKER_DOWN_SECONDS
+                    log.warning(
+                        "outbox id=%s: not handed to Celery (%s: %s); the broker counts as down for %g s, "
+                        "the beat sweep sends what waits meanwhile",
+                        email_id,
+                        type(error).__name__,
+                        error,
+                        BROKER_DOWN_SECONDS,
+                    )
+                    if connection is not None:
+                        connection.release()
+                        connection = None
+        if connection is not None:
+            connection.release()
