@@ -2,6 +2,11 @@
 
 Every setting has a safe development default, except that production (SHOP_ENV=production)
 refuses to start without a real SECRET_KEY. The table in README.md lists them all.
+
+`settings_from_env()` reads them all into one mapping by their names; create_app() keeps
+Flask's and its extensions' keys (SECRET_KEY, SQLALCHEMY_*, MAIL_*, RATELIMIT_*, ...) in
+app.config, where they look for them, and the shop's own (SHOP_*) in one frozen `Settings`
+object, read through shop.extensions.get_settings().
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import math
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
@@ -258,6 +264,82 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     elif "bank_transfer" in payment_methods and not settings["SHOP_BANK_IBAN"]:
         settings["SHOP_BANK_IBAN"] = EXAMPLE_IBAN
     return settings
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The shop's own settings, typed and frozen: made once by create_app() from the
+    environment (settings_from_env) and its overrides, read through
+    shop.extensions.get_settings(). Each field is the variable SHOP_<FIELD> (shop_name is
+    SHOP_NAME); amounts are cents. A change is a new object (`replace`), never an edit."""
+
+    env: str  # development, production or testing
+    instance_path: str | None  # None: ./instance
+    shop_name: str
+    currency: str  # ISO 4217 code, upper case
+    base_url: str  # "" or https://... without a trailing slash
+    owner_email: str  # "" : the owner is not emailed
+    log_level: str
+    page_size: int  # products per catalogue page
+    # Selling (README.md, "Selling")
+    guest_checkout: bool
+    guest_link_days: int
+    payment_methods: tuple[str, ...]  # the codes offered, in the order shown
+    bank_account_holder: str
+    bank_iban: str
+    bank_bic: str
+    unpaid_cancel_days: int
+    shipping_methods: tuple[str, ...]
+    shipping_flat_rate: int  # cents
+    free_shipping_over: int | None  # cents; None: shipping is never free
+    pickup_address: str
+    tax_rate_bp: int  # hundredths of a percent: 2000 = 20 %
+    tax_name: str
+    prices_include_tax: bool
+    low_stock_threshold: int
+    # Mail dispatch (README.md, "How email works")
+    mail_dispatch: str  # thread, sync or celery
+    mail_workers: int
+    mail_retry_base_seconds: float
+    mail_max_attempts: int
+    mail_sweep_seconds: float
+    mail_rate_per_minute: float | None  # None: no limit
+    # Limits and proxies, in Flask-Limiter's notation ("10 per minute")
+    login_limit: str
+    login_address_limit: str
+    login_account_limit: str
+    register_limit: str
+    guest_order_limit: str
+    proxy_count: int
+    proxy_trust_host: bool
+
+    @staticmethod
+    def name_of(field_name: str) -> str:
+        """The variable a field is read from: 'tax_rate_bp' -> 'SHOP_TAX_RATE_BP'."""
+        return "SHOP_" + field_name.upper().removeprefix("SHOP_")
+
+    @classmethod
+    def names(cls) -> dict[str, str]:
+        """{variable name: field name} for every field."""
+        return {cls.name_of(f.name): f.name for f in fields(cls)}
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """The settings from a mapping by variable names (settings_from_env's, with any
+        overrides); other keys are ignored. Raises KeyError naming a variable that is missing."""
+        return cls(**{field: values[name] for name, field in cls.names().items()})
+
+    def as_mapping(self) -> dict[str, Any]:
+        """{variable name: value}: the inverse of from_mapping."""
+        return {self.name_of(field): value for field, value in asdict(self).items()}
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes` by variable name (replace(SHOP_TAX_RATE_BP=1000)). Raises
+        TypeError for a name that is not a setting."""
+        unknown = sorted(set(changes) - set(self.names()))
+        if unknown:
+            raise TypeError(f"not settings: {', '.join(unknown)}")
+        return Settings.from_mapping({**self.as_mapping(), **changes})
 
 
 def estimated_key_bits(key: str) -> float:

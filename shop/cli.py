@@ -17,7 +17,7 @@ from shop.auth.service import EmailTaken, find_user, register_user
 from shop.backup import BackupError, backup_sqlite, export_data, import_data
 from shop.catalog.importer import ImportFailed, import_products
 from shop.database import transaction
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.files import open_private
 from shop.mail import outbox
 from shop.mail.dispatcher import get_dispatcher
@@ -89,7 +89,7 @@ def cancel_unpaid_command(days: int | None) -> None:
     customers. Each order once, however often it runs: made for a daily cron job."""
     from shop.admin.service import cancel_unpaid_orders
 
-    days = days or current_app.config["SHOP_UNPAID_CANCEL_DAYS"]
+    days = days or get_settings().unpaid_cancel_days
     cancelled = cancel_unpaid_orders(days)
     for order in cancelled:
         click.echo(f"cancelled {order.number} ({order.email}), unpaid since {order.created_at:%Y-%m-%d}")

@@ -8,13 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shop.checkout.pricing import compute_totals, discount_cents, divide_rounding_half_up, format_rate, quote
+from tests.conftest import settings_with
 
-SETTINGS = {
-    "SHOP_SHIPPING_FLAT_RATE": 490,
-    "SHOP_FREE_SHIPPING_OVER": 5000,
-    "SHOP_TAX_RATE_BP": 2000,
-    "SHOP_PRICES_INCLUDE_TAX": True,
-}
+SETTINGS = settings_with(
+    SHOP_SHIPPING_FLAT_RATE=490, SHOP_FREE_SHIPPING_OVER=5000, SHOP_TAX_RATE_BP=2000, SHOP_PRICES_INCLUDE_TAX=True
+)
 
 
 @pytest.mark.parametrize(
@@ -57,13 +55,13 @@ def test_shipping_is_free_from_the_threshold_after_the_discount_and_for_pickup()
     assert quote(5000, "standard", 0, SETTINGS).shipping_cents == 0  # "from €50.00" includes €50.00
     assert quote(5500, "standard", 501, SETTINGS).shipping_cents == 490  # €54.99 after the voucher
     assert quote(100, "pickup", 0, SETTINGS).shipping_cents == 0
-    assert quote(100, "standard", 0, {**SETTINGS, "SHOP_FREE_SHIPPING_OVER": None}).shipping_cents == 490
+    assert quote(100, "standard", 0, SETTINGS.replace(SHOP_FREE_SHIPPING_OVER=None)).shipping_cents == 490
 
 
 def test_tax_is_on_goods_after_discount_plus_shipping():
     totals = quote(1200, "standard", 200, SETTINGS)  # €10.00 of goods + €4.90 shipping, all incl. 20 %
     assert (totals.total_cents, totals.tax_cents) == (1490, 248)  # 1490 / 6 = 248.33
-    exclusive = quote(1200, "standard", 200, {**SETTINGS, "SHOP_PRICES_INCLUDE_TAX": False})
+    exclusive = quote(1200, "standard", 200, SETTINGS.replace(SHOP_PRICES_INCLUDE_TAX=False))
     assert (exclusive.tax_cents, exclusive.total_cents) == (298, 1788)  # 20 % of 1490
 
 
@@ -93,12 +91,12 @@ cents = st.integers(0, 10**9)
 def test_totals_add_up_tax_is_consistent_and_nothing_is_negative(
     subtotal, voucher, shipping_method, flat_rate, free_over, rate_bp, include
 ):
-    settings = {
-        "SHOP_SHIPPING_FLAT_RATE": flat_rate,
-        "SHOP_FREE_SHIPPING_OVER": free_over,
-        "SHOP_TAX_RATE_BP": rate_bp,
-        "SHOP_PRICES_INCLUDE_TAX": include,
-    }
+    settings = SETTINGS.replace(
+        SHOP_SHIPPING_FLAT_RATE=flat_rate,
+        SHOP_FREE_SHIPPING_OVER=free_over,
+        SHOP_TAX_RATE_BP=rate_bp,
+        SHOP_PRICES_INCLUDE_TAX=include,
+    )
     discount = discount_cents(*voucher, subtotal)
     t = quote(subtotal, shipping_method, discount, settings)
 

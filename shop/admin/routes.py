@@ -9,7 +9,7 @@ import io
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
@@ -53,7 +53,7 @@ from shop.checkout.payment import PAYMENT_METHODS
 from shop.checkout.service import how_paid_and_shipped
 from shop.checkout.vouchers import describe_voucher
 from shop.database import like_pattern, transaction
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.inputs import paginate
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.outbox import counts_by_status, retry_failed
@@ -69,7 +69,7 @@ def dashboard() -> str:
     today = utcnow().date()
     week_start = today - timedelta(days=today.weekday())
     this_week = [s for s in sales if s.day >= week_start]
-    threshold = current_app.config["SHOP_LOW_STOCK_THRESHOLD"]
+    threshold = get_settings().low_stock_threshold
     return render_template(
         "admin/dashboard.html",
         today=sales[-1],
@@ -96,7 +96,7 @@ def products() -> str:
     elif show == "inactive":
         statement = statement.where(Product.active.is_(False))
     elif show == "low":
-        threshold = sa.func.coalesce(Product.low_stock_threshold, current_app.config["SHOP_LOW_STOCK_THRESHOLD"])
+        threshold = sa.func.coalesce(Product.low_stock_threshold, get_settings().low_stock_threshold)
         statement = statement.where(Product.stock <= threshold)
     page = paginate(statement, PAGE_SIZE)
     return render_template("admin/products.html", page=page, q=q, show=show, action_form=ActionForm())
@@ -316,7 +316,7 @@ def vouchers() -> BaseResponse | tuple[str, int]:
     elif form.errors:
         status = 422
     rows = db.session.execute(sa.select(Voucher).order_by(Voucher.id.desc())).scalars()
-    currency = current_app.config["SHOP_CURRENCY"]
+    currency = get_settings().currency
     return render_template(
         "admin/vouchers.html",
         vouchers=[(v, describe_voucher(v, currency)) for v in rows],

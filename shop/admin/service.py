@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from shop.checkout.service import order_link
 from shop.checkout.vouchers import normalise_code
 from shop.csv_cells import escape_cell
 from shop.database import like_pattern, transaction
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.messages import queue_email
 from shop.models import (
@@ -169,7 +168,7 @@ def _queue_order_email(order: Order, kind: str, what_happened: str, note: str) -
         kind,
         key=f"{kind}:{order.id}",
         recipient=order.email,
-        subject=f"Your {current_app.config['SHOP_NAME']} order {order.number} {what_happened}",
+        subject=f"Your {get_settings().shop_name} order {order.number} {what_happened}",
         order=order,
         note=note,
         order_url=order_link(order),

@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import current_app
 
 from shop.auth.links import CLAIM_LINK_DAYS, LinkExpired, LinkInvalid, fingerprint, read_link, sign_link
 from shop.database import transaction
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.mail.messages import queue_email
 from shop.models import Order, User
 from shop.urls import absolute_url_for
@@ -49,7 +48,7 @@ def queue_claim_email(user: User, key: str, just_ordered: bool = False) -> int |
         "claim_orders",
         key=key,
         recipient=user.email,
-        subject=f"Add your {current_app.config['SHOP_NAME']} guest orders to your account",
+        subject=f"Add your {get_settings().shop_name} guest orders to your account",
         email=user.email,
         count=count,
         days=CLAIM_LINK_DAYS,

@@ -13,7 +13,6 @@ import logging
 import uuid
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -27,7 +26,7 @@ from shop.auth.links import (
     sign_link,
 )
 from shop.database import transaction
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.messages import queue_email
 from shop.models import User, utcnow
@@ -109,7 +108,7 @@ def register_shopper(email: str, password: str) -> User | None:
             "account_exists",
             key=f"account_exists:user-{user.id}:{day}",
             recipient=user.email,
-            subject=f"Someone tried to register at {current_app.config['SHOP_NAME']} with your address",
+            subject=f"Someone tried to register at {get_settings().shop_name} with your address",
             email=user.email,
             login_url=absolute_url_for("auth.login"),
             reset_url=absolute_url_for("auth.reset_request"),
@@ -126,7 +125,7 @@ def _queue_confirm_email(user: User, key: str) -> int | None:
         "confirm_email",
         key=key,
         recipient=user.email,
-        subject=f"Confirm your address for {current_app.config['SHOP_NAME']}",
+        subject=f"Confirm your address for {get_settings().shop_name}",
         email=user.email,
         link=absolute_url_for("auth.confirm_email", token=token),
         days=CONFIRM_LINK_DAYS,
@@ -190,7 +189,7 @@ def request_password_reset(email: str) -> None:
             "password_reset",
             key=f"password_reset:{user.id}:{uuid.uuid4().hex}",
             recipient=user.email,
-            subject=f"Reset your {current_app.config['SHOP_NAME']} password",
+            subject=f"Reset your {get_settings().shop_name} password",
             link=link,
             minutes=RESET_LINK_SECONDS // 60,
         )

@@ -1,13 +1,13 @@
 """GET /cart, POST /cart/add/<id>, /cart/update/<id>, /cart/remove/<id>."""
 
-from flask import abort, current_app, flash, redirect, render_template, session, url_for
+from flask import abort, flash, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
 from shop.cart import bp
 from shop.cart.forms import AddToCartForm, RemoveFromCartForm, UpdateCartForm
 from shop.cart.service import Cart, CartError, describe_removed, lines_total_cents
 from shop.checkout.pricing import compute_totals
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.models import Product
 
 
@@ -16,7 +16,7 @@ def render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tupl
     lines = cart.lines()
     if cart.removed:
         flash(describe_removed(cart.removed), "info")
-    settings = current_app.config
+    settings = get_settings()
     total = lines_total_cents(lines)
     return (
         render_template(
@@ -24,7 +24,7 @@ def render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tupl
             lines=lines,
             total_cents=total,
             # The goods alone: shipping and vouchers are chosen at checkout.
-            goods=compute_totals(total, 0, 0, settings["SHOP_TAX_RATE_BP"], settings["SHOP_PRICES_INCLUDE_TAX"]),
+            goods=compute_totals(total, 0, 0, settings.tax_rate_bp, settings.prices_include_tax),
             errors=errors or {},
             update_form=UpdateCartForm(formdata=None),
             remove_form=RemoveFromCartForm(formdata=None),

@@ -1,6 +1,5 @@
 from typing import Any
 
-from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import Field, Form, HiddenField, RadioField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation, ValidationError
@@ -10,6 +9,7 @@ from shop.checkout.payment import offered_payment_methods
 from shop.checkout.service import Choices, ShippingAddress
 from shop.checkout.shipping import offered_shipping_options
 from shop.checkout.shown import Shown
+from shop.extensions import get_settings
 
 
 class AddressRequired:
@@ -62,7 +62,7 @@ class CheckoutForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        settings = current_app.config
+        settings = get_settings()
         shipping = offered_shipping_options(settings)
         payment = offered_payment_methods(settings)
         self.shipping_method.choices = [(o.code, o.label) for o in shipping]

@@ -9,10 +9,9 @@ order paid. Nothing in place_order() changes for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from config import payment_fits_shipping
+from config import Settings, payment_fits_shipping
 from shop.models import Order, OrderStatus
 from shop.money import format_money
 
@@ -26,7 +25,7 @@ class PaymentMethod:
     def fits(self, shipping_method: str) -> bool:
         return payment_fits_shipping(self.code, shipping_method)
 
-    def instructions(self, order: Order, settings: Mapping[str, Any]) -> list[str]:
+    def instructions(self, order: Order, settings: Settings) -> list[str]:
         """Lines telling the shopper how to pay, for the order page and the emails."""
         raise NotImplementedError
 
@@ -35,8 +34,8 @@ class PaymentMethod:
         return None
 
 
-def _amount(order: Order, settings: Mapping[str, Any]) -> str:
-    return format_money(order.total_cents, settings["SHOP_CURRENCY"])
+def _amount(order: Order, settings: Settings) -> str:
+    return format_money(order.total_cents, settings.currency)
 
 
 class BankTransfer(PaymentMethod):
@@ -44,17 +43,17 @@ class BankTransfer(PaymentMethod):
     label = "Bank transfer"
     hint = "We send the goods when your payment arrives."
 
-    def instructions(self, order: Order, settings: Mapping[str, Any]) -> list[str]:
+    def instructions(self, order: Order, settings: Settings) -> list[str]:
         lines = [
             f"Please transfer {_amount(order, settings)} to:",
-            f"Account holder: {settings['SHOP_BANK_ACCOUNT_HOLDER'] or settings['SHOP_NAME']}",
-            f"IBAN: {settings['SHOP_BANK_IBAN']}",
+            f"Account holder: {settings.bank_account_holder or settings.shop_name}",
+            f"IBAN: {settings.bank_iban}",
         ]
-        if settings["SHOP_BANK_BIC"]:
-            lines.append(f"BIC: {settings['SHOP_BANK_BIC']}")
+        if settings.bank_bic:
+            lines.append(f"BIC: {settings.bank_bic}")
         lines += [
             f"Reference: {order.number}",
-            f"Orders not paid within {settings['SHOP_UNPAID_CANCEL_DAYS']} days are cancelled.",
+            f"Orders not paid within {settings.unpaid_cancel_days} days are cancelled.",
         ]
         return lines
 
@@ -64,7 +63,7 @@ class CashOnDelivery(PaymentMethod):
     label = "Cash on delivery"
     hint = "Pay the courier in cash when the parcel arrives."
 
-    def instructions(self, order: Order, settings: Mapping[str, Any]) -> list[str]:
+    def instructions(self, order: Order, settings: Settings) -> list[str]:
         return [f"Please have {_amount(order, settings)} in cash ready for the courier."]
 
 
@@ -73,17 +72,17 @@ class PayAtPickup(PaymentMethod):
     label = "Pay when you collect"
     hint = "Cash or card at the counter, with pickup in store."
 
-    def instructions(self, order: Order, settings: Mapping[str, Any]) -> list[str]:
-        where = settings["SHOP_PICKUP_ADDRESS"]
+    def instructions(self, order: Order, settings: Settings) -> list[str]:
+        where = settings.pickup_address
         return [f"Please pay {_amount(order, settings)} when you collect your order at {where}."]
 
 
 PAYMENT_METHODS: dict[str, PaymentMethod] = {m.code: m for m in (BankTransfer(), CashOnDelivery(), PayAtPickup())}
 
 
-def offered_payment_methods(settings: Mapping[str, Any]) -> list[PaymentMethod]:
+def offered_payment_methods(settings: Settings) -> list[PaymentMethod]:
     """The methods the owner switched on (SHOP_PAYMENT_METHODS), in that order."""
-    return [PAYMENT_METHODS[code] for code in settings["SHOP_PAYMENT_METHODS"]]
+    return [PAYMENT_METHODS[code] for code in settings.payment_methods]
 
 
 def payment_method(code: str) -> PaymentMethod | None:

@@ -17,9 +17,9 @@ total = subtotal - discount + shipping (+ tax when prices exclude it); never neg
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from config import Settings
 
 BASIS_POINTS = 10_000  # 100 % in hundredths of a percent
 
@@ -71,24 +71,22 @@ def discount_cents(kind: str, amount: int, subtotal_cents: int) -> int:
     return min(amount, subtotal_cents)
 
 
-def shipping_cents(method: str, goods_cents: int, settings: Mapping[str, Any]) -> int:
+def shipping_cents(method: str, goods_cents: int, settings: Settings) -> int:
     """What shipping costs for goods worth `goods_cents` (after the discount)."""
     if method == "pickup":
         return 0
-    free_over = settings["SHOP_FREE_SHIPPING_OVER"]
+    free_over = settings.free_shipping_over
     if free_over is not None and goods_cents >= free_over:
         return 0
-    return settings["SHOP_SHIPPING_FLAT_RATE"]
+    return settings.shipping_flat_rate
 
 
-def quote(subtotal_cents: int, shipping_method: str, discount: int, settings: Mapping[str, Any]) -> Totals:
+def quote(subtotal_cents: int, shipping_method: str, discount: int, settings: Settings) -> Totals:
     """The totals of goods worth `subtotal_cents` with `discount` cents off, shipped by
     `shipping_method`, under the shop's settings."""
     discount = min(discount, subtotal_cents)
     shipping = shipping_cents(shipping_method, subtotal_cents - discount, settings)
-    return compute_totals(
-        subtotal_cents, discount, shipping, settings["SHOP_TAX_RATE_BP"], settings["SHOP_PRICES_INCLUDE_TAX"]
-    )
+    return compute_totals(subtotal_cents, discount, shipping, settings.tax_rate_bp, settings.prices_include_tax)
 
 
 def format_rate(rate_bp: int) -> str:

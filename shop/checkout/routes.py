@@ -4,7 +4,7 @@ Signed-in shoppers order as themselves; guests (SHOP_GUEST_CHECKOUT) give an ema
 and reach their order through the signed link in its confirmation email.
 """
 
-from flask import current_app, flash, redirect, render_template, session, url_for
+from flask import flash, redirect, render_template, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -26,7 +26,7 @@ from shop.checkout.service import (
 from shop.checkout.shipping import ShippingOption, offered_shipping_options
 from shop.checkout.shown import PriceChanged, Shown
 from shop.checkout.vouchers import VoucherError, describe_voucher, usable_voucher, voucher_discount
-from shop.extensions import limiter, login_manager
+from shop.extensions import get_settings, limiter, login_manager
 from shop.models import Voucher
 
 VOUCHER_KEY = "voucher_code"  # the applied code, in the session until the order is placed
@@ -51,7 +51,7 @@ def _applied_voucher(subtotal_cents: int) -> tuple[Voucher | None, str | None]:
 def render_checkout(
     form: CheckoutForm, status: int = 200, problem: str | None = None, voucher_form: VoucherForm | None = None
 ) -> tuple[str, int]:
-    settings = current_app.config
+    settings = get_settings()
     cart = Cart(session)
     lines = cart.lines()
     if cart.removed:
@@ -78,7 +78,7 @@ def render_checkout(
             payment_methods=payment,
             payment_hints={m.code: _payment_hint(m, shipping) for m in payment},
             voucher=voucher,
-            voucher_text=describe_voucher(voucher, settings["SHOP_CURRENCY"]) if voucher else "",
+            voucher_text=describe_voucher(voucher, settings.currency) if voucher else "",
             voucher_problem=voucher_problem,
             voucher_form=voucher_form or VoucherForm(formdata=None),
             problem=problem or _unavailable(lines),
@@ -109,7 +109,7 @@ def _payment_hint(method: PaymentMethod, shipping: list[ShippingOption]) -> str:
 
 
 def _guest_checkout_allowed() -> bool:
-    return current_user.is_authenticated or current_app.config["SHOP_GUEST_CHECKOUT"]
+    return current_user.is_authenticated or get_settings().guest_checkout
 
 
 @bp.get("")
@@ -127,7 +127,7 @@ def show() -> Response | tuple[str, int]:
 
 
 def _guest_order_limit() -> str:
-    return current_app.config["SHOP_GUEST_ORDER_LIMIT"]
+    return get_settings().guest_order_limit
 
 
 # Guests' attempts to order are counted per client address (SHOP_GUEST_ORDER_LIMIT), each
@@ -200,7 +200,7 @@ def apply_voucher() -> Response | tuple[str, int]:
             voucher_form.code.errors = [str(error)]
         else:
             session[VOUCHER_KEY] = voucher.code
-            currency = current_app.config["SHOP_CURRENCY"]
+            currency = get_settings().currency
             flash(f"Voucher {voucher.code} applied: {describe_voucher(voucher, currency)}.", "success")
             return redirect(url_for("checkout.show"), 303)
     return render_checkout(_new_form(), 422, voucher_form=voucher_form)

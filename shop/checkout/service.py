@@ -36,7 +36,7 @@ from shop.checkout.shipping import SHIPPING_OPTIONS
 from shop.checkout.shown import Shown
 from shop.checkout.vouchers import take_voucher_use, usable_voucher, voucher_discount
 from shop.database import transaction
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.messages import queue_email
 from shop.models import Order, OrderLine, Product, User, utcnow
@@ -163,11 +163,11 @@ def last_shipping_address(user: User) -> ShippingAddress | None:
 
 def check_choices(choices: Choices) -> PaymentMethod:
     """The payment method chosen, if the shop offers it and it fits the shipping chosen."""
-    settings = current_app.config
+    settings = get_settings()
     method = payment_method(choices.payment_method)
-    if choices.shipping_method not in settings["SHOP_SHIPPING_METHODS"]:
+    if choices.shipping_method not in settings.shipping_methods:
         raise MethodNotOffered("Please choose one of the shipping options shown.")
-    if method is None or method.code not in settings["SHOP_PAYMENT_METHODS"]:
+    if method is None or method.code not in settings.payment_methods:
         raise MethodNotOffered("Please choose one of the payment methods shown.")
     if not method.fits(choices.shipping_method):
         raise MethodNotOffered(f"{method.label} cannot be combined with this shipping option.")
@@ -242,7 +242,7 @@ def _write_order(
     checkout_token: str,
     shown: Shown | None,
 ) -> tuple[Order, list[OrderLine], list[LowStock]]:
-    settings = current_app.config
+    settings = get_settings()
     wanted = sa.case(items, value=Product.id)
     taken = db.session.execute(
         sa.update(Product)
@@ -268,7 +268,7 @@ def _write_order(
         discount = voucher_discount(voucher, subtotal)
     totals = quote(subtotal, choices.shipping_method, discount, settings)
     if shown is not None:  # from the rows the UPDATE returned: no query of its own
-        shown.check(rows, items, choices.shipping_method, totals, settings["SHOP_CURRENCY"])
+        shown.check(rows, items, choices.shipping_method, totals, settings.currency)
 
     order = Order(
         number=new_order_number(),
@@ -302,7 +302,7 @@ def _write_order(
     for row in rows:
         threshold = row.low_stock_threshold
         if threshold is None:
-            threshold = settings["SHOP_LOW_STOCK_THRESHOLD"]
+            threshold = settings.low_stock_threshold
         if row.stock <= threshold < row.stock + items[row.id]:  # this order crossed it
             low.append(LowStock(row.id, row.name, row.sku, row.stock, threshold))
     return order, [OrderLine(**line) for line in lines], low
@@ -358,31 +358,31 @@ def order_link(order: Order) -> str:
 
 def _queue_emails(order: Order, lines: list[OrderLine], method: PaymentMethod) -> list[int | None]:
     """The customer's confirmation and, when SHOP_OWNER_EMAIL is set, the owner's notice."""
-    config = current_app.config
+    settings = get_settings()
     context = {
         "order": order,
         "lines": lines,
         "customer_email": order.email,
         "payment_label": method.label,
-        "payment_instructions": method.instructions(order, config),
+        "payment_instructions": method.instructions(order, settings),
     }
     ids = [
         queue_email(
             "order_confirmation",
             key=f"order_confirmation:{order.id}",
             recipient=order.email,
-            subject=f"Your {config['SHOP_NAME']} order {order.number}",
+            subject=f"Your {settings.shop_name} order {order.number}",
             order_url=order_link(order),
             **context,
         )
     ]
-    if config["SHOP_OWNER_EMAIL"]:
+    if settings.owner_email:
         ids.append(
             queue_email(
                 "new_order",
                 key=f"new_order:{order.id}",
-                recipient=config["SHOP_OWNER_EMAIL"],
-                subject=f"New order {order.number}: {format_money(order.total_cents, config['SHOP_CURRENCY'])}",
+                recipient=settings.owner_email,
+                subject=f"New order {order.number}: {format_money(order.total_cents, settings.currency)}",
                 order_url=absolute_url_for("admin.order_detail", order_id=order.id),
                 **context,
             )
@@ -401,7 +401,7 @@ def _offer_to_claim(order: Order) -> int | None:
 def _queue_low_stock_emails(order: Order, low: Sequence[LowStock]) -> list[int | None]:
     """One email per product this order took down to its threshold: the key names the
     order, so each crossing is told once, and the next only after a restock."""
-    owner = current_app.config["SHOP_OWNER_EMAIL"]
+    owner = get_settings().owner_email
     if not owner:
         return []
     return [
@@ -437,7 +437,7 @@ class GuestLinkExpired(Exception):
 def order_from_guest_token(token: str) -> Order | None:
     """The order a guest link names; None if the link was altered or the order is gone.
     Raises GuestLinkExpired after SHOP_GUEST_LINK_DAYS."""
-    max_age = current_app.config["SHOP_GUEST_LINK_DAYS"] * 24 * 3600
+    max_age = get_settings().guest_link_days * 24 * 3600
     try:
         order_id, number = _guest_serializer().loads(token, max_age=max_age)
     except SignatureExpired:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from config import Settings
 from shop.money import format_money
 
 
@@ -15,12 +14,12 @@ class ShippingOption:
     label: str
     needs_address: bool
 
-    def describe_cost(self, settings: Mapping[str, Any]) -> str:
+    def describe_cost(self, settings: Settings) -> str:
         """'€4.90, free from €50.00' or 'free': the rule, for the checkout's choice."""
         if self.code == "pickup":
-            return f"free, at {settings['SHOP_PICKUP_ADDRESS']}"
-        currency = settings["SHOP_CURRENCY"]
-        rate, free_over = settings["SHOP_SHIPPING_FLAT_RATE"], settings["SHOP_FREE_SHIPPING_OVER"]
+            return f"free, at {settings.pickup_address}"
+        currency = settings.currency
+        rate, free_over = settings.shipping_flat_rate, settings.free_shipping_over
         if rate == 0:
             return "free"
         cost = format_money(rate, currency)
@@ -33,6 +32,6 @@ SHIPPING_OPTIONS: dict[str, ShippingOption] = {
 }
 
 
-def offered_shipping_options(settings: Mapping[str, Any]) -> list[ShippingOption]:
+def offered_shipping_options(settings: Settings) -> list[ShippingOption]:
     """The options the owner switched on (SHOP_SHIPPING_METHODS), in that order."""
-    return [SHIPPING_OPTIONS[code] for code in settings["SHOP_SHIPPING_METHODS"]]
+    return [SHIPPING_OPTIONS[code] for code in settings.shipping_methods]

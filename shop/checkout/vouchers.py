@@ -11,10 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
 
 from shop.checkout.pricing import discount_cents, format_rate
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.models import Voucher, utcnow
 from shop.money import format_money
 
@@ -42,7 +41,7 @@ def usable_voucher(code: str, subtotal_cents: int, now: datetime | None = None) 
     if subtotal_cents < voucher.min_basket_cents:
         raise VoucherError(
             f"Voucher {voucher.code} needs a basket of at least "
-            f"{format_money(voucher.min_basket_cents, current_app.config['SHOP_CURRENCY'])}."
+            f"{format_money(voucher.min_basket_cents, get_settings().currency)}."
         )
     return voucher
 

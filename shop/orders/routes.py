@@ -1,12 +1,12 @@
 """GET /orders (My Orders), GET /orders/<id> (only your own), and a guest's signed link."""
 
 import sqlalchemy as sa
-from flask import abort, current_app, render_template
+from flask import abort, render_template
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
 from shop.checkout.service import GuestLinkExpired, how_paid_and_shipped, order_from_guest_token
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.inputs import paginate
 from shop.models import Order
 from shop.orders import bp
@@ -51,7 +51,7 @@ def guest_detail(token: str) -> tuple[str, int] | str:
 
 
 def render_order(order: Order) -> str:
-    settings = current_app.config
+    settings = get_settings()
     how = how_paid_and_shipped(order)
     return render_template(
         "orders/detail.html",
@@ -59,5 +59,5 @@ def render_order(order: Order) -> str:
         payment_label=how.payment_label,
         payment_instructions=how.payment.instructions(order, settings) if how.payment else [],
         shipping_label=how.shipping_label,
-        pickup_address=settings["SHOP_PICKUP_ADDRESS"],
+        pickup_address=settings.pickup_address,
     )
