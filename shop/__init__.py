@@ -21,6 +21,7 @@ from shop.extensions import SETTINGS, csrf, db, get_settings, limiter, login_man
 from shop.extensions import mail as mail_extension  # not "mail": that name is the shop.mail package
 from shop.files import keep_from_others, private_folder
 from shop.models import User
+from shop.payment import METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,9 +41,9 @@ KEPT_IN_APP_CONFIG_FOR_MAIL = (
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the shop. `config` overrides settings read from the environment, by the same
     names (tests). Raises ConfigError for settings the shop cannot run with."""
-    values = {**settings_from_env(), **(config or {})}
+    values = {**settings_from_env(methods=METHODS), **(config or {})}
     if values["SHOP_ENV"] == "production":
-        check_production(values)
+        check_production(values, METHODS)
     settings = Settings.from_mapping(values)
     app = Flask(
         __name__,
@@ -138,16 +139,16 @@ def _register_blueprints(app: Flask) -> None:
 def _register_templates(app: Flask) -> None:
     from shop.auth.forms import LogoutForm
     from shop.cart.service import Cart
-    from shop.checkout.pricing import format_rate
     from shop.models import OrderStatus
     from shop.money import format_money
+    from shop.pricing import format_rate
 
     @app.template_filter("money")
     def money_filter(cents: int) -> str:
         return format_money(cents, get_settings(app).currency)
 
     app.add_template_filter(format_rate, "rate")
-    app.add_template_filter(OrderStatus.label, "status_label")
+    app.add_template_filter(OrderStatus.label_of, "status_label")
 
     @app.context_processor
     def layout_values() -> dict[str, Any]:

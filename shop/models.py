@@ -6,9 +6,9 @@ written (never a value computed once at import).
 
 from __future__ import annotations
 
+import enum
 import secrets
 from datetime import UTC, datetime
-from typing import ClassVar
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -104,30 +104,26 @@ class Product(db.Model):
         return f"<Product {self.id} {self.sku}>"
 
 
-class OrderStatus:
-    AWAITING_PAYMENT = "awaiting_payment"  # new orders paid offline, until the owner sees the money
+class OrderStatus(enum.StrEnum):
+    """Where an order is; stored as these strings. The moves between them, and what each
+    means, are the order's life: shop/orders/service.py."""
+
+    AWAITING_PAYMENT = "awaiting_payment"  # new orders, until the money came (or is due on handover)
     PLACED = "placed"  # orders from before payment methods (and, later, ones a card provider paid)
     PAID = "paid"
     SHIPPED = "shipped"
-    DELIVERED = "delivered"  # or collected, for a pickup
+    DELIVERED = "delivered"  # or collected, for an order handed over at the shop
     CANCELLED = "cancelled"
 
-    ALL = (AWAITING_PAYMENT, PLACED, PAID, SHIPPED, DELIVERED, CANCELLED)
-    # The moves an owner can make; cancelling puts the stock back. Order.next_statuses()
-    # narrows them by shipping and payment method.
-    NEXT: ClassVar[dict[str, tuple[str, ...]]] = {
-        AWAITING_PAYMENT: (PAID, SHIPPED, DELIVERED, CANCELLED),
-        PLACED: (PAID, CANCELLED),
-        PAID: (SHIPPED, DELIVERED, CANCELLED),
-        SHIPPED: (DELIVERED,),
-        DELIVERED: (),
-        CANCELLED: (),
-    }
-    LABELS: ClassVar[dict[str, str]] = {AWAITING_PAYMENT: "Awaiting payment"}
+    @property
+    def label(self) -> str:
+        """'Awaiting payment', 'Paid': the status as the pages show it."""
+        return self.value.replace("_", " ").capitalize()
 
     @classmethod
-    def label(cls, status: str) -> str:
-        return cls.LABELS.get(status, status.capitalize())
+    def label_of(cls, value: str) -> str:
+        """The label of a stored value; one the shop does not know, capitalised."""
+        return cls(value).label if value in cls._value2member_map_ else value.capitalize()
 
 
 class Order(db.Model):
@@ -140,15 +136,18 @@ class Order(db.Model):
     # working) and shown in My Orders once the account with `email` claims it.
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     email: Mapped[str] = mapped_column(sa.String(254), index=True)  # where its emails go
-    status: Mapped[str] = mapped_column(sa.String(20), default=OrderStatus.AWAITING_PAYMENT)
-    payment_method: Mapped[str] = mapped_column(sa.String(30), default="")  # "" before payment methods
-    shipping_method: Mapped[str] = mapped_column(sa.String(30), default="standard")
+    # An OrderStatus; the first one is the payment method's (shop/payment: initial_status).
+    status: Mapped[str] = mapped_column(sa.String(20))
+    # Codes of shop/payment's PAYMENT_METHODS and shop/shipping.py's SHIPPING_OPTIONS;
+    # payment "" for orders from before payment methods.
+    payment_method: Mapped[str] = mapped_column(sa.String(30), default="")
+    shipping_method: Mapped[str] = mapped_column(sa.String(30))
     full_name: Mapped[str] = mapped_column(sa.String(120))
     address: Mapped[str] = mapped_column(sa.String(200))
     city: Mapped[str] = mapped_column(sa.String(100))
     postal_code: Mapped[str] = mapped_column(sa.String(20))
     country: Mapped[str] = mapped_column(sa.String(80))
-    # The figures as they were computed at checkout (shop/checkout/pricing.py):
+    # The figures as they were computed at checkout (shop/pricing.py):
     # total = subtotal - discount + shipping (+ tax when prices exclude it).
     subtotal_cents: Mapped[int] = mapped_column(default=0)
     discount_cents: Mapped[int] = mapped_column(default=0)
@@ -178,27 +177,7 @@ class Order(db.Model):
 
     @property
     def status_label(self) -> str:
-        return OrderStatus.label(self.status)
-
-    @property
-    def is_pickup(self) -> bool:
-        return self.shipping_method == "pickup"
-
-    def next_statuses(self) -> tuple[str, ...]:
-        """Where the owner may move this order: only a pickup is handed over without
-        shipping, and only cash on delivery ships (and is delivered) before it is paid."""
-        allowed = []
-        for status in OrderStatus.NEXT.get(self.status, ()):
-            if status == OrderStatus.SHIPPED and self.is_pickup:
-                continue
-            if status == OrderStatus.DELIVERED and self.status != OrderStatus.SHIPPED and not self.is_pickup:
-                continue
-            handed_over = status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
-            paid_on_handover = self.payment_method in ("cash_on_delivery", "pay_at_pickup")
-            if self.status == OrderStatus.AWAITING_PAYMENT and handed_over and not paid_on_handover:
-                continue
-            allowed.append(status)
-        return tuple(allowed)
+        return OrderStatus.label_of(self.status)
 
     def __repr__(self) -> str:
         return f"<Order {self.id} {self.number}>"
@@ -270,13 +249,16 @@ class Voucher(db.Model):
         return f"<Voucher {self.id} {self.code}>"
 
 
-class EmailStatus:
+class EmailStatus(enum.StrEnum):
+    """Where an outbox email is (docs/email-delivery.md); stored as these strings."""
+
     PENDING = "pending"  # waiting for its first or next attempt (next_attempt_at)
     SENDING = "sending"  # claimed by a sender until lease_expires_at
     SENT = "sent"  # the SMTP server accepted it
     FAILED = "failed"  # will not be tried again unless someone retries it
 
-    ALL = (PENDING, SENDING, SENT, FAILED)
+    # The values as plain strings, for the callers that list them (shop/mail, the CLI).
+    ALL = enum.nonmember(("pending", "sending", "sent", "failed"))
 
 
 class OutboxEmail(db.Model):

@@ -22,6 +22,7 @@ from shop import create_app
 from shop.extensions import SETTINGS, db, get_settings
 from shop.mail.dispatcher import get_dispatcher
 from shop.models import Category, Product, User
+from shop.payment import METHODS
 from tests.databases import TestDatabases
 from tests.served import HiddenFields
 from tests.smtp_sink import SmtpSink
@@ -113,7 +114,7 @@ def restore_settings(app: Flask, settings: Settings) -> None:
 def settings_with(**changes: Any) -> Settings:
     """The default settings (an empty environment) with `changes`, by name: for code that
     takes a Settings object, tested without an app."""
-    return Settings.from_mapping(settings_from_env({})).replace(**changes)
+    return Settings.from_mapping(settings_from_env({}, methods=METHODS)).replace(**changes)
 
 
 @pytest.fixture

@@ -2,8 +2,16 @@ import secrets
 
 import pytest
 
-from config import ConfigError, settings_from_env
+from config import ConfigError
+from config import settings_from_env as read_settings
 from shop import create_app
+from shop.payment import METHODS
+
+
+def settings_from_env(env):
+    """The settings as create_app reads them: the methods checked against the shop's."""
+    return read_settings(env, methods=METHODS)
+
 
 RANDOM_KEY = "7de3057a7b142e624e6d43c419b5db63406a3a7a1d945885f5c9b07a37ced81a"  # secrets.token_hex(32)
 

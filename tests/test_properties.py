@@ -17,9 +17,9 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shop.checkout.shipping import SHIPPING_OPTIONS
 from shop.extensions import db
 from shop.models import Order, OrderLine, OutboxEmail, Product
+from shop.shipping import SHIPPING_OPTIONS
 from tests.conftest import ADDRESS, Browser, change_settings, restore_settings, signed_in_browser
 
 EXAMPLES = 150

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from shop.auth.links import CLAIM_LINK_DAYS, LinkExpired, LinkInvalid, fingerprint, read_link, sign_link
 from shop.database import transaction
 from shop.extensions import db, get_settings
-from shop.mail.messages import queue_email
+from shop.mail.messages import enqueue_email
 from shop.models import Order, User
 from shop.urls import absolute_url_for
 
@@ -35,7 +35,7 @@ def guest_orders_of(email: str) -> list[Order]:
     )
 
 
-def queue_claim_email(user: User, key: str, just_ordered: bool = False) -> int | None:
+def enqueue_claim_email(user: User, key: str, just_ordered: bool = False) -> int | None:
     """Email `user` a link that adds the guest orders with their address to the account:
     when they register, when they order as a guest while having an account, and after a
     password reset (which voids the links sent before). The outbox id, or None when
@@ -44,7 +44,7 @@ def queue_claim_email(user: User, key: str, just_ordered: bool = False) -> int |
     if not count:
         return None
     token = sign_link("claim-orders", [user.id, user.email, fingerprint(user.session_token)])
-    return queue_email(
+    return enqueue_email(
         "claim_orders",
         key=key,
         recipient=user.email,

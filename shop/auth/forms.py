@@ -1,21 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms import BooleanField, PasswordField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 128
-
-
-def email_field() -> EmailField:
-    return EmailField(
-        "Email",
-        validators=[
-            DataRequired("Enter your email address."),
-            Length(max=254, message="At most 254 characters."),
-            Email("Enter an email address like name@example.com.", check_deliverability=False),
-        ],
-        filters=[lambda value: value.strip().lower() if isinstance(value, str) else value],
-    )
+from shop.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, email_field
 
 
 def _new_password_fields() -> tuple[PasswordField, PasswordField]:

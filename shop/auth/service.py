@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from shop.auth.claims import queue_claim_email
+from shop.auth.claims import enqueue_claim_email
 from shop.auth.links import (
     CONFIRM_LINK_DAYS,
     RESET_LINK_SECONDS,
@@ -28,7 +28,7 @@ from shop.auth.links import (
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
-from shop.mail.messages import queue_email
+from shop.mail.messages import enqueue_email
 from shop.models import User, utcnow
 from shop.urls import absolute_url_for
 
@@ -80,13 +80,20 @@ def register_user(email: str, password: str, is_admin: bool = False) -> User:
             db.session.add(user)
             db.session.flush()
             email_ids = [
-                _queue_confirm_email(user, key=f"confirm_email:user-{user.id}"),
-                queue_claim_email(user, key=f"claim_orders:user-{user.id}"),
+                _enqueue_confirm_email(user, key=f"confirm_email:user-{user.id}"),
+                enqueue_claim_email(user, key=f"claim_orders:user-{user.id}"),
             ]
     except IntegrityError:
         raise EmailTaken(email) from None
     get_dispatcher().hand_off(email_ids)
     return user
+
+
+def make_admin(user: User) -> None:
+    """Give `user` the owner's pages (/admin)."""
+    with transaction():
+        user.is_admin = True
+        db.session.add(user)
 
 
 def register_shopper(email: str, password: str) -> User | None:
@@ -104,7 +111,7 @@ def register_shopper(email: str, password: str) -> User | None:
         return None
     day = utcnow().date().isoformat()
     with transaction():
-        email_id = queue_email(
+        email_id = enqueue_email(
             "account_exists",
             key=f"account_exists:user-{user.id}:{day}",
             recipient=user.email,
@@ -118,10 +125,10 @@ def register_shopper(email: str, password: str) -> User | None:
     return None
 
 
-def _queue_confirm_email(user: User, key: str) -> int | None:
+def _enqueue_confirm_email(user: User, key: str) -> int | None:
     """In the caller's transaction: the email with the link that confirms `user`'s address."""
     token = sign_link("confirm-email", [user.id, user.email])
-    return queue_email(
+    return enqueue_email(
         "confirm_email",
         key=key,
         recipient=user.email,
@@ -185,7 +192,7 @@ def request_password_reset(email: str) -> None:
         return
     link = absolute_url_for("auth.reset_password", token=make_reset_token(user))
     with transaction():
-        email_id = queue_email(
+        email_id = enqueue_email(
             "password_reset",
             key=f"password_reset:{user.id}:{uuid.uuid4().hex}",
             recipient=user.email,
@@ -208,7 +215,7 @@ def complete_password_reset(user: User, password: str) -> None:
             user.email_confirmed_at = utcnow()
         db.session.add(user)
         db.session.flush()
-        email_id = queue_claim_email(user, key=f"claim_orders:user-{user.id}:reset-{uuid.uuid4().hex}")
+        email_id = enqueue_claim_email(user, key=f"claim_orders:user-{user.id}:reset-{uuid.uuid4().hex}")
     get_dispatcher().hand_off([email_id])
 
 
@@ -237,7 +244,7 @@ def change_email(user: User, current_password: str, new_email: str) -> None:
             user.replace_session_token()
             db.session.add(user)
             db.session.flush()
-            email_id = _queue_confirm_email(user, key=f"confirm_email:user-{user.id}:{uuid.uuid4().hex}")
+            email_id = _enqueue_confirm_email(user, key=f"confirm_email:user-{user.id}:{uuid.uuid4().hex}")
     except IntegrityError:
         db.session.refresh(user)
         raise EmailTaken(new_email) from None

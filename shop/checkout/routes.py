@@ -10,24 +10,17 @@ from werkzeug.wrappers import Response
 
 from shop.cart.service import Cart, CartLine, describe_removed, describe_shortfall, lines_total_cents
 from shop.checkout import bp
+from shop.checkout.errors import CheckoutError, FormAlreadyUsed, MethodNotOffered
 from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
-from shop.checkout.payment import PaymentMethod, offered_payment_methods, payment_method
-from shop.checkout.pricing import quote
-from shop.checkout.service import (
-    CheckoutError,
-    Customer,
-    FormAlreadyUsed,
-    MethodNotOffered,
-    guest_order_token,
-    last_shipping_address,
-    new_checkout_token,
-    place_order,
-)
-from shop.checkout.shipping import ShippingOption, offered_shipping_options
+from shop.checkout.service import Customer, last_shipping_address, new_checkout_token, place_order
 from shop.checkout.shown import PriceChanged, Shown
-from shop.checkout.vouchers import VoucherError, describe_voucher, usable_voucher, voucher_discount
 from shop.extensions import get_settings, limiter, login_manager
 from shop.models import Voucher
+from shop.orders.links import guest_order_token
+from shop.payment import PaymentMethod, offered_payment_methods, payment_method
+from shop.pricing import quote
+from shop.shipping import ShippingOption, offered_shipping_options
+from shop.vouchers import VoucherError, describe_voucher, usable_voucher, voucher_discount
 
 VOUCHER_KEY = "voucher_code"  # the applied code, in the session until the order is placed
 
@@ -62,7 +55,7 @@ def render_checkout(
     shipping = offered_shipping_options(settings)
     payment = offered_payment_methods(settings)
     chosen = next((o for o in shipping if o.code == form.shipping_method.data), shipping[0])
-    totals_by_shipping = {o.code: quote(subtotal, o.code, discount, settings) for o in shipping}
+    totals_by_shipping = {o.code: quote(subtotal, o, discount, settings) for o in shipping}
     # The form carries what this page shows, whatever the form it came from carried.
     form.shown.data = Shown.on_page(lines, totals_by_shipping).encode()
     return (
@@ -101,7 +94,7 @@ def _unavailable(lines: list[CartLine]) -> str | None:
 
 def _payment_hint(method: PaymentMethod, shipping: list[ShippingOption]) -> str:
     """The method's hint, and which shipping it needs when it does not fit them all."""
-    misfits = [o for o in shipping if not method.fits(o.code)]
+    misfits = [o for o in shipping if not method.fits(o)]
     if not misfits or len(misfits) == len(shipping):
         return method.hint
     fits = " or ".join(o.label.lower() for o in shipping if o not in misfits)

@@ -6,8 +6,8 @@ here are positive). So a 10 % voucher on €0.05 takes €0.01 off, and 20 % tax
 €0.03 is €0.01 (0.005 rounded up).
 
 - discount: a percentage of the goods (rounded), or a fixed amount, never more than the goods;
-- shipping: `standard` costs SHOP_SHIPPING_FLAT_RATE unless the goods after the discount
-  reach SHOP_FREE_SHIPPING_OVER; `pickup` costs nothing;
+- shipping: what the shipping option says for the goods after the discount
+  (ShippingOption.cost in shop/shipping.py: a flat rate, free from a threshold, or nothing);
 - tax: one shop-wide rate on goods after the discount plus shipping. With prices that
   include tax (SHOP_PRICES_INCLUDE_TAX, the default) it is the part of the total that is
   tax, rate / (100 + rate); with prices that exclude it, it is added on top.
@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config import Settings
+from shop.shipping import ShippingOption
 
 BASIS_POINTS = 10_000  # 100 % in hundredths of a percent
 
@@ -71,22 +72,12 @@ def discount_cents(kind: str, amount: int, subtotal_cents: int) -> int:
     return min(amount, subtotal_cents)
 
 
-def shipping_cents(method: str, goods_cents: int, settings: Settings) -> int:
-    """What shipping costs for goods worth `goods_cents` (after the discount)."""
-    if method == "pickup":
-        return 0
-    free_over = settings.free_shipping_over
-    if free_over is not None and goods_cents >= free_over:
-        return 0
-    return settings.shipping_flat_rate
-
-
-def quote(subtotal_cents: int, shipping_method: str, discount: int, settings: Settings) -> Totals:
-    """The totals of goods worth `subtotal_cents` with `discount` cents off, shipped by
-    `shipping_method`, under the shop's settings."""
+def quote(subtotal_cents: int, shipping: ShippingOption, discount: int, settings: Settings) -> Totals:
+    """The totals of goods worth `subtotal_cents` with `discount` cents off, sent by the
+    `shipping` option, under the shop's tax settings."""
     discount = min(discount, subtotal_cents)
-    shipping = shipping_cents(shipping_method, subtotal_cents - discount, settings)
-    return compute_totals(subtotal_cents, discount, shipping, settings.tax_rate_bp, settings.prices_include_tax)
+    shipping_cost = shipping.cost(subtotal_cents - discount, settings)
+    return compute_totals(subtotal_cents, discount, shipping_cost, settings.tax_rate_bp, settings.prices_include_tax)
 
 
 def format_rate(rate_bp: int) -> str:
