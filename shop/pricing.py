@@ -52,7 +52,8 @@ class Totals:
 def compute_totals(
     subtotal_cents: int, discount_cents: int, shipping_cents: int, tax_rate_bp: int, prices_include_tax: bool
 ) -> Totals:
-    """The order's figures from its parts; the discount is capped at the goods."""
+    """The order's figures from its parts, in cents (the rate in basis points); the
+    discount is capped at the goods. Raises ValueError for a negative amount or rate."""
     if min(subtotal_cents, discount_cents, shipping_cents, tax_rate_bp) < 0:
         raise ValueError("amounts and the tax rate cannot be negative")
     discount_cents = min(discount_cents, subtotal_cents)

@@ -22,11 +22,13 @@ class ShippingOption:
     handed_over_at_shop: ClassVar[bool] = False  # collected: never shipped, delivered on collection
 
     def cost(self, goods_cents: int, settings: Settings) -> int:
-        """What it costs, in cents, for goods worth `goods_cents` (after the discount)."""
+        """What it costs, in cents, for goods worth `goods_cents` (after the discount).
+        Each option implements it."""
         raise NotImplementedError
 
     def describe_cost(self, settings: Settings) -> str:
-        """The cost rule as the checkout page shows it under the choice."""
+        """The cost rule as the checkout page shows it under the choice. Each option
+        implements it."""
         raise NotImplementedError
 
 

@@ -26,6 +26,7 @@ def require_admin():  # type: ignore[no-untyped-def]
 
 
 def csv_download(text: str, filename: str) -> Response:
+    """`text` as a CSV file the browser saves as `filename`."""
     return Response(text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

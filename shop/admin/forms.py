@@ -187,6 +187,7 @@ class CsvImportForm(FlaskForm):
 
 
 def status_choices(statuses: tuple[str, ...]) -> list[SelectChoice]:
+    """The statuses as choices of a select field, with their labels."""
     return [SelectChoice(s, OrderStatus.label_of(s)) for s in statuses]
 
 

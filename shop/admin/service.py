@@ -171,6 +171,8 @@ def sales_by_day(days: int = 30) -> list[DaySales]:
 
 
 def low_stock_products(threshold: int) -> list[Product]:
+    """Products on sale at or below their threshold (`threshold` for those without one),
+    the emptiest first."""
     return list(
         db.session.execute(
             sa.select(Product)

@@ -28,6 +28,7 @@ class ClaimLinkInvalid(Exception):
 
 
 def guest_orders_of(email: str) -> list[Order]:
+    """The guest orders placed with this address, not yet in any account, oldest first."""
     return list(
         db.session.execute(
             sa.select(Order).where(Order.email == email, Order.user_id.is_(None)).order_by(Order.id)
@@ -39,7 +40,7 @@ def enqueue_claim_email(user: User, key: str, just_ordered: bool = False) -> int
     """Email `user` a link that adds the guest orders with their address to the account:
     when they register, when they order as a guest while having an account, and after a
     password reset (which voids the links sent before). The outbox id, or None when
-    there are no such orders (or `key` was queued before). Call it in a transaction."""
+    there are no such orders (or `key` was enqueued before). Call it in a transaction."""
     count = len(guest_orders_of(user.email))
     if not count:
         return None

@@ -25,7 +25,8 @@ def _new_password_fields() -> tuple[PasswordField, PasswordField]:
 
 
 def check_not_like_email(password: str, email: str | None) -> None:
-    """A password that is (or contains) the account's email is the first one guessed."""
+    """A password that is (or contains) the account's email is the first one guessed:
+    raises ValidationError for one."""
     email = (email or "").lower()
     local_part = email.partition("@")[0]
     if email and (password.lower() == email or (len(local_part) >= 4 and local_part in password.lower())):

@@ -55,6 +55,7 @@ def _normalised(email: str) -> str:
 
 
 def find_user(email: str) -> User | None:
+    """The account with this address (compared stripped and lower-cased), or None."""
     return db.session.execute(sa.select(User).where(User.email == _normalised(email))).scalar_one_or_none()
 
 
@@ -100,7 +101,7 @@ def register_shopper(email: str, password: str) -> User | None:
     """The register form: the new account (to be signed in), or None when the address has
     an account already. Then nothing is created and the account's owner is emailed that
     someone tried to register with their address (at most once a day per account, so the
-    form cannot flood a mailbox). Both cases hash the password and queue one email, so
+    form cannot flood a mailbox). Both cases hash the password and enqueue one email, so
     they take about as long; the view answers both alike (see docs/security.md)."""
     try:
         return register_user(email, password)
@@ -168,6 +169,7 @@ def _password_fingerprint(user: User) -> str:
 
 
 def make_reset_token(user: User) -> str:
+    """The token of a password-reset link for `user`: it names the password it replaces."""
     return sign_link("password-reset", [user.id, _password_fingerprint(user)])
 
 

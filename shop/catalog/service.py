@@ -180,6 +180,7 @@ def set_product_active(product_id: int, active: bool) -> str:
 
 
 def slugify(name: str) -> str:
+    """'Green & Black Tea' -> 'green-black-tea': a category's name in its URL."""
     # At most 72 characters: with a "-2" ... suffix it still fits the 80 of Category.slug.
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:72].strip("-") or "category"
 

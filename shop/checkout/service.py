@@ -93,6 +93,7 @@ class PlacedOrder:
 
 
 def new_order_number() -> str:
+    """'260114-K7QX3M': the date (UTC) and six characters nobody confuses."""
     today = utcnow().strftime("%y%m%d")
     return today + "-" + "".join(secrets.choice(ORDER_NUMBER_ALPHABET) for _ in range(6))
 

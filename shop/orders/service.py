@@ -92,6 +92,7 @@ class HowPaidAndShipped:
 
 
 def how_paid_and_shipped(order: Order) -> HowPaidAndShipped:
+    """The order's payment method and shipping option, as its pages and emails show them."""
     return HowPaidAndShipped(order, payment_method(order.payment_method), shipping_option(order.shipping_method))
 
 

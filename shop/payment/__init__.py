@@ -34,8 +34,13 @@ class Methods:
     them (config.MethodRegistry): create_app passes METHODS in, so config imports nothing
     of the shop."""
 
-    payment_codes = tuple(PAYMENT_METHODS)
-    shipping_codes = tuple(SHIPPING_OPTIONS)
+    @property
+    def payment_codes(self) -> tuple[str, ...]:
+        return tuple(PAYMENT_METHODS)
+
+    @property
+    def shipping_codes(self) -> tuple[str, ...]:
+        return tuple(SHIPPING_OPTIONS)
 
     def fits(self, payment: str, shipping: str) -> bool:
         method, option = PAYMENT_METHODS.get(payment), SHIPPING_OPTIONS.get(shipping)
