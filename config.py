@@ -233,6 +233,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, methods: MethodRe
         "SHOP_PAGE_SIZE": _int("SHOP_PAGE_SIZE", get("SHOP_PAGE_SIZE", "12"), 1),
         # Flask-Limiter: where attempt counters live ("memory://": this process only).
         "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI", "memory://"),
+        # In front of every counter's key: shops sharing one Redis keep apart ("": swiftcart).
+        "RATELIMIT_KEY_PREFIX": get("RATELIMIT_KEY_PREFIX").strip(),
         "RATELIMIT_ENABLED": _bool(get("RATELIMIT_ENABLED", "true")),
         "RATELIMIT_HEADERS_ENABLED": True,  # a 429 says when to try again (Retry-After)
         # Sign-in attempts, counted before the password is checked (shop/auth/throttle.py):

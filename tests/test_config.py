@@ -226,6 +226,13 @@ def test_production_refuses_a_base_url_that_is_not_https(base_url):
         settings_from_env({**PRODUCTION, "SECRET_KEY": RANDOM_KEY, "SHOP_BASE_URL": base_url})
 
 
+def test_the_rate_limit_counters_prefix_is_read_from_the_environment():
+    """Two shops (or two test runs) counting in one Redis must not share counters: a served
+    shop took the default prefix whatever its environment said."""
+    assert settings_from_env({})["RATELIMIT_KEY_PREFIX"] == ""
+    assert settings_from_env({"RATELIMIT_KEY_PREFIX": " shop-a "})["RATELIMIT_KEY_PREFIX"] == "shop-a"
+
+
 def test_x_forwarded_host_is_trusted_only_when_configured():
     assert settings_from_env({})["SHOP_PROXY_TRUST_HOST"] is False
     assert settings_from_env({"SHOP_PROXY_TRUST_HOST": "yes"})["SHOP_PROXY_TRUST_HOST"] is True

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from shop.database import transaction
 from shop.extensions import db, get_settings
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 # The moves an owner can make, before next_statuses() narrows them by the order's payment
 # method and shipping option. Cancelling puts the stock back.
-ALLOWED_MOVES: dict[str, tuple[OrderStatus, ...]] = {
+ALLOWED_MOVES: dict[OrderStatus, tuple[OrderStatus, ...]] = {
     OrderStatus.AWAITING_PAYMENT: (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED),
     OrderStatus.PLACED: (OrderStatus.PAID, OrderStatus.CANCELLED),
     OrderStatus.PAID: (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED),
@@ -118,7 +119,7 @@ def orders_of(user: User) -> sa.Select:
     return (
         sa.select(Order)
         .where(Order.user_id == user.id)
-        .options(sa.orm.selectinload(Order.lines))
+        .options(selectinload(Order.lines))
         .order_by(Order.created_at.desc(), Order.id.desc())
     )
 
