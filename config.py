@@ -2,6 +2,11 @@
 
 Every setting has a safe development default, except that production (SHOP_ENV=production)
 refuses to start without a real SECRET_KEY. The table in README.md lists them all.
+
+`settings_from_env()` reads them all into one mapping by their names; create_app() keeps
+Flask's and its extensions' keys (SECRET_KEY, SQLALCHEMY_*, MAIL_*, RATELIMIT_*, ...) in
+app.config, where they look for them, and the shop's own (SHOP_*) in one frozen `Settings`
+object, read through shop.extensions.get_settings().
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ import math
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 # Values that must never sign a production session: empty, or a placeholder someone copied.
@@ -21,19 +27,33 @@ KNOWN_BAD_SECRET_KEYS = {"", "dev", "secret", "changeme", "change-me", "developm
 # in hex (secrets.token_hex(16)) score 90 or more in a million tries; token_hex(32) 215.
 MIN_SECRET_KEY_BITS = 90
 
-# The payment and shipping methods the code knows; settings choose which are offered.
-PAYMENT_METHODS = ("bank_transfer", "cash_on_delivery", "pay_at_pickup")
-SHIPPING_METHODS = ("standard", "pickup")
-# A documented example IBAN (it passes the checksum, belongs to nobody): development only.
-EXAMPLE_IBAN = "GB33 BUKB 2020 1555 5555 55"
-
-
 # The longest span in days a setting or command may give (ten years).
 MAX_DAYS = 3650
 
 
 class ConfigError(RuntimeError):
     """The environment asks for something the shop cannot run with."""
+
+
+class MethodRegistry(Protocol):
+    """The payment methods and shipping options the code knows, as the settings are checked
+    against them: create_app() passes the shop's (shop.payment.METHODS), so this module
+    imports nothing of the shop and the imports run one way."""
+
+    payment_codes: tuple[str, ...]  # in the order offered by default
+    shipping_codes: tuple[str, ...]
+
+    def fits(self, payment: str, shipping: str) -> bool:
+        """Whether the payment method may be chosen with the shipping option."""
+
+    def fit_rules(self) -> str:
+        """The rules `fits` applies, in words, for the message that refuses a choice."""
+
+    def needs_settings(self, payment: str) -> Mapping[str, str]:
+        """{setting: its development stand-in} the method cannot work without."""
+
+    def label(self, payment: str) -> str:
+        """The method's name for people: "Bank transfer"."""
 
 
 def _bool(value: str) -> bool:
@@ -88,15 +108,6 @@ def _names(name: str, value: str, known: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
-def payment_fits_shipping(payment: str, shipping: str) -> bool:
-    """Cash is paid to the courier, so not for pickup; paying at pickup needs a pickup."""
-    if payment == "cash_on_delivery":
-        return shipping != "pickup"
-    if payment == "pay_at_pickup":
-        return shipping == "pickup"
-    return True
-
-
 def _decimal(name: str, value: str, wanted: str) -> Decimal:
     """The setting as a finite decimal number below a trillion; ConfigError otherwise, never a
     decimal error (Decimal reads '1e999999999', and arithmetic on it raises decimal.Overflow)."""
@@ -134,8 +145,10 @@ def _percent_bp(name: str, value: str) -> int:
     return basis_points
 
 
-def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Read every setting the shop knows from `env` (default: os.environ)."""
+def settings_from_env(env: Mapping[str, str] | None = None, *, methods: MethodRegistry) -> dict[str, Any]:
+    """Read every setting the shop knows from `env` (default: os.environ), by name. The
+    payment and shipping methods offered are checked against `methods`, the ones the code
+    knows. Raises ConfigError naming the variable that cannot be used."""
     env = os.environ if env is None else env
 
     def get(name: str, default: str = "") -> str:
@@ -151,19 +164,19 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     if use_tls and use_ssl:
         raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL exclude each other: pick one")
     rate = get("SHOP_MAIL_RATE_PER_MINUTE")
+    known_payment, known_shipping = methods.payment_codes, methods.shipping_codes
     payment_methods = _names(
-        "SHOP_PAYMENT_METHODS", get("SHOP_PAYMENT_METHODS", ",".join(PAYMENT_METHODS)), PAYMENT_METHODS
+        "SHOP_PAYMENT_METHODS", get("SHOP_PAYMENT_METHODS", ",".join(known_payment)), known_payment
     )
     shipping_methods = _names(
-        "SHOP_SHIPPING_METHODS", get("SHOP_SHIPPING_METHODS", ",".join(SHIPPING_METHODS)), SHIPPING_METHODS
+        "SHOP_SHIPPING_METHODS", get("SHOP_SHIPPING_METHODS", ",".join(known_shipping)), known_shipping
     )
-    unfit = [pay for pay in payment_methods if not any(payment_fits_shipping(pay, ship) for ship in shipping_methods)]
-    unfit += [ship for ship in shipping_methods if not any(payment_fits_shipping(pay, ship) for pay in payment_methods)]
+    unfit = [pay for pay in payment_methods if not any(methods.fits(pay, ship) for ship in shipping_methods)]
+    unfit += [ship for ship in shipping_methods if not any(methods.fits(pay, ship) for pay in payment_methods)]
     if unfit:
         raise ConfigError(
             f"{', '.join(unfit)} cannot be chosen with SHOP_PAYMENT_METHODS={','.join(payment_methods)} and "
-            f"SHOP_SHIPPING_METHODS={','.join(shipping_methods)}: "
-            "cash on delivery needs standard shipping, paying at pickup needs pickup"
+            f"SHOP_SHIPPING_METHODS={','.join(shipping_methods)}: {methods.fit_rules()}"
         )
     free_over = get("SHOP_FREE_SHIPPING_OVER", "50.00").strip()
 
@@ -241,6 +254,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SHOP_PAGE_SIZE": _int("SHOP_PAGE_SIZE", get("SHOP_PAGE_SIZE", "12"), 1),
         # Flask-Limiter: where attempt counters live ("memory://": this process only).
         "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI", "memory://"),
+        # In front of every counter's key: shops sharing one Redis keep apart ("": swiftcart).
+        "RATELIMIT_KEY_PREFIX": get("RATELIMIT_KEY_PREFIX").strip(),
         "RATELIMIT_ENABLED": _bool(get("RATELIMIT_ENABLED", "true")),
         "RATELIMIT_HEADERS_ENABLED": True,  # a 429 says when to try again (Retry-After)
         # Sign-in attempts, counted before the password is checked (shop/auth/throttle.py):
@@ -276,10 +291,93 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     }
     _check_mail_addresses(settings)
     if shop_env == "production":
-        check_production(settings)
-    elif "bank_transfer" in payment_methods and not settings["SHOP_BANK_IBAN"]:
-        settings["SHOP_BANK_IBAN"] = EXAMPLE_IBAN
+        check_production(settings, methods)
+    else:  # a stand-in for what an offered method needs (an example IBAN), development only
+        for payment in payment_methods:
+            for name, stand_in in methods.needs_settings(payment).items():
+                settings[name] = settings[name] or stand_in
     return settings
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The shop's own settings, typed and frozen: made once by create_app() from the
+    environment (settings_from_env) and its overrides, read through
+    shop.extensions.get_settings(). Each field is the variable SHOP_<FIELD> (shop_name is
+    SHOP_NAME); amounts are cents. A change is a new object (`replace`), never an edit."""
+
+    env: str  # development, production or testing
+    instance_path: str | None  # None: ./instance
+    shop_name: str
+    currency: str  # ISO 4217 code, upper case
+    base_url: str  # "" or https://... without a trailing slash
+    owner_email: str  # "" : the owner is not emailed
+    log_level: str
+    page_size: int  # products per catalogue page
+    # Selling (README.md, "Selling")
+    guest_checkout: bool
+    guest_link_days: int
+    payment_methods: tuple[str, ...]  # the codes offered, in the order shown
+    bank_account_holder: str
+    bank_iban: str
+    bank_bic: str
+    unpaid_cancel_days: int
+    shipping_methods: tuple[str, ...]
+    shipping_flat_rate: int  # cents
+    free_shipping_over: int | None  # cents; None: shipping is never free
+    pickup_address: str
+    tax_rate_bp: int  # hundredths of a percent: 2000 = 20 %
+    tax_name: str
+    prices_include_tax: bool
+    low_stock_threshold: int
+    # Mail dispatch (README.md, "How email works")
+    mail_dispatch: str  # thread, sync or celery
+    mail_workers: int
+    mail_retry_base_seconds: float
+    mail_max_attempts: int
+    mail_sweep_seconds: float
+    mail_rate_per_minute: float | None  # None: no limit
+    mail_batch: int  # emails one sender claims at once
+    mail_smtp_max_messages: int  # emails sent over one SMTP connection at most
+    mail_smtp_idle_seconds: float  # an idle connection is closed after this
+    mail_probe_max_seconds: float  # while the server is unreachable, probes at most this far apart
+    health_token: str  # "" : /healthz details for signed-in admins only
+    # Limits and proxies, in Flask-Limiter's notation ("10 per minute")
+    login_limit: str
+    login_address_limit: str
+    login_account_limit: str
+    register_limit: str
+    guest_order_limit: str
+    proxy_count: int
+    proxy_trust_host: bool
+
+    @staticmethod
+    def name_of(field_name: str) -> str:
+        """The variable a field is read from: 'tax_rate_bp' -> 'SHOP_TAX_RATE_BP'."""
+        return "SHOP_" + field_name.upper().removeprefix("SHOP_")
+
+    @classmethod
+    def names(cls) -> dict[str, str]:
+        """{variable name: field name} for every field."""
+        return {cls.name_of(f.name): f.name for f in fields(cls)}
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """The settings from a mapping by variable names (settings_from_env's, with any
+        overrides); other keys are ignored. Raises KeyError naming a variable that is missing."""
+        return cls(**{field: values[name] for name, field in cls.names().items()})
+
+    def as_mapping(self) -> dict[str, Any]:
+        """{variable name: value}: the inverse of from_mapping."""
+        return {self.name_of(field): value for field, value in asdict(self).items()}
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes` by variable name (replace(SHOP_TAX_RATE_BP=1000)). Raises
+        TypeError for a name that is not a setting."""
+        unknown = sorted(set(changes) - set(self.names()))
+        if unknown:
+            raise TypeError(f"not settings: {', '.join(unknown)}")
+        return Settings.from_mapping({**self.as_mapping(), **changes})
 
 
 def estimated_key_bits(key: str) -> float:
@@ -320,8 +418,9 @@ def _check_mail_addresses(settings: Mapping[str, Any]) -> None:
             )
 
 
-def check_production(settings: Mapping[str, Any]) -> None:
-    """Refuse to serve real shoppers with settings that are only safe on a laptop."""
+def check_production(settings: Mapping[str, Any], methods: MethodRegistry) -> None:
+    """Refuse to serve real shoppers with settings that are only safe on a laptop (by name,
+    as settings_from_env reads them): raises ConfigError naming the variable."""
     key = settings.get("SECRET_KEY") or ""
     generate = 'generate one with: python -c "import secrets; print(secrets.token_hex(32))"'
     if key.strip().lower() in KNOWN_BAD_SECRET_KEYS or len(key) < 32:
@@ -344,8 +443,10 @@ def check_production(settings: Mapping[str, Any]) -> None:
             f"SHOP_BASE_URL must be an https:// address like https://shop.example.com in production, got "
             f"{base_url!r}: its links carry password-reset and order tokens, which must not travel in clear"
         )
-    if "bank_transfer" in settings.get("SHOP_PAYMENT_METHODS", ()) and not settings.get("SHOP_BANK_IBAN"):
-        raise ConfigError(
-            "bank transfer is offered (SHOP_PAYMENT_METHODS) but SHOP_BANK_IBAN is not set: "
-            "shoppers would not know where to pay; set it, or leave bank_transfer out"
-        )
+    for payment in settings.get("SHOP_PAYMENT_METHODS", ()):
+        for name in methods.needs_settings(payment):
+            if not settings.get(name):
+                raise ConfigError(
+                    f"{methods.label(payment).lower()} is offered (SHOP_PAYMENT_METHODS) but {name} is not set: "
+                    f"shoppers would not know where to pay; set it, or leave {payment} out"
+                )

@@ -16,28 +16,34 @@ from typing import Any
 from flask import Flask, has_request_context, session
 from werkzeug.local import LocalProxy
 
-from config import ConfigError, check_production, settings_from_env
-from shop.extensions import csrf, db, limiter, login_manager, migrate
+from config import ConfigError, Settings, check_production, settings_from_env
+from shop.extensions import SETTINGS, csrf, db, get_settings, limiter, login_manager, migrate
 from shop.extensions import mail as mail_extension  # not "mail": that name is the shop.mail package
 from shop.files import keep_from_others, private_folder
 from shop.models import User
+from shop.payment import METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the shop. `config` overrides settings read from the environment (tests)."""
-    settings = {**settings_from_env(), **(config or {})}
-    instance_path = settings["SHOP_INSTANCE_PATH"]
+    """Build the shop. `config` overrides settings read from the environment, by the same
+    names (tests). Raises ConfigError for settings the shop cannot run with."""
+    values = {**settings_from_env(methods=METHODS), **(config or {})}
+    if values["SHOP_ENV"] == "production":
+        check_production(values, METHODS)
+    settings = Settings.from_mapping(values)
     app = Flask(
         __name__,
-        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        instance_path=str(Path(settings.instance_path).resolve()) if settings.instance_path else None,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    app.config.from_mapping(settings)
+    own = set(Settings.names())
+    app.config.from_mapping({name: value for name, value in values.items() if name not in own})
+    app.extensions[SETTINGS] = settings
     keep_from_others(private_folder(Path(app.instance_path)))  # the database, uploads, the key
-    _finish_settings(app)
+    _finish_flask_config(app, settings)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -67,30 +73,30 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_commands(app)
     register_error_pages(app)
     register_security(app)
-    dispatch = _mail_dispatch(app)
+    dispatch = _mail_dispatch(app, settings)
     app.extensions["swiftcart.mail"] = dispatch
     if not app.config.get("TESTING"):
         # The first request of a serving process starts the mail pool and its start-up
         # sweep (gunicorn.conf.py starts it even before that). CLI commands never start it.
         app.before_request(dispatch.start)
-    _configure_logging(app)
+    app.logger.setLevel(settings.log_level)  # the "shop" logger; shop.* module loggers pass up to it
     return app
 
 
-def _mail_dispatch(app: Flask) -> Any:
+def _mail_dispatch(app: Flask, settings: Settings) -> Any:
     """The one place that reads SHOP_MAIL_DISPATCH: an object with hand_off(ids), start()
     and stop() (shop/mail/dispatcher.py, delivery.py, or tasks.py for Celery)."""
-    if app.config["SHOP_MAIL_DISPATCH"] == "celery":
+    if settings.mail_dispatch == "celery":
         from shop.mail.tasks import CeleryDispatch  # Celery is an optional extra
 
         return CeleryDispatch(app)
     from shop.mail.delivery import SyncDispatch
     from shop.mail.dispatcher import ThreadDispatch
 
-    return {"thread": ThreadDispatch, "sync": SyncDispatch}[app.config["SHOP_MAIL_DISPATCH"]](app)
+    return {"thread": ThreadDispatch, "sync": SyncDispatch}[settings.mail_dispatch](app)
 
 
-def _finish_settings(app: Flask) -> None:
+def _finish_flask_config(app: Flask, settings: Settings) -> None:
     config = app.config
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'shop.db'}"
@@ -100,9 +106,7 @@ def _finish_settings(app: Flask) -> None:
         from shop.database import sqlite_engine_options
 
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", sqlite_engine_options())
-    if config["SHOP_ENV"] == "production":
-        check_production(config)
-    elif not config.get("SECRET_KEY"):
+    if settings.env != "production" and not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _development_secret_key(Path(app.instance_path) / "secret_key")
 
 
@@ -131,32 +135,27 @@ def _register_blueprints(app: Flask) -> None:
 def _register_templates(app: Flask) -> None:
     from shop.auth.forms import LogoutForm
     from shop.cart.service import Cart
-    from shop.checkout.pricing import format_rate
     from shop.models import OrderStatus
     from shop.money import format_money
+    from shop.pricing import format_rate
 
     @app.template_filter("money")
     def money_filter(cents: int) -> str:
-        return format_money(cents, app.config["SHOP_CURRENCY"])
+        return format_money(cents, get_settings(app).currency)
 
     app.add_template_filter(format_rate, "rate")
-    app.add_template_filter(OrderStatus.label, "status_label")
+    app.add_template_filter(OrderStatus.label_of, "status_label")
 
     @app.context_processor
     def layout_values() -> dict[str, Any]:
-        values: dict[str, Any] = {"shop_name": app.config["SHOP_NAME"], "tax_name": app.config["SHOP_TAX_NAME"]}
+        settings = get_settings(app)
+        values: dict[str, Any] = {"settings": settings, "shop_name": settings.shop_name, "tax_name": settings.tax_name}
         if has_request_context():  # emails are rendered by commands and threads too
             values["cart_count"] = Cart(session).count()
             # Built only if the page uses it (signed in): not for a guest's page, and not
             # for the emails that place_order renders inside its write transaction.
             values["logout_form"] = LocalProxy(lambda: LogoutForm(formdata=None))
         return values
-
-
-def _configure_logging(app: Flask) -> None:
-    # app.logger is the "shop" logger, with Flask's handler to stderr; the shop.* module
-    # loggers (shop.mail.delivery, ...) pass their records up to it.
-    app.logger.setLevel(app.config["SHOP_LOG_LEVEL"])
 
 
 @login_manager.user_loader

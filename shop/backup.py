@@ -24,7 +24,8 @@ class BackupError(Exception):
 
 def backup_sqlite(target: Path) -> Path:
     """Copy the live SQLite database to `target` with SQLite's backup API: consistent even
-    while the shop is taking orders (a plain file copy of a WAL database may not be)."""
+    while the shop is taking orders (a plain file copy of a WAL database may not be).
+    Raises BackupError when the database is not SQLite or the copy fails its integrity check."""
     url = db.engine.url
     if url.get_backend_name() != "sqlite" or not url.database:
         raise BackupError("`shop backup` copies a SQLite database; for PostgreSQL use pg_dump (docs/deploy.md)")
@@ -71,7 +72,9 @@ def _revision() -> str | None:
 
 
 def import_data(source: IO[str]) -> dict[str, int]:
-    """Load an export into this (migrated, empty) database, in one transaction."""
+    """Load an export into this (migrated, empty) database, in one transaction; rows per
+    table. Raises BackupError for a file that is not an export, one made at another
+    migration, or a database that is not empty."""
     dump = json.load(source)
     if dump.get("format") != FORMAT:
         raise BackupError("not a Swiftcart export")

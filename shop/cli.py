@@ -13,16 +13,18 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from config import MAX_DAYS
-from shop.auth.service import EmailTaken, find_user, register_user
+from shop.auth.service import EmailTaken, find_user, make_admin, register_user
 from shop.backup import BackupError, backup_sqlite, export_data, import_data
 from shop.catalog.importer import ImportFailed, import_products
-from shop.database import transaction
-from shop.extensions import db
+from shop.catalog.service import count_products
+from shop.extensions import db, get_settings
 from shop.files import open_private
+from shop.forms import MIN_PASSWORD_LENGTH
 from shop.mail import outbox
 from shop.mail.breaker import describe, server_unreachable
 from shop.mail.dispatcher import MailPool, get_dispatcher
-from shop.models import EmailStatus, OutboxEmail, Product, utcnow
+from shop.models import EmailStatus, OutboxEmail, utcnow
+from shop.orders.service import cancel_unpaid_orders
 
 shop_cli = AppGroup("shop", help="Catalogue and accounts.")
 outbox_cli = AppGroup("outbox", help="The email outbox: inspect, retry, send.")
@@ -52,7 +54,7 @@ def import_products_command(csv_file: Path) -> None:
 @shop_cli.command("seed-demo")
 def seed_demo_command() -> None:
     """Load the demo catalogue, if the shop has no products yet."""
-    if db.session.execute(sa.select(sa.func.count(Product.id))).scalar_one():
+    if count_products():
         click.echo("the catalogue has products already; demo catalogue not loaded")
         return
     demo = resources.files("shop.catalog").joinpath("demo_products.csv")
@@ -66,12 +68,9 @@ def seed_demo_command() -> None:
 @click.password_option("--password", prompt="Password for the admin", help="prompted for when not given")
 def create_admin_command(email: str, password: str) -> None:
     """Create an admin account, or make an existing account an admin."""
-    from shop.auth.forms import MIN_PASSWORD_LENGTH
-
     user = find_user(email)
     if user is not None:
-        with transaction():
-            user.is_admin = True
+        make_admin(user)
         click.echo(f"{user.email} is now an admin")
         return
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -86,14 +85,13 @@ def create_admin_command(email: str, password: str) -> None:
 @shop_cli.command("cancel-unpaid")
 @click.option("--days", type=click.IntRange(min=1, max=MAX_DAYS), help="default: SHOP_UNPAID_CANCEL_DAYS (7)")
 def cancel_unpaid_command(days: int | None) -> None:
-    """Cancel bank-transfer orders still unpaid after --days: restock them, email the
-    customers. Each order once, however often it runs: made for a daily cron job."""
-    from shop.admin.service import cancel_unpaid_orders
-
-    days = days or current_app.config["SHOP_UNPAID_CANCEL_DAYS"]
+    """Cancel orders still unpaid past their payment method's deadline (bank transfer:
+    SHOP_UNPAID_CANCEL_DAYS; --days for all): restock them, email the customers. Each order
+    once, however often it runs: made for a daily cron job."""
     cancelled = cancel_unpaid_orders(days)
     for order in cancelled:
         click.echo(f"cancelled {order.number} ({order.email}), unpaid since {order.created_at:%Y-%m-%d}")
+    days = days or get_settings().unpaid_cancel_days
     click.echo(f"{len(cancelled)} unpaid order(s) older than {days} days cancelled")
     if cancelled and get_dispatcher().mode == "thread":
         get_dispatcher().drain()  # send the cancellation emails before the command exits
@@ -145,7 +143,7 @@ def outbox_status_command() -> None:
     oldest = outbox.oldest_pending_created_at()
     age = f"{(utcnow() - oldest).total_seconds():.0f} s" if oldest else "-"
     click.echo(f"oldest pending: {age}")
-    click.echo(f"mail server {describe(server_unreachable(current_app.config))}")
+    click.echo(f"mail server {describe(server_unreachable(get_settings()))}")
 
 
 @outbox_cli.command("list")

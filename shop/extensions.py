@@ -1,5 +1,11 @@
-"""The Flask extensions, created once here and bound to an app in create_app()."""
+"""The Flask extensions, created once here and bound to an app in create_app(); and the
+accessor of the shop's settings, which create_app() keeps among the app's extensions."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -9,6 +15,9 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+if TYPE_CHECKING:
+    from config import Settings
 
 
 class Base(DeclarativeBase):
@@ -34,3 +43,12 @@ login_manager = LoginManager()
 # Counts in memory by default (per process); RATELIMIT_STORAGE_URI=redis://... shares the
 # counts between gunicorn workers and machines.
 limiter = Limiter(key_func=get_remote_address)
+
+
+SETTINGS = "swiftcart.settings"  # the key of the Settings object in app.extensions
+
+
+def get_settings(app: Flask | None = None) -> Settings:
+    """The shop's settings (config.Settings) of `app`, or of the app of the current context:
+    the one frozen object create_app() made. Raises RuntimeError outside an app context."""
+    return (app or current_app).extensions[SETTINGS]

@@ -16,13 +16,13 @@ import shutil
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from shop.database import SQLITE_BUSY_TIMEOUT_SECONDS
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.mail.breaker import describe, server_unreachable
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.outbox import counts_by_status
@@ -46,7 +46,7 @@ def healthz() -> ResponseReturnValue:
     try:
         _check_writable()
         details["outbox"] = counts_by_status()
-        details["mail_server"] = describe(server_unreachable(current_app.config))
+        details["mail_server"] = describe(server_unreachable(get_settings()))
         details["database"] = "ok"
         status, code = "ok", 200
     except Unwritable as error:
@@ -91,7 +91,7 @@ def _check_writable() -> None:
 
 def _may_see_details() -> bool:
     """A monitor's bearer token (compared in constant time), or a signed-in admin."""
-    token = current_app.config["SHOP_HEALTH_TOKEN"]
+    token = get_settings().health_token
     given = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return True

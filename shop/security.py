@@ -8,6 +8,7 @@ from flask import Flask, abort, current_app, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from shop.extensions import get_settings
 from shop.inputs import refuse_unstorable_text
 
 # No inline script or style anywhere: a script injected into a page would not run.
@@ -43,15 +44,16 @@ def shows_personal_data() -> bool:
 
 
 def register_security(app: Flask) -> None:
-    if app.config["SHOP_PROXY_COUNT"]:
+    settings = get_settings(app)
+    if settings.proxy_count:
         # Behind nginx: the client's address and scheme come from the proxy's headers, which
         # are trusted only as far as the proxies we know of (a client cannot forge them).
         # X-Forwarded-Host only when SHOP_PROXY_TRUST_HOST says the proxy sets it: a proxy
         # that passes a client's own X-Forwarded-Host on would let it choose the host.
-        count = app.config["SHOP_PROXY_COUNT"]
-        host = count if app.config.get("SHOP_PROXY_TRUST_HOST") else 0
+        count = settings.proxy_count
+        host = count if settings.proxy_trust_host else 0
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=host)  # type: ignore[method-assign]
-    production = app.config["SHOP_ENV"] == "production"
+    production = settings.env == "production"
     # First of all: before CSRFProtect's check, which would fail on them with a 500.
     app.before_request_funcs.setdefault(None, []).insert(0, refuse_unparsable_origin)
     app.before_request(refuse_unstorable_text)

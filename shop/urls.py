@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, url_for
 
+from shop.extensions import get_settings
+
 # Where `make run` serves the shop: links written by a command (cancel-unpaid) on a laptop.
 DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 
@@ -14,7 +16,7 @@ DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 def absolute_url_for(endpoint: str, **values: Any) -> str:
     """The page's full URL: under SHOP_BASE_URL when set (set it in production), else under
     the host the current request came to, or, in a command, under DEVELOPMENT_BASE_URL."""
-    base = current_app.config["SHOP_BASE_URL"]
+    base = get_settings().base_url
     if has_request_context():
         if base:
             return base + url_for(endpoint, **values)

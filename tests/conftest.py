@@ -17,10 +17,12 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
+from config import Settings, settings_from_env
 from shop import create_app
-from shop.extensions import db
+from shop.extensions import SETTINGS, db, get_settings
 from shop.mail.dispatcher import get_dispatcher
 from shop.models import Category, Product, User
+from shop.payment import METHODS
 from tests.databases import TestDatabases
 from tests.served import HiddenFields
 from tests.smtp_sink import SmtpSink
@@ -94,6 +96,25 @@ def make_app(tmp_path: Path, smtp: SmtpSink, db_url: str) -> Iterator[Callable[.
 @pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app()
+
+
+def change_settings(app: Flask, **changes: Any) -> Settings:
+    """As if the owner had changed settings and restarted: the app's one (frozen) settings
+    object is replaced by one with `changes`, by the names create_app takes
+    (SHOP_TAX_RATE_BP=1000). The settings before, to put back with restore_settings."""
+    before = get_settings(app)
+    app.extensions[SETTINGS] = before.replace(**changes)
+    return before
+
+
+def restore_settings(app: Flask, settings: Settings) -> None:
+    app.extensions[SETTINGS] = settings
+
+
+def settings_with(**changes: Any) -> Settings:
+    """The default settings (an empty environment) with `changes`, by name: for code that
+    takes a Settings object, tested without an app."""
+    return Settings.from_mapping(settings_from_env({}, methods=METHODS)).replace(**changes)
 
 
 @pytest.fixture

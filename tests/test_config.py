@@ -2,8 +2,16 @@ import secrets
 
 import pytest
 
-from config import ConfigError, settings_from_env
+from config import ConfigError
+from config import settings_from_env as read_settings
 from shop import create_app
+from shop.payment import METHODS
+
+
+def settings_from_env(env):
+    """The settings as create_app reads them: the methods checked against the shop's."""
+    return read_settings(env, methods=METHODS)
+
 
 RANDOM_KEY = "7de3057a7b142e624e6d43c419b5db63406a3a7a1d945885f5c9b07a37ced81a"  # secrets.token_hex(32)
 
@@ -216,6 +224,13 @@ def test_production_takes_keys_made_by_secrets(make_key):
 def test_production_refuses_a_base_url_that_is_not_https(base_url):
     with pytest.raises(ConfigError, match=r"^SHOP_BASE_URL must be an https:// address"):
         settings_from_env({**PRODUCTION, "SECRET_KEY": RANDOM_KEY, "SHOP_BASE_URL": base_url})
+
+
+def test_the_rate_limit_counters_prefix_is_read_from_the_environment():
+    """Two shops (or two test runs) counting in one Redis must not share counters: a served
+    shop took the default prefix whatever its environment said."""
+    assert settings_from_env({})["RATELIMIT_KEY_PREFIX"] == ""
+    assert settings_from_env({"RATELIMIT_KEY_PREFIX": " shop-a "})["RATELIMIT_KEY_PREFIX"] == "shop-a"
 
 
 def test_x_forwarded_host_is_trusted_only_when_configured():

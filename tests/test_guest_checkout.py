@@ -11,7 +11,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from shop.extensions import db
 from shop.models import Order, OutboxEmail
-from tests.conftest import ADDRESS, Browser, count, signed_in_browser
+from tests.conftest import ADDRESS, Browser, change_settings, count, signed_in_browser
 
 GUEST = "guest@example.com"
 
@@ -70,7 +70,7 @@ def test_a_tampered_guest_link_is_404_and_an_expired_one_says_so(app, products, 
         other = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="guest-order").dumps([order.id, "X"])
     assert guest.get(f"/orders/guest/{other}").status_code == 404
 
-    app.config["SHOP_GUEST_LINK_DAYS"] = 1
+    change_settings(app, SHOP_GUEST_LINK_DAYS=1)
     real_time = time.time
     try:  # itsdangerous reads time.time() when it checks the age: two days later
         time.time = lambda: real_time() + 2 * 24 * 3600

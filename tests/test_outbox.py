@@ -139,13 +139,13 @@ def test_an_order_rolled_back_after_its_email_was_queued_sends_nothing(app, prod
     """The order's transaction fails after the confirmation is in the outbox: neither stays."""
     import shop.checkout.service as service
 
-    real = service._queue_emails
+    real = service.enqueue_order_emails
 
     def queue_then_fail(*args, **kwargs):
         real(*args, **kwargs)
         raise RuntimeError("the database went away before the commit")
 
-    monkeypatch.setattr(service, "_queue_emails", queue_then_fail)
+    monkeypatch.setattr(service, "enqueue_order_emails", queue_then_fail)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     # Registering emailed a link to confirm the address: sent before the order is tried.
     smtp.wait_for(1, subject_contains="Confirm your address")

@@ -1,5 +1,5 @@
-"""The arithmetic of an order (shop/checkout/pricing.py): awkward values by hand, and the
-invariants for any values (hypothesis)."""
+"""The arithmetic of an order (shop/pricing.py, with the shipping options' costs of
+shop/shipping.py): awkward values by hand, and the invariants for any values (hypothesis)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shop.checkout.pricing import compute_totals, discount_cents, divide_rounding_half_up, format_rate, quote
+from shop.pricing import compute_totals, discount_cents, divide_rounding_half_up, format_rate, quote
+from shop.shipping import SHIPPING_OPTIONS
+from tests.conftest import settings_with
 
-SETTINGS = {
-    "SHOP_SHIPPING_FLAT_RATE": 490,
-    "SHOP_FREE_SHIPPING_OVER": 5000,
-    "SHOP_TAX_RATE_BP": 2000,
-    "SHOP_PRICES_INCLUDE_TAX": True,
-}
+STANDARD, PICKUP = SHIPPING_OPTIONS["standard"], SHIPPING_OPTIONS["pickup"]
+SETTINGS = settings_with(
+    SHOP_SHIPPING_FLAT_RATE=490, SHOP_FREE_SHIPPING_OVER=5000, SHOP_TAX_RATE_BP=2000, SHOP_PRICES_INCLUDE_TAX=True
+)
 
 
 @pytest.mark.parametrize(
@@ -53,22 +53,22 @@ def test_percentage_vouchers_round_half_up_and_fixed_ones_stop_at_the_goods():
 
 
 def test_shipping_is_free_from_the_threshold_after_the_discount_and_for_pickup():
-    assert quote(4999, "standard", 0, SETTINGS).shipping_cents == 490
-    assert quote(5000, "standard", 0, SETTINGS).shipping_cents == 0  # "from €50.00" includes €50.00
-    assert quote(5500, "standard", 501, SETTINGS).shipping_cents == 490  # €54.99 after the voucher
-    assert quote(100, "pickup", 0, SETTINGS).shipping_cents == 0
-    assert quote(100, "standard", 0, {**SETTINGS, "SHOP_FREE_SHIPPING_OVER": None}).shipping_cents == 490
+    assert quote(4999, STANDARD, 0, SETTINGS).shipping_cents == 490
+    assert quote(5000, STANDARD, 0, SETTINGS).shipping_cents == 0  # "from €50.00" includes €50.00
+    assert quote(5500, STANDARD, 501, SETTINGS).shipping_cents == 490  # €54.99 after the voucher
+    assert quote(100, PICKUP, 0, SETTINGS).shipping_cents == 0
+    assert quote(100, STANDARD, 0, SETTINGS.replace(SHOP_FREE_SHIPPING_OVER=None)).shipping_cents == 490
 
 
 def test_tax_is_on_goods_after_discount_plus_shipping():
-    totals = quote(1200, "standard", 200, SETTINGS)  # €10.00 of goods + €4.90 shipping, all incl. 20 %
+    totals = quote(1200, STANDARD, 200, SETTINGS)  # €10.00 of goods + €4.90 shipping, all incl. 20 %
     assert (totals.total_cents, totals.tax_cents) == (1490, 248)  # 1490 / 6 = 248.33
-    exclusive = quote(1200, "standard", 200, {**SETTINGS, "SHOP_PRICES_INCLUDE_TAX": False})
+    exclusive = quote(1200, STANDARD, 200, SETTINGS.replace(SHOP_PRICES_INCLUDE_TAX=False))
     assert (exclusive.tax_cents, exclusive.total_cents) == (298, 1788)  # 20 % of 1490
 
 
 def test_a_voucher_worth_more_than_the_goods_leaves_the_shipping_to_pay():
-    totals = quote(300, "standard", 1000, SETTINGS)
+    totals = quote(300, STANDARD, 1000, SETTINGS)
     assert (totals.discount_cents, totals.total_cents) == (300, 490)
 
 
@@ -93,14 +93,14 @@ cents = st.integers(0, 10**9)
 def test_totals_add_up_tax_is_consistent_and_nothing_is_negative(
     subtotal, voucher, shipping_method, flat_rate, free_over, rate_bp, include
 ):
-    settings = {
-        "SHOP_SHIPPING_FLAT_RATE": flat_rate,
-        "SHOP_FREE_SHIPPING_OVER": free_over,
-        "SHOP_TAX_RATE_BP": rate_bp,
-        "SHOP_PRICES_INCLUDE_TAX": include,
-    }
+    settings = SETTINGS.replace(
+        SHOP_SHIPPING_FLAT_RATE=flat_rate,
+        SHOP_FREE_SHIPPING_OVER=free_over,
+        SHOP_TAX_RATE_BP=rate_bp,
+        SHOP_PRICES_INCLUDE_TAX=include,
+    )
     discount = discount_cents(*voucher, subtotal)
-    t = quote(subtotal, shipping_method, discount, settings)
+    t = quote(subtotal, SHIPPING_OPTIONS[shipping_method], discount, settings)
 
     assert 0 <= t.discount_cents <= t.subtotal_cents
     assert t.shipping_cents in (0, flat_rate)

@@ -17,10 +17,10 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shop.checkout.shipping import SHIPPING_OPTIONS
 from shop.extensions import db
 from shop.models import Order, OrderLine, OutboxEmail, Product
-from tests.conftest import ADDRESS, Browser, signed_in_browser
+from shop.shipping import SHIPPING_OPTIONS
+from tests.conftest import ADDRESS, Browser, change_settings, restore_settings, signed_in_browser
 
 EXAMPLES = 150
 _shoppers: dict[int, Browser] = {}
@@ -159,7 +159,6 @@ def test_a_price_changed_between_page_and_order_is_told_never_charged(app, produ
     total the page showed for the shipping chosen, or the answer is 409 and nothing is
     written. A changed price of a line always stops it; nothing changed never does."""
     browser = shopper_for(app)
-    shipping_settings = {k: app.config[k] for k in ("SHOP_SHIPPING_FLAT_RATE", "SHOP_FREE_SHIPPING_OVER")}
     with app.app_context():
         price = sa.case({sku: cents for sku, cents in PRICES.items()}, value=Product.sku)
         db.session.execute(sa.update(Product).where(Product.sku.in_(PRICES)).values(price_cents=price))
@@ -186,13 +185,13 @@ def test_a_price_changed_between_page_and_order_is_told_never_charged(app, produ
         for sku, cents in new_prices.items():
             db.session.execute(sa.update(Product).where(Product.sku == sku).values(price_cents=cents))
         db.session.commit()
-    app.config.update(new_settings)
+    shipping_settings = change_settings(app, **new_settings)
     try:
         before = snapshot(app)
         form = {**Browser.form(page, "/checkout")["fields"], **ADDRESS, "shipping_method": shipping}
         response = browser.client.post("/checkout", data={**form, "payment_method": "bank_transfer"})
     finally:
-        app.config.update(shipping_settings)
+        restore_settings(app, shipping_settings)
     a_price_changed = any(new_prices.get(sku, PRICES[sku]) != PRICES[sku] for sku in cart)
     if response.status_code == 303:
         assert not a_price_changed

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from shop.extensions import db
 from shop.models import Order, OrderLine, OutboxEmail, Product, Voucher, utcnow
-from tests.conftest import ADDRESS, Browser, count, order_id_from, signed_in_browser
+from tests.conftest import ADDRESS, Browser, change_settings, count, order_id_from, signed_in_browser
 from tests.test_vouchers import apply, make_voucher
 
 
@@ -131,7 +131,7 @@ def test_a_new_shipping_rate_after_a_restart_is_told(make_app, products, smtp):
 def test_a_higher_free_shipping_threshold_is_told(app, products, shopper, smtp):
     shopper.add(products["TEA"], 4)  # €50.00: free shipping from €50.00
     form = page_form(shopper)
-    app.config["SHOP_FREE_SHIPPING_OVER"] = 6000
+    change_settings(app, SHOP_FREE_SHIPPING_OVER=6000)
     response = shopper.client.post("/checkout", data=form)
     assert response.status_code == 409
     assert problem(response).startswith(
@@ -145,7 +145,7 @@ def test_a_new_tax_rate_is_told_as_a_changed_total(make_app, products, smtp):
     shopper = signed_in_browser(app, "ada@example.com")
     shopper.add(products["TEA"], 1)
     form = page_form(shopper)  # (12.50 + 4.90) + 20 % = 20.88
-    app.config["SHOP_TAX_RATE_BP"] = 1000
+    change_settings(app, SHOP_TAX_RATE_BP=1000)
     response = shopper.client.post("/checkout", data=form)
     assert response.status_code == 409
     assert problem(response).startswith(

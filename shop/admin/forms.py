@@ -12,8 +12,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.fields.core import Field
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from shop.cart.forms import QuantityField
 from shop.catalog.rules import CATEGORY_MAX_LENGTH, DESCRIPTION_MAX_LENGTH, MAX_STOCK, NAME_MAX_LENGTH, sku_problem
+from shop.catalog.service import ProductValues
+from shop.forms import QuantityField
 from shop.models import OrderStatus, Product
 from shop.money import MoneyError, format_amount, parse_money
 
@@ -63,6 +64,18 @@ class ProductForm(FlaskForm):
             self.price_cents = parse_money(field.data or "")
         except MoneyError as error:
             raise ValidationError(str(error)) from None
+
+    def values(self) -> ProductValues:
+        """What the (validated) form says the product is."""
+        return ProductValues(
+            sku=self.sku.data,
+            name=self.name.data,
+            description=self.description.data or "",
+            price_cents=self.price_cents,
+            stock=self.stock.data,
+            low_stock_threshold=self.low_stock_threshold.data,
+            category=self.category.data or "",
+        )
 
     def set_seen(self, product: Product) -> None:
         self.version.data = str(product.version_id)
@@ -174,13 +187,14 @@ class CsvImportForm(FlaskForm):
 
 
 def status_choices(statuses: tuple[str, ...]) -> list[SelectChoice]:
-    return [SelectChoice(s, OrderStatus.label(s)) for s in statuses]
+    """The statuses as choices of a select field, with their labels."""
+    return [SelectChoice(s, OrderStatus.label_of(s)) for s in statuses]
 
 
 class OrderStatusForm(FlaskForm):
     # The status the page showed: the move is refused if the order has another one now.
     from_status = HiddenField()
-    to_status = SelectField("New status", choices=status_choices(OrderStatus.ALL))
+    to_status = SelectField("New status", choices=status_choices(tuple(OrderStatus)))
     note = StringField(
         "Note (e.g. the tracking number; sent to the customer when shipping)", validators=[Optional(), Length(max=500)]
     )
@@ -190,7 +204,7 @@ class OrderFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET search form changes nothing
 
-    status = SelectField("Status", choices=[SelectChoice("", "Any"), *status_choices(OrderStatus.ALL)])
+    status = SelectField("Status", choices=[SelectChoice("", "Any"), *status_choices(tuple(OrderStatus))])
     customer = StringField("Customer email", validators=[Optional(), Length(max=254)])
     date_from = DateField("From", validators=[Optional(), before_the_last_date])
     date_to = DateField("To", validators=[Optional(), before_the_last_date])

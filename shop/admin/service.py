@@ -1,4 +1,6 @@
-"""The owner's business actions and figures: order status changes, products, the dashboard."""
+"""The owner's figures: the orders list's filter and CSV export, and the dashboard's sales,
+low stock and emails needing attention. The owner's actions are the other areas' services
+(shop/orders, shop/catalog, shop/vouchers.py)."""
 
 from __future__ import annotations
 
@@ -8,186 +10,43 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
-from shop.checkout.service import order_link
-from shop.checkout.vouchers import normalise_code
 from shop.csv_cells import escape_cell
-from shop.database import like_pattern, transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
-from shop.mail.messages import queue_email
-from shop.models import (
-    EmailStatus,
-    Order,
-    OrderLine,
-    OrderStatus,
-    OrderStatusChange,
-    OutboxEmail,
-    Product,
-    User,
-    Voucher,
-    utcnow,
-)
+from shop.mail.outbox import retry_failed
+from shop.models import EmailStatus, Order, OrderStatus, OutboxEmail, Product, utcnow
 from shop.money import format_amount
 
 PENDING_TOO_LONG = timedelta(hours=1)
 
 
-class StatusChangeRefused(Exception):
-    """The move is not allowed from the order's current status; the message says why."""
+class EmailNotFound(Exception):
+    pass
 
 
 # ---------------------------------------------------------------- orders
-def change_order_status(
-    order_id: int, to_status: str, by: User | None, note: str = "", seen_status: str | None = None
-) -> Order:
-    """Move an order along an allowed transition, record who did it (None: the shop
-    itself, e.g. `flask shop cancel-unpaid`), and do what the move means: cancelling puts
-    the stock and the voucher's use back (exactly once) and tells the customer, shipping emails the customer,
-    and a move to paid (or a cash order handed over) records when the money came.
-
-    `seen_status` is the status the admin's page showed: if the order has another one now
-    (another admin marked it paid meanwhile), StatusChangeRefused says so and nothing
-    changes. The move is one conditional UPDATE (`WHERE status = <the status seen>`), so
-    two owners clicking at once, or one form submitted twice, make one change.
-    """
-    order = db.get_or_404(Order, order_id)
-    from_status = seen_status or order.status
-    if order.status != from_status and order.status == to_status:
-        raise StatusChangeRefused(f"This order is {order.status_label.lower()} already (changed meanwhile).")
-    if order.status != from_status:
-        raise StatusChangeRefused(
-            f"This order was {OrderStatus.label(from_status).lower()} when you opened it and is "
-            f"{order.status_label.lower()} now (changed meanwhile), so it was not made "
-            f"{OrderStatus.label(to_status).lower()}. Check it and choose again."
-        )
-    if to_status not in order.next_statuses():
-        raise StatusChangeRefused(
-            f"An order that is {OrderStatus.label(from_status).lower()} cannot become "
-            f"{OrderStatus.label(to_status).lower()}."
-        )
-    values: dict[str, object] = {"status": to_status}
-    paid_now = to_status == OrderStatus.PAID or (
-        to_status == OrderStatus.DELIVERED and order.payment_method in ("cash_on_delivery", "pay_at_pickup")
-    )
-    if paid_now and order.paid_at is None:
-        values["paid_at"] = utcnow()
-    email_id = None
-    with transaction():
-        moved = db.session.execute(
-            sa.update(Order)
-            .where(Order.id == order_id, Order.status == from_status)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if not moved:
-            raise StatusChangeRefused("The order was changed meanwhile; reload it and try again.")
-        db.session.add(
-            OrderStatusChange(
-                order_id=order_id,
-                from_status=from_status,
-                to_status=to_status,
-                changed_by_id=by.id if by is not None else None,
-                note=note.strip(),
-            )
-        )
-        if to_status == OrderStatus.CANCELLED:
-            _restock(order_id)
-            _give_back_voucher_use(order)
-            email_id = _queue_order_email(order, "order_cancelled", "has been cancelled", note.strip())
-        if to_status == OrderStatus.SHIPPED:
-            email_id = _queue_order_email(order, "order_shipped", "has shipped", note.strip())
-    db.session.refresh(order)
-    get_dispatcher().hand_off([email_id])
-    return order
-
-
-def unpaid_orders_due(days: int, now: datetime | None = None) -> list[int]:
-    """Ids of bank-transfer orders still awaiting payment `days` after they were placed."""
-    cutoff = (now or utcnow()) - timedelta(days=days)
-    return list(
-        db.session.execute(
-            sa.select(Order.id)
-            .where(
-                Order.status == OrderStatus.AWAITING_PAYMENT,
-                Order.payment_method == "bank_transfer",
-                Order.created_at < cutoff,
-            )
-            .order_by(Order.id)
-        ).scalars()
-    )
-
-
-def cancel_unpaid_orders(days: int, now: datetime | None = None) -> list[Order]:
-    """Cancel (restock, email) every bank-transfer order unpaid after `days`; each once,
-    however often this runs or however many run at once (the move is conditional)."""
-    cancelled = []
-    for order_id in unpaid_orders_due(days, now):
-        try:
-            cancelled.append(
-                change_order_status(order_id, OrderStatus.CANCELLED, None, f"Not paid within {days} days.")
-            )
-        except StatusChangeRefused:
-            continue  # paid or cancelled meanwhile
-    return cancelled
-
-
-def _give_back_voucher_use(order: Order) -> None:
-    """A cancelled order did not use its voucher: the use counts for someone else."""
-    if order.voucher_id is not None:
-        db.session.execute(
-            sa.update(Voucher)
-            .where(Voucher.id == order.voucher_id, Voucher.times_used > 0)
-            .values(times_used=Voucher.times_used - 1)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _restock(order_id: int) -> None:
-    """Put every line's quantity back on the shelf, in one UPDATE (which counts up each
-    product's version, so an edit form showing the old stock cannot write it back)."""
-    lines = db.session.execute(
-        sa.select(OrderLine.product_id, sa.func.sum(OrderLine.quantity))
-        .where(OrderLine.order_id == order_id)
-        .group_by(OrderLine.product_id)
-    ).all()
-    if lines:
-        returned = sa.case(dict(lines), value=Product.id)
-        db.session.execute(
-            sa.update(Product)
-            .where(Product.id.in_([pid for pid, _ in lines]))
-            .values(stock=Product.stock + returned, version_id=Product.version_id + 1)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _queue_order_email(order: Order, kind: str, what_happened: str, note: str) -> int | None:
-    """The customer's email about a change of their order ("order_shipped", "order_cancelled")."""
-    return queue_email(
-        kind,
-        key=f"{kind}:{order.id}",
-        recipient=order.email,
-        subject=f"Your {current_app.config['SHOP_NAME']} order {order.number} {what_happened}",
-        order=order,
-        note=note,
-        order_url=order_link(order),
-    )
-
-
 @dataclass(frozen=True)
 class OrderFilter:
+    """The orders list's filter: a status, part of the customer's email (any case, taken
+    literally), the first and last day (UTC) they were placed; empty: any."""
+
     status: str = ""
     customer: str = ""
     date_from: date | None = None
     date_to: date | None = None
 
+    def statement(self, newest_first: bool) -> sa.Select:
+        """The orders that match, with their customers and lines."""
+        statement = sa.select(Order).options(selectinload(Order.user), selectinload(Order.lines))
+        return self.apply(statement.order_by(Order.id.desc() if newest_first else Order.id))
+
     def apply(self, statement: sa.Select) -> sa.Select:
         if self.status:
             statement = statement.where(Order.status == self.status)
         if self.customer:
-            statement = statement.where(Order.email.ilike(like_pattern(self.customer), escape="\\"))
+            statement = statement.where(Order.email.icontains(self.customer, autoescape=True))
         if self.date_from:
             statement = statement.where(Order.created_at >= datetime.combine(self.date_from, datetime.min.time()))
         if self.date_to:
@@ -197,9 +56,11 @@ class OrderFilter:
         return statement
 
 
-def orders_csv(orders: list[Order]) -> str:
-    """The orders as CSV, one row each; text a customer typed is escaped (shop/csv_cells.py)
-    so that a spreadsheet opening the file runs none of it as a formula."""
+def orders_csv(chosen: OrderFilter) -> str:
+    """The orders `chosen` matches as CSV, oldest first, one row each; text a customer typed
+    is escaped (shop/csv_cells.py) so that a spreadsheet opening the file runs none of it as
+    a formula."""
+    orders = db.session.execute(chosen.statement(newest_first=False)).scalars()
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
@@ -243,36 +104,48 @@ def orders_csv(orders: list[Order]) -> str:
     return out.getvalue()
 
 
-# ---------------------------------------------------------------- vouchers
-class VoucherCodeTaken(Exception):
-    pass
+def emails_about(order: Order) -> list[OutboxEmail]:
+    """The emails whose outbox key names this order ("order_confirmation:42", "low_stock:7:42")."""
+    statement = sa.select(OutboxEmail).where(OutboxEmail.key.like(f"%:{order.id}")).order_by(OutboxEmail.id)
+    return list(db.session.execute(statement).scalars())
 
 
-def create_voucher(
-    code: str,
-    kind: str,
-    amount: int,
-    min_basket_cents: int = 0,
-    valid_from: date | None = None,
-    valid_until: date | None = None,
-    usage_limit: int | None = None,
-) -> Voucher:
-    """A new voucher, valid from the start of `valid_from` to the end of `valid_until` (UTC)."""
-    voucher = Voucher(
-        code=normalise_code(code),
-        kind=kind,
-        amount=amount,
-        min_basket_cents=min_basket_cents,
-        valid_from=datetime.combine(valid_from, datetime.min.time()) if valid_from else None,
-        valid_until=datetime.combine(valid_until + timedelta(days=1), datetime.min.time()) if valid_until else None,
-        usage_limit=usage_limit,
-    )
-    try:
-        with transaction():
-            db.session.add(voucher)
-    except IntegrityError:
-        raise VoucherCodeTaken(code) from None
-    return voucher
+# ---------------------------------------------------------------- emails
+def emails_matching(status: str = "", kind: str = "", recipient: str = "") -> sa.Select:
+    """The outbox, newest first: in `status` (ignored unless an EmailStatus), of `kind`, to
+    an address containing `recipient` (any case, taken literally); empty: any."""
+    statement = sa.select(OutboxEmail).order_by(OutboxEmail.id.desc())
+    if status in EmailStatus.ALL:
+        statement = statement.where(OutboxEmail.status == status)
+    if kind:
+        statement = statement.where(OutboxEmail.kind == kind)
+    if recipient:
+        statement = statement.where(OutboxEmail.recipient.icontains(recipient, autoescape=True))
+    return statement
+
+
+def email_kinds() -> list[str]:
+    """Every kind of email in the outbox, A-Z."""
+    return list(db.session.execute(sa.select(OutboxEmail.kind).distinct().order_by(OutboxEmail.kind)).scalars())
+
+
+def get_email(email_id: int) -> OutboxEmail:
+    """Raises EmailNotFound."""
+    email = db.session.get(OutboxEmail, email_id)
+    if email is None:
+        raise EmailNotFound(email_id)
+    return email
+
+
+def resend_email(email_id: int) -> tuple[OutboxEmail, bool]:
+    """Send a failed email again (pending, due now, with fresh attempts) and hand it to the
+    dispatcher; the email, and whether it was failed (any other is left alone).
+    Raises EmailNotFound."""
+    email = get_email(email_id)
+    resent = bool(retry_failed([email.id]))
+    if resent:
+        get_dispatcher().hand_off([email.id])
+    return email, resent
 
 
 # ---------------------------------------------------------------- the dashboard
@@ -298,6 +171,8 @@ def sales_by_day(days: int = 30) -> list[DaySales]:
 
 
 def low_stock_products(threshold: int) -> list[Product]:
+    """Products on sale at or below their threshold (`threshold` for those without one),
+    the emptiest first."""
     return list(
         db.session.execute(
             sa.select(Product)

@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import current_app
 
 from shop.auth.links import CLAIM_LINK_DAYS, LinkExpired, LinkInvalid, fingerprint, read_link, sign_link
 from shop.database import transaction
-from shop.extensions import db
-from shop.mail.messages import queue_email
+from shop.extensions import db, get_settings
+from shop.mail.messages import enqueue_email
 from shop.models import Order, User
 from shop.urls import absolute_url_for
 
@@ -29,6 +28,7 @@ class ClaimLinkInvalid(Exception):
 
 
 def guest_orders_of(email: str) -> list[Order]:
+    """The guest orders placed with this address, not yet in any account, oldest first."""
     return list(
         db.session.execute(
             sa.select(Order).where(Order.email == email, Order.user_id.is_(None)).order_by(Order.id)
@@ -36,20 +36,20 @@ def guest_orders_of(email: str) -> list[Order]:
     )
 
 
-def queue_claim_email(user: User, key: str, just_ordered: bool = False) -> int | None:
+def enqueue_claim_email(user: User, key: str, just_ordered: bool = False) -> int | None:
     """Email `user` a link that adds the guest orders with their address to the account:
     when they register, when they order as a guest while having an account, and after a
     password reset (which voids the links sent before). The outbox id, or None when
-    there are no such orders (or `key` was queued before). Call it in a transaction."""
+    there are no such orders (or `key` was enqueued before). Call it in a transaction."""
     count = len(guest_orders_of(user.email))
     if not count:
         return None
     token = sign_link("claim-orders", [user.id, user.email, fingerprint(user.session_token)])
-    return queue_email(
+    return enqueue_email(
         "claim_orders",
         key=key,
         recipient=user.email,
-        subject=f"Add your {current_app.config['SHOP_NAME']} guest orders to your account",
+        subject=f"Add your {get_settings().shop_name} guest orders to your account",
         email=user.email,
         count=count,
         days=CLAIM_LINK_DAYS,

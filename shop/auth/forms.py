@@ -1,35 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms import BooleanField, PasswordField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 128
-
-
-def email_field() -> EmailField:
-    """An address the shop can send to. Letters beyond ASCII before the @ (jörg@...) need a
-    mail server that offers SMTPUTF8 (RFC 6531), so they are accepted only with
-    MAIL_SMTPUTF8 on; a domain beyond ASCII is always fine: it is sent as IDNA (xn--...)."""
-    from flask import current_app
-
-    def sendable(form: object, field: EmailField) -> None:
-        local_part = (field.data or "").rpartition("@")[0]
-        if not local_part.isascii() and not current_app.config["MAIL_SMTPUTF8"]:
-            raise ValidationError(
-                "This shop cannot send email to an address with letters like ö or é before the @; "
-                "please give another address."
-            )
-
-    return EmailField(
-        "Email",
-        validators=[
-            DataRequired("Enter your email address."),
-            Length(max=254, message="At most 254 characters."),
-            Email("Enter an email address like name@example.com.", check_deliverability=False),
-            sendable,
-        ],
-        filters=[lambda value: value.strip().lower() if isinstance(value, str) else value],
-    )
+from shop.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, email_field
 
 
 def _new_password_fields() -> tuple[PasswordField, PasswordField]:
@@ -52,7 +25,8 @@ def _new_password_fields() -> tuple[PasswordField, PasswordField]:
 
 
 def check_not_like_email(password: str, email: str | None) -> None:
-    """A password that is (or contains) the account's email is the first one guessed."""
+    """A password that is (or contains) the account's email is the first one guessed:
+    raises ValidationError for one."""
     email = (email or "").lower()
     local_part = email.partition("@")[0]
     if email and (password.lower() == email or (len(local_part) >= 4 and local_part in password.lower())):

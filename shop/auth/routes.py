@@ -43,7 +43,7 @@ from shop.auth.throttle import (
     forget_attempts,
     is_known_device,
 )
-from shop.extensions import limiter
+from shop.extensions import get_settings, limiter
 from shop.models import User
 
 
@@ -90,7 +90,7 @@ def _sign_in(user: User, remember: bool = False) -> None:
 
 
 def _register_limit() -> str:
-    return current_app.config["SHOP_REGISTER_LIMIT"]
+    return get_settings().register_limit
 
 
 @bp.route("/register", methods=["GET", "POST"])

@@ -13,11 +13,10 @@ import logging
 import uuid
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from shop.auth.claims import queue_claim_email
+from shop.auth.claims import enqueue_claim_email
 from shop.auth.links import (
     CONFIRM_LINK_DAYS,
     RESET_LINK_SECONDS,
@@ -27,9 +26,9 @@ from shop.auth.links import (
     sign_link,
 )
 from shop.database import transaction
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
-from shop.mail.messages import queue_email
+from shop.mail.messages import enqueue_email
 from shop.models import User, utcnow
 from shop.urls import absolute_url_for
 
@@ -56,6 +55,7 @@ def _normalised(email: str) -> str:
 
 
 def find_user(email: str) -> User | None:
+    """The account with this address (compared stripped and lower-cased), or None."""
     return db.session.execute(sa.select(User).where(User.email == _normalised(email))).scalar_one_or_none()
 
 
@@ -81,8 +81,8 @@ def register_user(email: str, password: str, is_admin: bool = False) -> User:
             db.session.add(user)
             db.session.flush()
             email_ids = [
-                _queue_confirm_email(user, key=f"confirm_email:user-{user.id}"),
-                queue_claim_email(user, key=f"claim_orders:user-{user.id}"),
+                _enqueue_confirm_email(user, key=f"confirm_email:user-{user.id}"),
+                enqueue_claim_email(user, key=f"claim_orders:user-{user.id}"),
             ]
     except IntegrityError:
         raise EmailTaken(email) from None
@@ -90,11 +90,18 @@ def register_user(email: str, password: str, is_admin: bool = False) -> User:
     return user
 
 
+def make_admin(user: User) -> None:
+    """Give `user` the owner's pages (/admin)."""
+    with transaction():
+        user.is_admin = True
+        db.session.add(user)
+
+
 def register_shopper(email: str, password: str) -> User | None:
     """The register form: the new account (to be signed in), or None when the address has
     an account already. Then nothing is created and the account's owner is emailed that
     someone tried to register with their address (at most once a day per account, so the
-    form cannot flood a mailbox). Both cases hash the password and queue one email, so
+    form cannot flood a mailbox). Both cases hash the password and enqueue one email, so
     they take about as long; the view answers both alike (see docs/security.md)."""
     try:
         return register_user(email, password)
@@ -105,11 +112,11 @@ def register_shopper(email: str, password: str) -> User | None:
         return None
     day = utcnow().date().isoformat()
     with transaction():
-        email_id = queue_email(
+        email_id = enqueue_email(
             "account_exists",
             key=f"account_exists:user-{user.id}:{day}",
             recipient=user.email,
-            subject=f"Someone tried to register at {current_app.config['SHOP_NAME']} with your address",
+            subject=f"Someone tried to register at {get_settings().shop_name} with your address",
             email=user.email,
             login_url=absolute_url_for("auth.login"),
             reset_url=absolute_url_for("auth.reset_request"),
@@ -119,14 +126,14 @@ def register_shopper(email: str, password: str) -> User | None:
     return None
 
 
-def _queue_confirm_email(user: User, key: str) -> int | None:
+def _enqueue_confirm_email(user: User, key: str) -> int | None:
     """In the caller's transaction: the email with the link that confirms `user`'s address."""
     token = sign_link("confirm-email", [user.id, user.email])
-    return queue_email(
+    return enqueue_email(
         "confirm_email",
         key=key,
         recipient=user.email,
-        subject=f"Confirm your address for {current_app.config['SHOP_NAME']}",
+        subject=f"Confirm your address for {get_settings().shop_name}",
         email=user.email,
         link=absolute_url_for("auth.confirm_email", token=token),
         days=CONFIRM_LINK_DAYS,
@@ -162,6 +169,7 @@ def _password_fingerprint(user: User) -> str:
 
 
 def make_reset_token(user: User) -> str:
+    """The token of a password-reset link for `user`: it names the password it replaces."""
     return sign_link("password-reset", [user.id, _password_fingerprint(user)])
 
 
@@ -186,11 +194,11 @@ def request_password_reset(email: str) -> None:
         return
     link = absolute_url_for("auth.reset_password", token=make_reset_token(user))
     with transaction():
-        email_id = queue_email(
+        email_id = enqueue_email(
             "password_reset",
             key=f"password_reset:{user.id}:{uuid.uuid4().hex}",
             recipient=user.email,
-            subject=f"Reset your {current_app.config['SHOP_NAME']} password",
+            subject=f"Reset your {get_settings().shop_name} password",
             link=link,
             minutes=RESET_LINK_SECONDS // 60,
         )
@@ -209,7 +217,7 @@ def complete_password_reset(user: User, password: str) -> None:
             user.email_confirmed_at = utcnow()
         db.session.add(user)
         db.session.flush()
-        email_id = queue_claim_email(user, key=f"claim_orders:user-{user.id}:reset-{uuid.uuid4().hex}")
+        email_id = enqueue_claim_email(user, key=f"claim_orders:user-{user.id}:reset-{uuid.uuid4().hex}")
     get_dispatcher().hand_off([email_id])
 
 
@@ -238,7 +246,7 @@ def change_email(user: User, current_password: str, new_email: str) -> None:
             user.replace_session_token()
             db.session.add(user)
             db.session.flush()
-            email_id = _queue_confirm_email(user, key=f"confirm_email:user-{user.id}:{uuid.uuid4().hex}")
+            email_id = _enqueue_confirm_email(user, key=f"confirm_email:user-{user.id}:{uuid.uuid4().hex}")
     except IntegrityError:
         db.session.refresh(user)
         raise EmailTaken(new_email) from None

@@ -29,7 +29,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits import RateLimitItem, parse_many
 
 from shop.auth.links import fingerprint
-from shop.extensions import limiter
+from shop.extensions import get_settings, limiter
 from shop.models import User
 
 DEVICE_COOKIE = "known_device"
@@ -50,9 +50,9 @@ def _account_key(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 
 
-def _limits(setting: str, *identifiers: str) -> Iterator[tuple[RateLimitItem, tuple[str, ...]]]:
+def _limits(rates: str, *identifiers: str) -> Iterator[tuple[RateLimitItem, tuple[str, ...]]]:
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "swiftcart"
-    for item in parse_many(current_app.config[setting]):
+    for item in parse_many(rates):
         yield item, (prefix, *identifiers)
 
 
@@ -63,13 +63,13 @@ def count_login_attempt(email: str, client_address: str, known_device: bool) -> 
     cookie for this account (is_known_device), so the per-account limit does not apply."""
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return
-    account = _account_key(email)
+    account, settings = _account_key(email), get_settings()
     checks = [
-        *_limits("SHOP_LOGIN_LIMIT", "login-account-address", account, client_address),
-        *_limits("SHOP_LOGIN_ADDRESS_LIMIT", "login-address", client_address),
+        *_limits(settings.login_limit, "login-account-address", account, client_address),
+        *_limits(settings.login_address_limit, "login-address", client_address),
     ]
     if not known_device:
-        checks += _limits("SHOP_LOGIN_ACCOUNT_LIMIT", "login-account", account)
+        checks += _limits(settings.login_account_limit, "login-account", account)
     strategy = limiter.limiter  # Flask-Limiter's limits strategy over its configured storage
     for item, identifiers in checks:
         if not strategy.hit(item, *identifiers):  # counts, then compares: one atomic step
@@ -82,7 +82,8 @@ def forget_attempts(email: str, client_address: str) -> None:
     (the other two counters stay: they bound what strangers can do)."""
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return
-    for item, identifiers in _limits("SHOP_LOGIN_LIMIT", "login-account-address", _account_key(email), client_address):
+    rates = get_settings().login_limit
+    for item, identifiers in _limits(rates, "login-account-address", _account_key(email), client_address):
         limiter.limiter.clear(item, *identifiers)
 
 

@@ -1,23 +1,10 @@
-import re
-from typing import Any
-
 from flask_wtf import FlaskForm
-from wtforms import IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
 from shop.cart.service import MAX_QUANTITY
+from shop.forms import QuantityField
 
 QUANTITY_MESSAGE = f"Enter a whole number from 1 to {MAX_QUANTITY}."
-
-
-class QuantityField(IntegerField):
-    """A whole number typed with the digits 0-9 (int() would also take '٣' or '1_0')."""
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        if valuelist and not re.fullmatch(r"\s*[0-9]{1,9}\s*", str(valuelist[0])):
-            self.data = None
-            raise ValueError("Enter a whole number, like 2.")
-        super().process_formdata(valuelist)
 
 
 class AddToCartForm(FlaskForm):

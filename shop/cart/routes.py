@@ -1,14 +1,14 @@
 """GET /cart, POST /cart/add/<id>, /cart/update/<id>, /cart/remove/<id>."""
 
-from flask import abort, current_app, flash, redirect, render_template, session, url_for
+from flask import abort, flash, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
 from shop.cart import bp
 from shop.cart.forms import AddToCartForm, RemoveFromCartForm, UpdateCartForm
-from shop.cart.service import Cart, CartError, describe_removed, lines_total_cents
-from shop.checkout.pricing import compute_totals
-from shop.extensions import db
+from shop.cart.service import Cart, CartError, TooManyOfOne, describe_removed, lines_total_cents
+from shop.extensions import db, get_settings
 from shop.models import Product
+from shop.pricing import compute_totals
 
 
 def render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tuple[str, int]:
@@ -16,7 +16,7 @@ def render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tupl
     lines = cart.lines()
     if cart.removed:
         flash(describe_removed(cart.removed), "info")
-    settings = current_app.config
+    settings = get_settings()
     total = lines_total_cents(lines)
     return (
         render_template(
@@ -24,7 +24,7 @@ def render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tupl
             lines=lines,
             total_cents=total,
             # The goods alone: shipping and vouchers are chosen at checkout.
-            goods=compute_totals(total, 0, 0, settings["SHOP_TAX_RATE_BP"], settings["SHOP_PRICES_INCLUDE_TAX"]),
+            goods=compute_totals(total, 0, 0, settings.tax_rate_bp, settings.prices_include_tax),
             errors=errors or {},
             update_form=UpdateCartForm(formdata=None),
             remove_form=RemoveFromCartForm(formdata=None),
@@ -50,7 +50,7 @@ def add(product_id: int) -> Response | tuple[str, int]:
         quantity = Cart(session).add(product, form.quantity.data)
     except CartError as error:
         form.quantity.errors = [str(error)]
-        return render_template("catalog/product.html", product=product, form=form), error.status
+        return render_template("catalog/product.html", product=product, form=form), _status(error)
     flash(f"Added {form.quantity.data} × {product.name} to your cart (now {quantity}).", "success")
     return redirect(url_for("catalog.product", product_id=product.id), 303)
 
@@ -66,9 +66,14 @@ def update(product_id: int) -> Response | tuple[str, int]:
     try:
         quantity = Cart(session).set(product, form.quantity.data)
     except CartError as error:
-        return render_cart(error.status, {product_id: str(error)})
+        return render_cart(_status(error), {product_id: str(error)})
     flash(f"{product.name}: quantity now {quantity}." if quantity else f"Removed {product.name}.", "success")
     return redirect(url_for("cart.show"), 303)
+
+
+def _status(error: CartError) -> int:
+    """422 for a quantity no cart takes; 409 for one the product or the cart cannot take now."""
+    return 422 if isinstance(error, TooManyOfOne) else 409
 
 
 @bp.post("/remove/<id:product_id>")

@@ -22,9 +22,13 @@ MAX_LINES = 50  # keeps the session cookie well under the browsers' 4 KB
 class CartError(Exception):
     """A change the cart cannot take; the message is for the shopper."""
 
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
+
+class TooManyOfOne(CartError):
+    """More than MAX_QUANTITY of one product: no cart takes that."""
+
+
+class CannotAdd(CartError):
+    """Not now: the product is not sold, short of stock, or the cart is full."""
 
 
 @dataclass(frozen=True)
@@ -105,25 +109,27 @@ class Cart:
         self._session["cart"] = {str(pid): qty for pid, qty in items.items()}
 
     def add(self, product: Product, quantity: int) -> int:
-        """Add to the line of this product; the line's new quantity."""
+        """Add to the line of this product; the line's new quantity. Raises as set()."""
         items = self.items()
         return self.set(product, items.get(product.id, 0) + quantity)
 
     def set(self, product: Product, quantity: int) -> int:
-        """Set the line's quantity (0 removes it), within 0..99 and the stock on hand."""
+        """Set the line's quantity (0 removes it), within 0..99 and the stock on hand; the
+        line's new quantity. Raises TooManyOfOne, or CannotAdd (not sold, short of stock,
+        a full cart)."""
         items = self.items()
         if quantity <= 0:
             items.pop(product.id, None)
             self._save(items)
             return 0
         if not product.active:
-            raise CartError(f"Sorry, {describe_shortfall(product.name, False, product.stock, quantity)}.", 409)
+            raise CannotAdd(f"Sorry, {describe_shortfall(product.name, False, product.stock, quantity)}.")
         if quantity > MAX_QUANTITY:
-            raise CartError(f"At most {MAX_QUANTITY} of one product per order.", 422)
+            raise TooManyOfOne(f"At most {MAX_QUANTITY} of one product per order.")
         if quantity > product.stock:
-            raise CartError(f"Sorry, {describe_shortfall(product.name, True, product.stock, quantity)}.", 409)
+            raise CannotAdd(f"Sorry, {describe_shortfall(product.name, True, product.stock, quantity)}.")
         if product.id not in items and len(items) >= MAX_LINES:
-            raise CartError(f"A cart holds at most {MAX_LINES} different products.", 409)
+            raise CannotAdd(f"A cart holds at most {MAX_LINES} different products.")
         items[product.id] = quantity
         self._save(items)
         return quantity

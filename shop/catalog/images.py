@@ -29,10 +29,12 @@ class ImageRefused(ValueError):
 
 
 def image_folder() -> Path:
+    """Where product images are kept: <instance>/uploads/products, made private if new."""
     return private_folder(Path(current_app.instance_path) / "uploads" / "products")
 
 
 def image_type(head: bytes) -> str | None:
+    """'png', 'jpg', 'gif' or 'webp' from a file's first 16 bytes; None for anything else."""
     for signature, kind in SIGNATURES.items():
         if head.startswith(signature):
             return kind
@@ -42,7 +44,9 @@ def image_type(head: bytes) -> str | None:
 
 
 def store_product_image(upload: FileStorage) -> str:
-    """Save an uploaded image; the generated file name to keep on the product."""
+    """Save an uploaded image; the generated file name to keep on the product. Raises
+    ImageRefused for an empty file, one over MAX_IMAGE_BYTES, or one that is not a PNG,
+    JPEG, GIF or WebP image by its first bytes."""
     data = upload.stream.read(MAX_IMAGE_BYTES + 1)
     if len(data) > MAX_IMAGE_BYTES:
         raise ImageRefused(f"The image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB.")
@@ -57,5 +61,6 @@ def store_product_image(upload: FileStorage) -> str:
 
 
 def delete_product_image(name: str | None) -> None:
+    """Delete a stored image by its name (None, or one already gone: nothing to do)."""
     if name:
         (image_folder() / Path(name).name).unlink(missing_ok=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from shop.catalog.rules import CATEGORY_MAX_LENGTH, DESCRIPTION_MAX_LENGTH, MAX_STOCK, NAME_MAX_LENGTH, sku_problem
@@ -61,8 +62,12 @@ class ImportResult:
     updated: int
 
 
-def products_csv(products: list[Product]) -> str:
-    """The import format, with each product's version: export, edit, import."""
+def products_csv() -> str:
+    """Every product, by SKU, in the import format, with each product's version: export,
+    edit, import."""
+    products = db.session.execute(
+        sa.select(Product).options(selectinload(Product.category)).order_by(Product.sku)
+    ).scalars()
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([*COLUMNS, VERSION_COLUMN])

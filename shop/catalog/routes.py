@@ -3,14 +3,14 @@
 import re
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app, render_template, request, send_from_directory
+from flask import Response, abort, render_template, request, send_from_directory
 from sqlalchemy.orm import joinedload
 
 from shop.cart.forms import AddToCartForm
 from shop.catalog import bp
 from shop.catalog.images import image_folder
 from shop.catalog.search import search_products
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.inputs import paginate
 from shop.models import Category, Product
 
@@ -29,7 +29,7 @@ def index() -> str:
             abort(404, "There is no such category.")
         statement = statement.where(Product.category_id == category.id)
     statement = search_products(statement, q)
-    page = paginate(statement, min(current_app.config["SHOP_PAGE_SIZE"], 100))
+    page = paginate(statement, min(get_settings().page_size, 100))
     categories = db.session.execute(
         sa.select(Category)
         .where(sa.exists().where(Product.category_id == Category.id, Product.active.is_(True)))

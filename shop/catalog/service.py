@@ -1,5 +1,6 @@
-"""Saving products and their categories: the admin's product form and on-sale switch, and
-the categories the CSV import creates.
+"""Saving products, their images and their categories: the admin's product form and on-sale
+switch, and the categories the CSV import creates (importer.py); finding products for the
+admin's list.
 
 Every change to a product row counts up its `version_id` (SQLAlchemy's optimistic
 versioning, `version_id_col` on the model; the Core UPDATEs of checkout, restock and the
@@ -15,8 +16,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.datastructures import FileStorage
 
+from shop.catalog.images import delete_product_image, store_product_image
+from shop.catalog.rules import sku_problem
+from shop.catalog.search import search_products
 from shop.database import transaction
 from shop.extensions import db
 from shop.models import Category, Product
@@ -28,6 +34,10 @@ class ProductNotFound(Exception):
 
 class SkuTaken(Exception):
     """Another product has this SKU."""
+
+
+class SkuRefused(ValueError):
+    """Not a SKU the shop takes (rules.py); the message says why."""
 
 
 class ProductChanged(Exception):
@@ -52,24 +62,62 @@ class ProductValues:
     category: str  # a name; "" for none, a new name makes a new category
 
 
-@dataclass(frozen=True)
-class SavedProduct:
-    product: Product
-    replaced_image: str | None  # the file name of the image the new one replaced, to delete
+def count_products() -> int:
+    """How many products the catalogue has, on sale or not."""
+    return db.session.execute(sa.select(sa.func.count(Product.id))).scalar_one()
+
+
+def get_product(product_id: int) -> Product:
+    """The product with this id, on sale or not. Raises ProductNotFound."""
+    product = db.session.get(Product, product_id)
+    if product is None:
+        raise ProductNotFound(product_id)
+    return product
+
+
+def products_for_admin(query: str = "", show: str = "all", low_stock_threshold: int = 0) -> sa.Select:
+    """The admin's product list, by name, with their categories: matching `query` (search.py),
+    and `show` "active" (on sale), "inactive", "low" (at or below their threshold, or
+    `low_stock_threshold` for those without one) or anything else for all."""
+    statement = sa.select(Product).options(selectinload(Product.category)).order_by(Product.name, Product.id)
+    statement = search_products(statement, query)
+    if show == "active":
+        statement = statement.where(Product.active.is_(True))
+    elif show == "inactive":
+        statement = statement.where(Product.active.is_(False))
+    elif show == "low":
+        statement = statement.where(Product.stock <= sa.func.coalesce(Product.low_stock_threshold, low_stock_threshold))
+    return statement
 
 
 def save_product(
-    product_id: int | None, values: ProductValues, seen_version: int | None, image: str | None = None
-) -> SavedProduct:
+    product_id: int | None, values: ProductValues, seen_version: int | None, image: FileStorage | None = None
+) -> Product:
     """Create a product (`product_id` None) or update one, in one transaction, with a new
-    `image` (a stored file's name) if given.
+    `image` (an upload) if given; the product.
 
-    `seen_version` is the `version_id` the form was filled from; if the product has
-    another one now, ProductChanged is raised and nothing is written (also when the change
-    lands between this check and the UPDATE: the ORM's `WHERE version_id = ...` matches no
-    row and SQLAlchemy raises StaleDataError, mapped here). Raises ProductNotFound and
-    SkuTaken too.
+    The image is checked and stored first (images.py), deleted again if the product is not
+    saved, and the image it replaces is deleted once the new one is committed. A new or
+    changed SKU must follow the rule (rules.py). `seen_version` is the `version_id` the form
+    was filled from; if the product has another one now, ProductChanged is raised and
+    nothing is written (also when the change lands between this check and the UPDATE: the
+    ORM's `WHERE version_id = ...` matches no row and SQLAlchemy raises StaleDataError,
+    mapped here). Raises ImageRefused, ProductNotFound, SkuRefused, SkuTaken, ProductChanged.
     """
+    stored = store_product_image(image) if image else None
+    try:
+        product, replaced = _save(product_id, values, seen_version, stored)
+    except BaseException:
+        delete_product_image(stored)
+        raise
+    delete_product_image(replaced)
+    return product
+
+
+def _save(
+    product_id: int | None, values: ProductValues, seen_version: int | None, image: str | None
+) -> tuple[Product, str | None]:
+    """save_product's transaction; the product and the file name of the image it replaced."""
     try:
         with transaction():
             if product_id is None:
@@ -80,6 +128,9 @@ def save_product(
                     raise ProductNotFound(product_id)
                 if product.version_id != seen_version:
                     raise ProductChanged(product)
+            problem = sku_problem(values.sku, product.sku if product is not None else None)
+            if problem:
+                raise SkuRefused(problem)
             if db.session.execute(
                 sa.select(Product.id).where(Product.sku == values.sku, Product.id != (product_id or 0))
             ).first():
@@ -100,7 +151,7 @@ def save_product(
         if "sku" not in str(error.orig).lower():  # uq_product_sku / product.sku, on either database
             raise
         raise SkuTaken(values.sku) from None  # taken by a product created at the same moment
-    return SavedProduct(product, replaced)
+    return product, replaced
 
 
 def _reloaded(product_id: int | None) -> Product:
@@ -129,6 +180,7 @@ def set_product_active(product_id: int, active: bool) -> str:
 
 
 def slugify(name: str) -> str:
+    """'Green & Black Tea' -> 'green-black-tea': a category's name in its URL."""
     # At most 72 characters: with a "-2" ... suffix it still fits the 80 of Category.slug.
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:72].strip("-") or "category"
 

@@ -1,25 +1,26 @@
 from typing import Any
 
-from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import Field, Form, HiddenField, RadioField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation, ValidationError
 
-from shop.auth.forms import email_field
-from shop.checkout.payment import offered_payment_methods
 from shop.checkout.service import Choices, ShippingAddress
-from shop.checkout.shipping import offered_shipping_options
 from shop.checkout.shown import Shown
+from shop.extensions import get_settings
+from shop.forms import email_field
+from shop.payment import offered_payment_methods
+from shop.shipping import offered_shipping_options, shipping_option
 
 
 class AddressRequired:
-    """Required unless the shopper collects the order: a pickup needs no address."""
+    """Required unless the shipping option chosen needs no address (a pickup)."""
 
     def __init__(self, label: str) -> None:
         self.message = f"Enter your {label}."
 
     def __call__(self, form: Form, field: Field) -> None:
-        if form.shipping_method.data == "pickup":
+        option = shipping_option(form.shipping_method.data or "")
+        if option is not None and not option.needs_address:
             field.errors = []
             raise StopValidation()  # whatever was typed is not used
         DataRequired(self.message)(form, field)
@@ -53,7 +54,8 @@ class CheckoutForm(FlaskForm):
     )
     country = StringField("Country", validators=_address("country", 80))
     payment_method = RadioField("How will you pay?", validate_choice=True)
-    # Made when the form is shown; the same form submitted twice makes one order.
+    # The idempotency key, made when the form is shown: the same form submitted twice
+    # (a double click, a reload, a retry after a timeout) makes one order.
     checkout_token = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9_-]{16,64}$")])
     # What the page showed (lines, prices, totals; shop/checkout/shown.py), set when it is
     # rendered: an order that would cost something else is not placed. A form from before
@@ -62,16 +64,17 @@ class CheckoutForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        settings = current_app.config
+        settings = get_settings()
         shipping = offered_shipping_options(settings)
         payment = offered_payment_methods(settings)
         self.shipping_method.choices = [(o.code, o.label) for o in shipping]
         self.payment_method.choices = [(m.code, m.label) for m in payment]
         # A browser sends the checked radio; check the first so the form is complete as shown.
         if not self.shipping_method.data:  # the first option some offered payment fits
-            self.shipping_method.data = next(o.code for o in shipping if any(m.fits(o.code) for m in payment))
+            self.shipping_method.data = next(o.code for o in shipping if any(m.fits(o) for m in payment))
         if not self.payment_method.data:
-            fitting = [m.code for m in payment if m.fits(self.shipping_method.data)]
+            chosen = shipping_option(self.shipping_method.data)
+            fitting = [m.code for m in payment if chosen is not None and m.fits(chosen)]
             self.payment_method.data = (fitting or [payment[0].code])[0]
         self.shipping_method.validators = [DataRequired("Choose how the order should reach you.")]
         self.payment_method.validators = [DataRequired("Choose how you will pay.")]

@@ -4,30 +4,23 @@ Signed-in shoppers order as themselves; guests (SHOP_GUEST_CHECKOUT) give an ema
 and reach their order through the signed link in its confirmation email.
 """
 
-from flask import current_app, flash, redirect, render_template, session, url_for
+from flask import flash, redirect, render_template, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from shop.cart.service import Cart, CartLine, describe_removed, describe_shortfall, lines_total_cents
 from shop.checkout import bp
+from shop.checkout.errors import CheckoutError, FormAlreadyUsed, MethodNotOffered
 from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
-from shop.checkout.payment import PaymentMethod, offered_payment_methods, payment_method
-from shop.checkout.pricing import quote
-from shop.checkout.service import (
-    CheckoutError,
-    Customer,
-    FormAlreadyUsed,
-    MethodNotOffered,
-    guest_order_token,
-    last_shipping_address,
-    new_checkout_token,
-    place_order,
-)
-from shop.checkout.shipping import ShippingOption, offered_shipping_options
+from shop.checkout.service import Customer, last_shipping_address, new_checkout_token, place_order
 from shop.checkout.shown import PriceChanged, Shown
-from shop.checkout.vouchers import VoucherError, describe_voucher, usable_voucher, voucher_discount
-from shop.extensions import limiter, login_manager
+from shop.extensions import get_settings, limiter, login_manager
 from shop.models import Voucher
+from shop.orders.links import guest_order_token
+from shop.payment import PaymentMethod, offered_payment_methods, payment_method
+from shop.pricing import quote
+from shop.shipping import ShippingOption, offered_shipping_options
+from shop.vouchers import VoucherError, describe_voucher, usable_voucher, voucher_discount
 
 VOUCHER_KEY = "voucher_code"  # the applied code, in the session until the order is placed
 
@@ -51,7 +44,7 @@ def _applied_voucher(subtotal_cents: int) -> tuple[Voucher | None, str | None]:
 def render_checkout(
     form: CheckoutForm, status: int = 200, problem: str | None = None, voucher_form: VoucherForm | None = None
 ) -> tuple[str, int]:
-    settings = current_app.config
+    settings = get_settings()
     cart = Cart(session)
     lines = cart.lines()
     if cart.removed:
@@ -62,7 +55,7 @@ def render_checkout(
     shipping = offered_shipping_options(settings)
     payment = offered_payment_methods(settings)
     chosen = next((o for o in shipping if o.code == form.shipping_method.data), shipping[0])
-    totals_by_shipping = {o.code: quote(subtotal, o.code, discount, settings) for o in shipping}
+    totals_by_shipping = {o.code: quote(subtotal, o, discount, settings) for o in shipping}
     # The form carries what this page shows, whatever the form it came from carried.
     form.shown.data = Shown.on_page(lines, totals_by_shipping).encode()
     return (
@@ -78,7 +71,7 @@ def render_checkout(
             payment_methods=payment,
             payment_hints={m.code: _payment_hint(m, shipping) for m in payment},
             voucher=voucher,
-            voucher_text=describe_voucher(voucher, settings["SHOP_CURRENCY"]) if voucher else "",
+            voucher_text=describe_voucher(voucher, settings.currency) if voucher else "",
             voucher_problem=voucher_problem,
             voucher_form=voucher_form or VoucherForm(formdata=None),
             problem=problem or _unavailable(lines),
@@ -101,7 +94,7 @@ def _unavailable(lines: list[CartLine]) -> str | None:
 
 def _payment_hint(method: PaymentMethod, shipping: list[ShippingOption]) -> str:
     """The method's hint, and which shipping it needs when it does not fit them all."""
-    misfits = [o for o in shipping if not method.fits(o.code)]
+    misfits = [o for o in shipping if not method.fits(o)]
     if not misfits or len(misfits) == len(shipping):
         return method.hint
     fits = " or ".join(o.label.lower() for o in shipping if o not in misfits)
@@ -109,7 +102,7 @@ def _payment_hint(method: PaymentMethod, shipping: list[ShippingOption]) -> str:
 
 
 def _guest_checkout_allowed() -> bool:
-    return current_user.is_authenticated or current_app.config["SHOP_GUEST_CHECKOUT"]
+    return current_user.is_authenticated or get_settings().guest_checkout
 
 
 @bp.get("")
@@ -127,7 +120,7 @@ def show() -> Response | tuple[str, int]:
 
 
 def _guest_order_limit() -> str:
-    return current_app.config["SHOP_GUEST_ORDER_LIMIT"]
+    return get_settings().guest_order_limit
 
 
 # Guests' attempts to order are counted per client address (SHOP_GUEST_ORDER_LIMIT), each
@@ -200,7 +193,7 @@ def apply_voucher() -> Response | tuple[str, int]:
             voucher_form.code.errors = [str(error)]
         else:
             session[VOUCHER_KEY] = voucher.code
-            currency = current_app.config["SHOP_CURRENCY"]
+            currency = get_settings().currency
             flash(f"Voucher {voucher.code} applied: {describe_voucher(voucher, currency)}.", "success")
             return redirect(url_for("checkout.show"), 303)
     return render_checkout(_new_form(), 422, voucher_form=voucher_form)

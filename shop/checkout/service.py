@@ -4,95 +4,50 @@ In that one transaction:
 1. stock is taken for every line by one conditional UPDATE (`stock >= wanted`), which
    also returns the prices from the database; a line that is short updates nothing;
 2. a voucher's use is taken by one conditional UPDATE (`times_used < usage_limit`);
-3. the totals are computed (pricing.py) and, when the form says what the checkout page
-   showed, compared with it (shown.py): a changed price, shipping or total stops here;
-   the order and its lines are written, with names and prices as they are now;
-4. the emails are written to the outbox: the shopper's confirmation, the owner's "new
-   order", and a "low stock" notice for each product this order took down to its threshold.
+3. the totals are computed (shop/pricing.py, the shipping option's cost) and, when the form
+   says what the checkout page showed, compared with it (shown.py): a changed price,
+   shipping or total stops here; the order and its lines are written, with names and
+   prices as they are now, in the status the payment method starts it in;
+4. the emails are written to the outbox (emails.py): the shopper's confirmation, the
+   owner's "new order", and a "low stock" notice for each product this order took down
+   to its threshold.
 After the commit the emails' ids are handed to the mail dispatcher. If anything fails
 before the commit, nothing at all was written: no stock or voucher use taken, no order,
 no email.
 
-The number of SQL statements does not depend on the number of lines in the cart.
+The checkout form's hidden `checkout_token` is the order's idempotency key: it is made
+when the page is shown, stored with the order (unique), and the same form posted again,
+even twice at once, gets the order the first one made instead of a second order.
+
+The number of SQL statements does not depend on the number of lines in the cart. The
+order's life after this (status moves, cancelling, links) is shop/orders/.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
-from shop.auth.service import find_user, queue_claim_email
-from shop.cart.service import describe_shortfall
-from shop.checkout.payment import PaymentMethod, payment_method
-from shop.checkout.pricing import Totals, quote
-from shop.checkout.shipping import SHIPPING_OPTIONS
+from shop.checkout.emails import LowStock, enqueue_order_emails
+from shop.checkout.errors import EmptyCart, FormAlreadyUsed, MethodNotOffered, OrderTooLarge, OutOfStock, Shortage
 from shop.checkout.shown import Shown
-from shop.checkout.vouchers import take_voucher_use, usable_voucher, voucher_discount
 from shop.database import transaction
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
-from shop.mail.messages import queue_email
 from shop.models import Order, OrderLine, Product, User, utcnow
-from shop.money import format_money
-from shop.urls import absolute_url_for
+from shop.payment import PaymentMethod, payment_method
+from shop.pricing import Totals, quote
+from shop.shipping import ShippingOption, shipping_option
+from shop.vouchers import take_voucher_use, usable_voucher, voucher_discount
 
 log = logging.getLogger(__name__)
 
 # Order numbers: the date, then 6 letters and digits nobody confuses (no 0/O, 1/I, 5/S, 8/B).
 ORDER_NUMBER_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
-
-
-class CheckoutError(Exception):
-    """The order cannot be placed; the message is for the shopper."""
-
-
-class EmptyCart(CheckoutError):
-    def __init__(self) -> None:
-        super().__init__("Your cart is empty: add something before checking out.")
-
-
-@dataclass(frozen=True)
-class Shortage:
-    product_id: int
-    name: str | None  # None: the product was deleted from the catalogue
-    wanted: int
-    available: int  # 0 when it is no longer sold
-    sold: bool = True  # False: switched off by the owner, or deleted
-
-    def describe(self) -> str:
-        """'Enamel Mug is no longer sold', 'Clay Teapot is out of stock', 'Assam Tea: only 2
-        left, you asked for 3'."""
-        return describe_shortfall(self.name, self.sold, self.available, self.wanted)
-
-
-class OutOfStock(CheckoutError):
-    """Some lines cannot be bought as they are: out of stock, short, or no longer sold."""
-
-    def __init__(self, shortages: list[Shortage]) -> None:
-        self.shortages = shortages
-        what = "; ".join(s.describe() for s in shortages)
-        super().__init__(f"Some products cannot be ordered: {what}. Nothing was ordered; please change your cart.")
-
-
-class MethodNotOffered(CheckoutError):
-    pass
-
-
-class FormAlreadyUsed(CheckoutError):
-    def __init__(self) -> None:
-        super().__init__("This form was used for another order already; please check it and place the order again.")
-
-
-class OrderTooLarge(CheckoutError):
-    def __init__(self) -> None:
-        super().__init__("This order is larger than the shop can take at once; please split it or contact us.")
 
 
 # Order amounts are 32-bit integers of cents in the database (PostgreSQL's integer):
@@ -123,10 +78,11 @@ class Customer:
 
 @dataclass(frozen=True)
 class Choices:
-    """What the shopper chose at checkout besides the goods."""
+    """What the shopper chose at checkout besides the goods: codes of a shipping option and
+    a payment method (as the form posts them), and the voucher code applied ("" none)."""
 
-    shipping_method: str = "standard"
-    payment_method: str = "bank_transfer"
+    shipping_method: str
+    payment_method: str
     voucher_code: str = ""
 
 
@@ -137,15 +93,19 @@ class PlacedOrder:
 
 
 def new_order_number() -> str:
+    """'260114-K7QX3M': the date (UTC) and six characters nobody confuses."""
     today = utcnow().strftime("%y%m%d")
     return today + "-" + "".join(secrets.choice(ORDER_NUMBER_ALPHABET) for _ in range(6))
 
 
 def new_checkout_token() -> str:
+    """A new idempotency key for a checkout form: 32 URL-safe characters (192 random bits)."""
     return secrets.token_urlsafe(24)
 
 
 def find_order_by_token(customer: Customer, checkout_token: str) -> Order | None:
+    """The order `customer` placed with this idempotency key; None if there is none (or it
+    is someone else's)."""
     order = db.session.execute(sa.select(Order).where(Order.checkout_token == checkout_token)).scalar_one_or_none()
     if order is None or order.user_id != customer.user_id:
         return None
@@ -153,6 +113,7 @@ def find_order_by_token(customer: Customer, checkout_token: str) -> Order | None
 
 
 def last_shipping_address(user: User) -> ShippingAddress | None:
+    """Where `user`'s latest delivered-to-an-address order went; None if none did."""
     order = db.session.execute(
         sa.select(Order).where(Order.user_id == user.id, Order.address != "").order_by(Order.id.desc()).limit(1)
     ).scalar_one_or_none()
@@ -161,17 +122,18 @@ def last_shipping_address(user: User) -> ShippingAddress | None:
     return ShippingAddress(order.full_name, order.address, order.city, order.postal_code, order.country)
 
 
-def check_choices(choices: Choices) -> PaymentMethod:
-    """The payment method chosen, if the shop offers it and it fits the shipping chosen."""
-    settings = current_app.config
-    method = payment_method(choices.payment_method)
-    if choices.shipping_method not in settings["SHOP_SHIPPING_METHODS"]:
+def check_choices(choices: Choices) -> tuple[PaymentMethod, ShippingOption]:
+    """The payment method and shipping option chosen, if the shop offers both and they fit
+    each other. Raises MethodNotOffered saying which does not."""
+    settings = get_settings()
+    method, option = payment_method(choices.payment_method), shipping_option(choices.shipping_method)
+    if option is None or option.code not in settings.shipping_methods:
         raise MethodNotOffered("Please choose one of the shipping options shown.")
-    if method is None or method.code not in settings["SHOP_PAYMENT_METHODS"]:
+    if method is None or method.code not in settings.payment_methods:
         raise MethodNotOffered("Please choose one of the payment methods shown.")
-    if not method.fits(choices.shipping_method):
+    if not method.fits(option):
         raise MethodNotOffered(f"{method.label} cannot be combined with this shipping option.")
-    return method
+    return method, option
 
 
 def place_order(
@@ -184,26 +146,25 @@ def place_order(
 ) -> PlacedOrder:
     """Turn the cart `items` ({product id: quantity}) into an order for `customer`.
 
-    `shown` is what the checkout page showed (shown.py); when given, an order that would
-    differ from it in any line, price, discount, shipping or total is not placed.
-    Raises a CheckoutError (EmptyCart, OutOfStock, MethodNotOffered), a VoucherError or
-    PriceChanged, with nothing written. The same `checkout_token` twice returns the first
-    order instead of making a second one (whatever changed since).
+    `checkout_token` is the idempotency key of the checkout form: the same key twice
+    returns the first order (`duplicate`) instead of making a second one, whatever changed
+    since. `shown` is what the checkout page showed (shown.py); when given, an order that
+    would differ from it in any line, price, discount, shipping or total is not placed.
+    Raises a CheckoutError (EmptyCart, OutOfStock, MethodNotOffered, FormAlreadyUsed,
+    OrderTooLarge), a VoucherError or PriceChanged, with nothing written.
     """
     earlier = find_order_by_token(customer, checkout_token)
     if earlier is not None:
         return PlacedOrder(earlier, duplicate=True)
     if not items:
         raise EmptyCart()
-    method = check_choices(choices)
-    if choices.shipping_method == "pickup":  # the name says who collects it; no address is kept
+    method, option = check_choices(choices)
+    if not option.needs_address:  # the name says who collects it; no address is kept
         ship_to = ShippingAddress(ship_to.full_name, "", "", "", "")
     try:
         with transaction():
-            order, lines, low = _write_order(customer, items, ship_to, choices, method, checkout_token, shown)
-            email_ids = _queue_emails(order, lines, method) + _queue_low_stock_emails(order, low)
-            if customer.user_id is None:
-                email_ids.append(_offer_to_claim(order))
+            order, lines, low = _write_order(customer, items, ship_to, choices, (method, option), checkout_token, shown)
+            email_ids = enqueue_order_emails(order, lines, low)
     except IntegrityError:
         # Two submissions of one form raced: the other one's order stands.
         db.session.rollback()
@@ -224,25 +185,17 @@ def place_order(
     return PlacedOrder(order, duplicate=False)
 
 
-@dataclass(frozen=True)
-class LowStock:
-    product_id: int
-    name: str
-    sku: str
-    stock: int
-    threshold: int
-
-
 def _write_order(
     customer: Customer,
     items: dict[int, int],
     ship_to: ShippingAddress,
     choices: Choices,
-    method: PaymentMethod,
+    methods: tuple[PaymentMethod, ShippingOption],
     checkout_token: str,
     shown: Shown | None,
 ) -> tuple[Order, list[OrderLine], list[LowStock]]:
-    settings = current_app.config
+    method, option = methods
+    settings = get_settings()
     wanted = sa.case(items, value=Product.id)
     taken = db.session.execute(
         sa.update(Product)
@@ -266,9 +219,9 @@ def _write_order(
         voucher = usable_voucher(choices.voucher_code, subtotal)
         take_voucher_use(voucher)
         discount = voucher_discount(voucher, subtotal)
-    totals = quote(subtotal, choices.shipping_method, discount, settings)
+    totals = quote(subtotal, option, discount, settings)
     if shown is not None:  # from the rows the UPDATE returned: no query of its own
-        shown.check(rows, items, choices.shipping_method, totals, settings["SHOP_CURRENCY"])
+        shown.check(rows, items, option.code, totals, settings.currency)
 
     order = Order(
         number=new_order_number(),
@@ -276,7 +229,7 @@ def _write_order(
         email=customer.email,
         status=method.initial_status,
         payment_method=method.code,
-        shipping_method=choices.shipping_method,
+        shipping_method=option.code,
         checkout_token=checkout_token,
         voucher_id=voucher.id if voucher else None,
         voucher_code=voucher.code if voucher else "",
@@ -302,7 +255,7 @@ def _write_order(
     for row in rows:
         threshold = row.low_stock_threshold
         if threshold is None:
-            threshold = settings["SHOP_LOW_STOCK_THRESHOLD"]
+            threshold = settings.low_stock_threshold
         if row.stock <= threshold < row.stock + items[row.id]:  # this order crossed it
             low.append(LowStock(row.id, row.name, row.sku, row.stock, threshold))
     return order, [OrderLine(**line) for line in lines], low
@@ -333,116 +286,3 @@ def _shortages(items: dict[int, int], taken_ids: set[int]) -> list[Shortage]:
             available = product.stock if product.active else 0
             shortages.append(Shortage(pid, product.name, items[pid], available, sold=product.active))
     return shortages
-
-
-@dataclass(frozen=True)
-class HowPaidAndShipped:
-    """An order's payment and shipping as the shopper chose them, for its pages."""
-
-    payment: PaymentMethod | None  # None: an order from before payment methods
-    payment_label: str
-    shipping_label: str
-
-
-def how_paid_and_shipped(order: Order) -> HowPaidAndShipped:
-    method, shipping = payment_method(order.payment_method), SHIPPING_OPTIONS.get(order.shipping_method)
-    return HowPaidAndShipped(method, method.label if method else "", shipping.label if shipping else "")
-
-
-def order_link(order: Order) -> str:
-    """The order's page: My Orders for an account, a signed link for a guest."""
-    if order.user_id is not None:
-        return absolute_url_for("orders.detail", order_id=order.id)
-    return absolute_url_for("orders.guest_detail", token=guest_order_token(order))
-
-
-def _queue_emails(order: Order, lines: list[OrderLine], method: PaymentMethod) -> list[int | None]:
-    """The customer's confirmation and, when SHOP_OWNER_EMAIL is set, the owner's notice."""
-    config = current_app.config
-    context = {
-        "order": order,
-        "lines": lines,
-        "customer_email": order.email,
-        "payment_label": method.label,
-        "payment_instructions": method.instructions(order, config),
-    }
-    ids = [
-        queue_email(
-            "order_confirmation",
-            key=f"order_confirmation:{order.id}",
-            recipient=order.email,
-            subject=f"Your {config['SHOP_NAME']} order {order.number}",
-            order_url=order_link(order),
-            **context,
-        )
-    ]
-    if config["SHOP_OWNER_EMAIL"]:
-        ids.append(
-            queue_email(
-                "new_order",
-                key=f"new_order:{order.id}",
-                recipient=config["SHOP_OWNER_EMAIL"],
-                subject=f"New order {order.number}: {format_money(order.total_cents, config['SHOP_CURRENCY'])}",
-                order_url=absolute_url_for("admin.order_detail", order_id=order.id),
-                **context,
-            )
-        )
-    return ids
-
-
-def _offer_to_claim(order: Order) -> int | None:
-    """A guest who has an account with this address: offer to add the order to it."""
-    user = find_user(order.email)
-    if user is None:
-        return None
-    return queue_claim_email(user, key=f"claim_orders:user-{user.id}:order-{order.id}", just_ordered=True)
-
-
-def _queue_low_stock_emails(order: Order, low: Sequence[LowStock]) -> list[int | None]:
-    """One email per product this order took down to its threshold: the key names the
-    order, so each crossing is told once, and the next only after a restock."""
-    owner = current_app.config["SHOP_OWNER_EMAIL"]
-    if not owner:
-        return []
-    return [
-        queue_email(
-            "low_stock",
-            key=f"low_stock:{item.product_id}:{order.id}",
-            recipient=owner,
-            subject=f"Low stock: {item.name} ({item.stock} left)",
-            item=item,
-            order=order,
-            product_url=absolute_url_for("admin.product_edit", product_id=item.product_id),
-        )
-        for item in low
-    ]
-
-
-# ---------------------------------------------------------------- the guest's signed link
-GUEST_LINK_SALT = "guest-order"
-
-
-def _guest_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=GUEST_LINK_SALT)
-
-
-def guest_order_token(order: Order) -> str:
-    return _guest_serializer().dumps([order.id, order.number])
-
-
-class GuestLinkExpired(Exception):
-    pass
-
-
-def order_from_guest_token(token: str) -> Order | None:
-    """The order a guest link names; None if the link was altered or the order is gone.
-    Raises GuestLinkExpired after SHOP_GUEST_LINK_DAYS."""
-    max_age = current_app.config["SHOP_GUEST_LINK_DAYS"] * 24 * 3600
-    try:
-        order_id, number = _guest_serializer().loads(token, max_age=max_age)
-    except SignatureExpired:
-        raise GuestLinkExpired() from None
-    except (BadSignature, ValueError, TypeError):
-        return None
-    order = db.session.get(Order, order_id) if isinstance(order_id, int) else None
-    return order if order is not None and order.number == number else None

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shop.cart.service import CartLine
-from shop.checkout.pricing import Totals
 from shop.money import format_money
+from shop.pricing import Totals
 
 MAX_LENGTH = 4000  # 50 lines and a few shipping options, with room to spare
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
+from config import Settings
 from shop.database import transaction
 from shop.extensions import db
 from shop.models import MailServerState, utcnow
@@ -224,11 +223,11 @@ def mark_server_reachable(process: str) -> None:
         db.session.execute(sa.delete(MailServerState).where(MailServerState.process == process))
 
 
-def server_unreachable(config: Mapping[str, Any]) -> tuple[datetime, str] | None:
+def server_unreachable(settings: Settings) -> tuple[datetime, str] | None:
     """(since when, the last error) if a live process cannot reach the SMTP server, else
     None. A row is refreshed at every probe and sweep; one older than three sweeps (at
     least a minute) is a process that died."""
-    stale_after = max(60.0, 3 * config["SHOP_MAIL_SWEEP_SECONDS"], 3 * config["SHOP_MAIL_PROBE_MAX_SECONDS"])
+    stale_after = max(60.0, 3 * settings.mail_sweep_seconds, 3 * settings.mail_probe_max_seconds)
     row = db.session.execute(
         sa.select(MailServerState.unreachable_since, MailServerState.last_error)
         .where(MailServerState.checked_at > utcnow() - timedelta(seconds=stale_after))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from flask import Flask, current_app
 
+from config import Settings
+from shop.extensions import get_settings
 from shop.mail import outbox
 from shop.mail.mime import ShopMessage, parse_mailbox
 from shop.mail.outbox import Attempt, ClaimedEmail
@@ -30,13 +31,14 @@ def lease_seconds(mail_timeout: float, batch: int = 1) -> float:
     return 2 * mail_timeout + 5 + (batch - 1) * mail_timeout
 
 
-def smtp_session(config: Mapping[str, Any], mail_state: Any = None) -> SmtpSession:
-    """A sender's SMTP session with the app's settings (connection reuse included)."""
+def smtp_session(app: Flask) -> SmtpSession:
+    """A sender's SMTP session with `app`'s settings (connection reuse included)."""
+    settings = get_settings(app)
     return SmtpSession(
-        mail_state if mail_state is not None else current_app.extensions["mail"],
-        config["MAIL_TIMEOUT"],
-        max_messages=config["SHOP_MAIL_SMTP_MAX_MESSAGES"],
-        idle_seconds=config["SHOP_MAIL_SMTP_IDLE_SECONDS"],
+        app.extensions["mail"],
+        app.config["MAIL_TIMEOUT"],
+        max_messages=settings.mail_smtp_max_messages,
+        idle_seconds=settings.mail_smtp_idle_seconds,
     )
 
 
@@ -83,11 +85,11 @@ def send_claimed(session: SmtpSession, email: ClaimedEmail) -> tuple[Attempt, Se
     return attempt, result
 
 
-def record(attempts: list[Attempt], config: Mapping[str, Any]) -> list[str]:
+def record(attempts: list[Attempt], settings: Settings) -> list[str]:
     """Record the outcomes (one transaction) and log one line per attempt; the outcomes
     ('sent', 'retry', 'failed', 'released'). Database errors propagate: the caller retries
     (the pool, within the claims' leases) or leaves the rows to their leases."""
-    results = outbox.record(attempts, config["SHOP_MAIL_MAX_ATTEMPTS"], config["SHOP_MAIL_RETRY_BASE_SECONDS"])
+    results = outbox.record(attempts, settings.mail_max_attempts, settings.mail_retry_base_seconds)
     for attempt, (outcome, next_at) in zip(attempts, results, strict=True):
         if outcome != "released":
             log_attempt(attempt, outcome, next_at.isoformat(timespec="seconds") + "Z" if next_at else "-")
@@ -121,12 +123,12 @@ def deliver(email_id: int) -> str:
     if not claimed:
         return "skipped"
     email = claimed[0]
-    session = smtp_session(config)
+    session = smtp_session(current_app._get_current_object())
     try:
         attempt, _ = send_claimed(session, email)
     finally:
         session.close()
-    return record([attempt], config)[0]
+    return record([attempt], get_settings())[0]
 
 
 class SyncDispatch:

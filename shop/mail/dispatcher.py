@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
+from shop.extensions import get_settings
 from shop.mail import outbox
 from shop.mail.breaker import CircuitBreaker, DatabaseTrouble, RateLimit
 from shop.mail.delivery import SyncDispatch, lease_seconds, send_claimed, smtp_session
@@ -56,15 +57,14 @@ class MailPool:
     mode = "thread"
 
     def __init__(self, app: Flask) -> None:
-        self.app, config = app, app.config
-        self.workers: int = config["SHOP_MAIL_WORKERS"]
-        self.batch: int = config["SHOP_MAIL_BATCH"]
+        self.app, settings = app, get_settings(app)
+        self.workers, self.batch = settings.mail_workers, settings.mail_batch
         self.capacity = self.workers * self.batch  # emails claimed in memory at most
-        self.timeout: float = config["MAIL_TIMEOUT"]
-        self.sweep_seconds: float = config["SHOP_MAIL_SWEEP_SECONDS"]
-        self.max_attempts: int = config["SHOP_MAIL_MAX_ATTEMPTS"]
+        self.timeout: float = app.config["MAIL_TIMEOUT"]
+        self.sweep_seconds = settings.mail_sweep_seconds
+        self.max_attempts = settings.mail_max_attempts
         self.stop_wait = lease_seconds(self.timeout)  # past it a claim is the sweep's anyway
-        rate = config["SHOP_MAIL_RATE_PER_MINUTE"]
+        rate = settings.mail_rate_per_minute
         self.rate_limit = RateLimit(rate) if rate else None
         self._reset()
         # gunicorn forks workers from a master that may have imported the app (--preload):
@@ -80,7 +80,7 @@ class MailPool:
         self._senders: list[threading.Thread] = []
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
-        probe_max = self.app.config["SHOP_MAIL_PROBE_MAX_SECONDS"]
+        probe_max = get_settings(self.app).mail_probe_max_seconds
         self.breaker = CircuitBreaker(f"{socket.gethostname()}:{os.getpid()}", probe_max)
         self.database = DatabaseTrouble()
         self.recorder = Recorder(self.app, self.database)
@@ -149,7 +149,7 @@ class MailPool:
             return [self._fresh.popleft() for _ in range(min(limit, len(self._fresh)))]
 
     def _sender_loop(self) -> None:
-        session = smtp_session(self.app.config, self.app.extensions["mail"])
+        session = smtp_session(self.app)
         try:
             while not self._stopping.is_set():
                 with self._lock:

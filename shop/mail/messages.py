@@ -1,4 +1,4 @@
-"""What an email says: rendered from templates/email/<kind>.txt and .html, then queued."""
+"""What an email says: rendered from templates/email/<kind>.txt and .html, then enqueued."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from typing import Any
 
 from flask import render_template
 
-from shop.mail.outbox import enqueue_email
+from shop.mail import outbox
 
 
-def queue_email(kind: str, key: str, recipient: str, subject: str, **context: Any) -> int | None:
+def enqueue_email(kind: str, key: str, recipient: str, subject: str, **context: Any) -> int | None:
     """Render the email `kind` with `context` and write it to the outbox, in the caller's
-    transaction; its id (None if `key` was queued before). Hand the id to the dispatcher
+    transaction; its id (None if `key` was enqueued before). Hand the id to the dispatcher
     after the commit."""
-    return enqueue_email(
+    return outbox.enqueue_email(
         key=key,
         kind=kind,
         recipient=recipient,
@@ -21,3 +21,4 @@ def queue_email(kind: str, key: str, recipient: str, subject: str, **context: An
         text_body=render_template(f"email/{kind}.txt", **context),
         html_body=render_template(f"email/{kind}.html", **context),
     )
+

@@ -18,6 +18,7 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
+from shop.extensions import get_settings
 from shop.mail.breaker import DatabaseTrouble
 from shop.mail.delivery import record
 from shop.mail.outbox import Attempt
@@ -95,7 +96,7 @@ class Recorder:
         while attempts:
             try:
                 with self.app.app_context():
-                    outcomes = record(attempts, self.app.config)
+                    outcomes = record(attempts, get_settings(self.app))
             except SQLAlchemyError as error:
                 self.retrying = True
                 wait = self.database.failed(error)

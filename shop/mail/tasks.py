@@ -21,8 +21,9 @@ from collections import deque
 from collections.abc import Iterable
 
 from celery import Celery, Task, shared_task
-from flask import Flask, current_app
+from flask import Flask
 
+from shop.extensions import get_settings
 from shop.mail import outbox
 from shop.mail.delivery import deliver
 
@@ -52,7 +53,7 @@ def celery_init_app(app: Flask) -> Celery:
         task_reject_on_worker_lost=True,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        beat_schedule={"sweep-outbox": {"task": SWEEP, "schedule": app.config["SHOP_MAIL_SWEEP_SECONDS"]}},
+        beat_schedule={"sweep-outbox": {"task": SWEEP, "schedule": get_settings(app).mail_sweep_seconds}},
     )
     app.extensions["celery"] = celery_app
     return celery_app
@@ -66,7 +67,7 @@ def deliver_email(email_id: int) -> str:
 @shared_task(name=SWEEP)
 def sweep_outbox() -> int:
     """Take back abandoned emails and queue every due one; how many were queued."""
-    outbox.reclaim_expired(current_app.config["SHOP_MAIL_MAX_ATTEMPTS"])
+    outbox.reclaim_expired(get_settings().mail_max_attempts)
     ids = outbox.due_ids(1000)
     for email_id in ids:
         deliver_email.delay(email_id)

@@ -1,35 +1,28 @@
 """GET /orders (My Orders), GET /orders/<id> (only your own), and a guest's signed link."""
 
-import sqlalchemy as sa
-from flask import abort, current_app, render_template
+from flask import abort, render_template
 from flask_login import current_user, login_required
-from sqlalchemy.orm import selectinload
 
-from shop.checkout.service import GuestLinkExpired, how_paid_and_shipped, order_from_guest_token
-from shop.extensions import db
+from shop.extensions import get_settings
 from shop.inputs import paginate
 from shop.models import Order
 from shop.orders import bp
+from shop.orders.links import GuestLinkExpired, order_from_guest_token
+from shop.orders.service import OrderNotFound, how_paid_and_shipped, order_of, orders_of
 
 
 @bp.get("")
 @login_required
 def index() -> str:
-    statement = (
-        sa.select(Order)
-        .where(Order.user_id == current_user.id)
-        .options(selectinload(Order.lines))
-        .order_by(Order.created_at.desc(), Order.id.desc())
-    )
-    page = paginate(statement, 20)
-    return render_template("orders/index.html", page=page)
+    return render_template("orders/index.html", page=paginate(orders_of(current_user), 20))
 
 
 @bp.get("/<id:order_id>")
 @login_required
 def detail(order_id: int) -> str:
-    order = db.get_or_404(Order, order_id)
-    if order.user_id != current_user.id:
+    try:
+        order = order_of(current_user, order_id)
+    except OrderNotFound:
         abort(404)  # not 403: another shopper's order number must not be confirmed to exist
     return render_order(order)
 
@@ -51,13 +44,11 @@ def guest_detail(token: str) -> tuple[str, int] | str:
 
 
 def render_order(order: Order) -> str:
-    settings = current_app.config
     how = how_paid_and_shipped(order)
     return render_template(
         "orders/detail.html",
         order=order,
-        payment_label=how.payment_label,
-        payment_instructions=how.payment.instructions(order, settings) if how.payment else [],
-        shipping_label=how.shipping_label,
-        pickup_address=settings["SHOP_PICKUP_ADDRESS"],
+        how=how,
+        payment_instructions=how.instructions(),
+        pickup_address=get_settings().pickup_address,
     )

@@ -6,8 +6,8 @@ here are positive). So a 10 % voucher on €0.05 takes €0.01 off, and 20 % tax
 €0.03 is €0.01 (0.005 rounded up).
 
 - discount: a percentage of the goods (rounded), or a fixed amount, never more than the goods;
-- shipping: `standard` costs SHOP_SHIPPING_FLAT_RATE unless the goods after the discount
-  reach SHOP_FREE_SHIPPING_OVER; `pickup` costs nothing;
+- shipping: what the shipping option says for the goods after the discount
+  (ShippingOption.cost in shop/shipping.py: a flat rate, free from a threshold, or nothing);
 - tax: one shop-wide rate on goods after the discount plus shipping. With prices that
   include tax (SHOP_PRICES_INCLUDE_TAX, the default) it is the part of the total that is
   tax, rate / (100 + rate); with prices that exclude it, it is added on top.
@@ -17,9 +17,10 @@ total = subtotal - discount + shipping (+ tax when prices exclude it); never neg
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from config import Settings
+from shop.shipping import ShippingOption
 
 BASIS_POINTS = 10_000  # 100 % in hundredths of a percent
 
@@ -51,7 +52,8 @@ class Totals:
 def compute_totals(
     subtotal_cents: int, discount_cents: int, shipping_cents: int, tax_rate_bp: int, prices_include_tax: bool
 ) -> Totals:
-    """The order's figures from its parts; the discount is capped at the goods."""
+    """The order's figures from its parts, in cents (the rate in basis points); the
+    discount is capped at the goods. Raises ValueError for a negative amount or rate."""
     if min(subtotal_cents, discount_cents, shipping_cents, tax_rate_bp) < 0:
         raise ValueError("amounts and the tax rate cannot be negative")
     discount_cents = min(discount_cents, subtotal_cents)
@@ -71,24 +73,12 @@ def discount_cents(kind: str, amount: int, subtotal_cents: int) -> int:
     return min(amount, subtotal_cents)
 
 
-def shipping_cents(method: str, goods_cents: int, settings: Mapping[str, Any]) -> int:
-    """What shipping costs for goods worth `goods_cents` (after the discount)."""
-    if method == "pickup":
-        return 0
-    free_over = settings["SHOP_FREE_SHIPPING_OVER"]
-    if free_over is not None and goods_cents >= free_over:
-        return 0
-    return settings["SHOP_SHIPPING_FLAT_RATE"]
-
-
-def quote(subtotal_cents: int, shipping_method: str, discount: int, settings: Mapping[str, Any]) -> Totals:
-    """The totals of goods worth `subtotal_cents` with `discount` cents off, shipped by
-    `shipping_method`, under the shop's settings."""
+def quote(subtotal_cents: int, shipping: ShippingOption, discount: int, settings: Settings) -> Totals:
+    """The totals of goods worth `subtotal_cents` with `discount` cents off, sent by the
+    `shipping` option, under the shop's tax settings."""
     discount = min(discount, subtotal_cents)
-    shipping = shipping_cents(shipping_method, subtotal_cents - discount, settings)
-    return compute_totals(
-        subtotal_cents, discount, shipping, settings["SHOP_TAX_RATE_BP"], settings["SHOP_PRICES_INCLUDE_TAX"]
-    )
+    shipping_cost = shipping.cost(subtotal_cents - discount, settings)
+    return compute_totals(subtotal_cents, discount, shipping_cost, settings.tax_rate_bp, settings.prices_include_tax)
 
 
 def format_rate(rate_bp: int) -> str:

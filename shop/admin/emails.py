@@ -1,0 +1,75 @@
+"""/admin/emails: the outbox (filtered by state, kind, recipient), one email with a safe
+preview of its HTML, and sending a failed one again."""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from shop.admin import PAGE_SIZE, bp
+from shop.admin.forms import ActionForm
+from shop.admin.service import EmailNotFound, email_kinds, emails_matching, get_email, resend_email
+from shop.auth.links import hide_live_links
+from shop.inputs import paginate
+from shop.mail.outbox import counts_by_status
+from shop.models import EmailStatus
+
+
+@bp.get("/emails")
+def emails() -> str:
+    status = request.args.get("status", "")
+    kind = request.args.get("kind", "")
+    q = request.args.get("q", "").strip()[:254]
+    page = paginate(emails_matching(status, kind, q), PAGE_SIZE)
+    return render_template(
+        "admin/emails.html",
+        page=page,
+        status=status,
+        kind=kind,
+        q=q,
+        kinds=email_kinds(),
+        statuses=EmailStatus.ALL,
+        counts=counts_by_status(),
+        action_form=ActionForm(),
+    )
+
+
+@bp.get("/emails/<id:email_id>")
+def email_detail(email_id: int) -> str:
+    try:
+        email = get_email(email_id)
+    except EmailNotFound:
+        abort(404)
+    # Reset, claim and confirmation links act for whoever holds them: shown without their token.
+    text_body = hide_live_links(email.text_body)
+    return render_template("admin/email_detail.html", email=email, text_body=text_body, action_form=ActionForm())
+
+
+@bp.get("/emails/<id:email_id>/html")
+def email_html(email_id: int) -> Response:
+    """The email's HTML on its own, for the preview frame: sandboxed, no scripts, nothing
+    fetched from elsewhere, so whatever it contains cannot act in the admin's session."""
+    try:
+        email = get_email(email_id)
+    except EmailNotFound:
+        abort(404)
+    response = Response(hide_live_links(email.html_body or "<p>(no HTML part)</p>"), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.post("/emails/<id:email_id>/resend")
+def email_resend(email_id: int) -> BaseResponse:
+    ActionForm().validate_on_submit()
+    try:
+        email, resent = resend_email(email_id)
+    except EmailNotFound:
+        abort(404)
+    if resent:
+        flash(f"Email to {email.recipient} queued to be sent again.", "success")
+    else:
+        flash(f"Only a failed email can be resent; this one is {email.status}.", "error")
+    return redirect(url_for("admin.email_detail", email_id=email.id), 303)

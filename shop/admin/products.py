@@ -1,0 +1,125 @@
+"""/admin/products: the list, a product's form (new or edit, with its image), the on-sale
+switch, and the CSV import and export."""
+
+from __future__ import annotations
+
+import io
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from shop.admin import PAGE_SIZE, bp, csv_download
+from shop.admin.forms import ActionForm, CsvImportForm, ProductForm, product_form_data
+from shop.catalog.images import ImageRefused
+from shop.catalog.importer import ImportFailed, import_products, products_csv
+from shop.catalog.service import (
+    ProductChanged,
+    ProductNotFound,
+    SkuRefused,
+    SkuTaken,
+    get_product,
+    products_for_admin,
+    save_product,
+    set_product_active,
+)
+from shop.extensions import get_settings
+from shop.inputs import paginate
+from shop.models import Product
+
+
+@bp.get("/products")
+def products() -> str:
+    q = request.args.get("q", "").strip()[:100]
+    show = request.args.get("show", "all")
+    page = paginate(products_for_admin(q, show, get_settings().low_stock_threshold), PAGE_SIZE)
+    return render_template("admin/products.html", page=page, q=q, show=show, action_form=ActionForm())
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+def product_new() -> BaseResponse | tuple[str, int]:
+    return _edit_product(None)
+
+
+@bp.route("/products/<id:product_id>", methods=["GET", "POST"])
+def product_edit(product_id: int) -> BaseResponse | tuple[str, int]:
+    try:
+        return _edit_product(get_product(product_id))
+    except ProductNotFound:
+        abort(404)
+
+
+def _edit_product(product: Product | None) -> BaseResponse | tuple[str, int]:
+    form = ProductForm(data=product_form_data(product) if product else {"stock": 0})  # what is posted wins
+    if product is not None:
+        form.current_sku = product.sku
+        if not form.is_submitted():
+            form.set_seen(product)
+    if not form.validate_on_submit():
+        return _product_page(form, product, 422 if form.errors else 200)
+    try:
+        saved = save_product(product.id if product else None, form.values(), form.seen_version(), form.image.data)
+    except ImageRefused as error:
+        form.image.errors = [str(error)]
+        return _product_page(form, product, 422)
+    except (SkuRefused, SkuTaken) as error:
+        form.sku.errors = [str(error) if isinstance(error, SkuRefused) else "Another product has this SKU."]
+        return _product_page(form, product, 422 if isinstance(error, SkuRefused) else 409)
+    except ProductChanged as error:
+        changes = form.rebase(error.current)  # the admin's edits kept, the rest as it is now
+        if form.image.data:
+            changes.append("Choose the image again.")
+        return _product_page(form, error.current, 409, changes)
+    flash(f"{'Created' if product is None else 'Saved'} {saved.name}.", "success")
+    return redirect(url_for("admin.product_edit", product_id=saved.id), 303)
+
+
+def _product_page(
+    form: ProductForm, product: Product | None, status: int, changes: list[str] | None = None
+) -> tuple[str, int]:
+    page = render_template(
+        "admin/product_form.html", form=form, product=product or Product(), is_new=product is None, changes=changes
+    )
+    return page, status
+
+
+@bp.post("/products/<id:product_id>/active")
+def product_active(product_id: int) -> BaseResponse:
+    ActionForm().validate_on_submit()
+    active = request.form.get("active") == "1"
+    try:
+        name = set_product_active(product_id, active)
+    except ProductNotFound:
+        abort(404)
+    flash(f"{name} is {'on sale again' if active else 'no longer sold'}.", "success")
+    return redirect(request.referrer if _same_site(request.referrer) else url_for("admin.products"), 303)
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)
+
+
+@bp.route("/products/import", methods=["GET", "POST"])
+def products_import() -> BaseResponse | tuple[str, int]:
+    form = CsvImportForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        if not form.file.data:
+            errors = ["Choose a CSV file."]
+        else:
+            try:
+                text = form.file.data.stream.read().decode("utf-8-sig")
+                result = import_products(io.StringIO(text, newline=""))
+            except UnicodeDecodeError:
+                errors = ["The file is not UTF-8 text; save it as CSV (UTF-8)."]
+            except ImportFailed as failure:
+                errors = failure.errors
+            else:
+                flash(f"Imported {result.created} new and updated {result.updated} product(s).", "success")
+                return redirect(url_for("admin.products"), 303)
+    status = 422 if errors else 200
+    return render_template("admin/products_import.html", form=form, errors=errors), status
+
+
+@bp.get("/products/export.csv")
+def products_export() -> Response:
+    return csv_download(products_csv(), "products.csv")

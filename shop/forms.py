@@ -1,0 +1,50 @@
+"""Form fields and rules shared by several areas: a quantity typed in digits, an email
+address, and the length a new password must have (forms and `flask shop create-admin`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import current_app
+from wtforms import EmailField, IntegerField
+from wtforms.validators import DataRequired, Email, Length, ValidationError
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 128
+
+
+class QuantityField(IntegerField):
+    """A whole number typed with the digits 0-9 (int() would also take '٣' or '1_0')."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if valuelist and not re.fullmatch(r"\s*[0-9]{1,9}\s*", str(valuelist[0])):
+            self.data = None
+            raise ValueError("Enter a whole number, like 2.")
+        super().process_formdata(valuelist)
+
+
+def email_field() -> EmailField:
+    """An email address the shop can send to: required, at most 254 characters (RFC 5321's
+    limit on a path), stripped and lower-cased. Letters beyond ASCII before the @ (jörg@...)
+    need a mail server that offers SMTPUTF8 (RFC 6531), so they are accepted only with
+    MAIL_SMTPUTF8 on; a domain beyond ASCII is always fine: it is sent as IDNA (xn--...)."""
+
+    def sendable(form: object, field: EmailField) -> None:
+        local_part = (field.data or "").rpartition("@")[0]
+        if not local_part.isascii() and not current_app.config["MAIL_SMTPUTF8"]:
+            raise ValidationError(
+                "This shop cannot send email to an address with letters like ö or é before the @; "
+                "please give another address."
+            )
+
+    return EmailField(
+        "Email",
+        validators=[
+            DataRequired("Enter your email address."),
+            Length(max=254, message="At most 254 characters."),
+            Email("Enter an email address like name@example.com.", check_deliverability=False),
+            sendable,
+        ],
+        filters=[lambda value: value.strip().lower() if isinstance(value, str) else value],
+    )

@@ -1,0 +1,27 @@
+"""The shop's tables, as typed SQLAlchemy 2.0 models.
+
+Money is stored as whole cents (int). Times are naive UTC, set by `utcnow` when a row is
+written (never a value computed once at import).
+"""
+
+from shop.models.accounts import User
+from shop.models.base import utcnow
+from shop.models.catalog import Category, Product
+from shop.models.orders import Order, OrderLine, OrderStatus, OrderStatusChange
+from shop.models.outbox import EmailStatus, MailServerState, OutboxEmail
+from shop.models.vouchers import Voucher
+
+__all__ = [
+    "Category",
+    "EmailStatus",
+    "MailServerState",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "OrderStatusChange",
+    "OutboxEmail",
+    "Product",
+    "User",
+    "Voucher",
+    "utcnow",
+]
