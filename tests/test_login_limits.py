@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-import shop.models
+import shop.models.accounts
 from shop.auth.throttle import DEVICE_COOKIE
 from tests.conftest import PASSWORD, Browser
 from tests.served import HiddenFields, HttpShopper, ServedShop
@@ -61,7 +61,7 @@ def redis_url() -> str:
 def password_checks(monkeypatch) -> Counter:
     """Counts the password hashes checked against the accounts (the real check still runs)."""
     checks: Counter = Counter()
-    real = shop.models.check_password_hash
+    real = shop.models.accounts.check_password_hash
     lock = threading.Lock()
 
     def counting(pwhash: str, password: str) -> bool:
@@ -69,7 +69,7 @@ def password_checks(monkeypatch) -> Counter:
             checks["checked"] += 1
         return real(pwhash, password)
 
-    monkeypatch.setattr(shop.models, "check_password_hash", counting)
+    monkeypatch.setattr(shop.models.accounts, "check_password_hash", counting)
     return checks
 
 
