@@ -16,4 +16,4 @@ def require_admin():  # type: ignore[no-untyped-def]
     return None
 
 
-from shop.admin import routes  # noqa: E402,F401  (registers the views on bp)
+from shop.admin import photos, routes  # noqa: E402,F401  (register the views on bp)

@@ -38,8 +38,9 @@ from shop.admin.service import (
     sales_chart,
 )
 from shop.auth.links import hide_live_links
-from shop.catalog.images import ImageRefused, delete_product_image, store_product_image
+from shop.catalog.images import ImageRefused, read_upload, store_product_image
 from shop.catalog.importer import ImportFailed, import_products, products_csv
+from shop.catalog.photos import forget_upload
 from shop.catalog.search import search_products
 from shop.catalog.service import (
     ProductChanged,
@@ -123,7 +124,7 @@ def _edit_product(product: Product | None) -> BaseResponse | tuple[str, int]:
     new_image = None
     if form.image.data:
         try:
-            new_image = store_product_image(form.image.data)
+            new_image = store_product_image(read_upload(form.image.data.stream))
         except ImageRefused as error:
             form.image.errors = [str(error)]
             return _product_page(form, product, 422)
@@ -140,7 +141,7 @@ def _edit_product(product: Product | None) -> BaseResponse | tuple[str, int]:
         saved = save_product(product.id if product else None, values, form.seen_version(), new_image)
     except (SkuTaken, ProductChanged, ProductNotFound) as error:
         if new_image:
-            delete_product_image(new_image)
+            forget_upload(new_image)
         if isinstance(error, ProductNotFound):
             abort(404)
         if isinstance(error, SkuTaken):
@@ -150,8 +151,8 @@ def _edit_product(product: Product | None) -> BaseResponse | tuple[str, int]:
         if new_image:
             changes.append("Choose the image again.")
         return _product_page(form, error.current, 409, changes)
-    if saved.replaced_image:
-        delete_product_image(saved.replaced_image)
+    if new_image and new_image.notes:
+        flash(" ".join(new_image.notes), "info")
     flash(f"{'Created' if product is None else 'Saved'} {saved.product.name}.", "success")
     return redirect(url_for("admin.product_edit", product_id=saved.product.id), 303)
 

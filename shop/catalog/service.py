@@ -17,9 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from shop.catalog.images import ProcessedImage
 from shop.database import transaction
 from shop.extensions import db
-from shop.models import Category, Product
+from shop.models import Category, Product, ProductImage
 
 
 class ProductNotFound(Exception):
@@ -55,14 +56,13 @@ class ProductValues:
 @dataclass(frozen=True)
 class SavedProduct:
     product: Product
-    replaced_image: str | None  # the file name of the image the new one replaced, to delete
 
 
 def save_product(
-    product_id: int | None, values: ProductValues, seen_version: int | None, image: str | None = None
+    product_id: int | None, values: ProductValues, seen_version: int | None, image: ProcessedImage | None = None
 ) -> SavedProduct:
-    """Create a product (`product_id` None) or update one, in one transaction, with a new
-    `image` (a stored file's name) if given.
+    """Create a product (`product_id` None) or update one, in one transaction; `image` (a
+    stored upload, shop/catalog/images.py) is added as its last photo, its alt text the name.
 
     `seen_version` is the `version_id` the form was filled from; if the product has
     another one now, ProductChanged is raised and nothing is written (also when the change
@@ -88,19 +88,28 @@ def save_product(
             if product is None:
                 product = Product(active=True)
                 db.session.add(product)
-            replaced = product.image if image else None
             product.sku, product.name, product.description = values.sku, values.name, values.description
             product.price_cents, product.stock = values.price_cents, values.stock
             product.low_stock_threshold, product.category = values.low_stock_threshold, category
             if image:
-                product.image = image
+                position = max((i.position for i in product.images), default=-1) + 1
+                product.images.append(
+                    ProductImage(
+                        position=position,
+                        alt_text=values.name[:250],
+                        key=image.key,
+                        width=image.width,
+                        height=image.height,
+                        fallback=image.fallback,
+                    )
+                )
     except StaleDataError:
         raise ProductChanged(_reloaded(product_id)) from None
     except IntegrityError as error:
         if "sku" not in str(error.orig).lower():  # uq_product_sku / product.sku, on either database
             raise
         raise SkuTaken(values.sku) from None  # taken by a product created at the same moment
-    return SavedProduct(product, replaced)
+    return SavedProduct(product)
 
 
 def _reloaded(product_id: int | None) -> Product:

@@ -8,6 +8,7 @@ from flask import current_app, flash, redirect, render_template, session, url_fo
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from shop.account.service import checkout_address
 from shop.cart.service import Cart, CartLine, describe_removed, describe_shortfall, lines_total_cents
 from shop.checkout import bp
 from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
@@ -19,7 +20,6 @@ from shop.checkout.service import (
     FormAlreadyUsed,
     MethodNotOffered,
     guest_order_token,
-    last_shipping_address,
     new_checkout_token,
     place_order,
 )
@@ -120,9 +120,10 @@ def show() -> Response | tuple[str, int]:
         flash("Your cart is empty: add something before checking out.", "info")
         return redirect(url_for("cart.show"))
     form = _new_form()
-    last = last_shipping_address(current_user) if current_user.is_authenticated else None
-    if last is not None:  # most people ship to the same place again
-        form = _new_form(**vars(last))
+    # The address book's default, else the last order's: most people ship to the same place.
+    saved = checkout_address(current_user) if current_user.is_authenticated else None
+    if saved is not None:
+        form = _new_form(**vars(saved))
     return render_checkout(form)
 
 
