@@ -8,7 +8,7 @@ import io
 import struct
 import zlib
 
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 
 GPS = {1: "N", 2: (48.0, 12.0, 30.0), 3: "E", 4: (16.0, 22.0, 5.0)}  # Vienna, in EXIF's GPS IFD
 
@@ -34,7 +34,8 @@ def phone_photo(orientation: int = 1, gps: bool = True, width: int = 60, height:
     exif[ExifTags.Base.BodySerialNumber] = "SERIAL-12345"
     if gps:
         exif[ExifTags.IFD.GPSInfo] = GPS
-    return encoded(image, "JPEG", exif=exif, quality=95)
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><exif:GPSLatitude>48,12.5N</exif:GPSLatitude></x:xmpmeta>'
+    return encoded(image, "JPEG", exif=exif, xmp=xmp, quality=95)
 
 
 def cmyk_jpeg(cmyk: tuple[int, int, int, int] = (255, 0, 0, 0)) -> bytes:
@@ -53,9 +54,13 @@ def sixteen_bit_png(value: int = 32768) -> bytes:
 
 
 def transparent_png() -> bytes:
+    """A cut-out with an embedded colour profile and a text chunk (what an editor leaves)."""
     image = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
     image.paste((0, 128, 0, 255), (10, 10, 30, 30))
-    return encoded(image, "PNG")
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "Made on Ada's laptop at 12 Analytical Street")
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    return encoded(image, "PNG", pnginfo=text, icc_profile=icc)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

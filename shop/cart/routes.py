@@ -6,7 +6,7 @@ from werkzeug.wrappers import Response
 from shop.cart import bp
 from shop.cart.forms import AddToCartForm, RemoveFromCartForm, UpdateCartForm
 from shop.cart.service import Cart, CartError, describe_removed, lines_total_cents
-from shop.catalog.routes import render_product
+from shop.catalog.pages import render_product
 from shop.catalog.seo import product_url
 from shop.checkout.pricing import compute_totals
 from shop.extensions import db

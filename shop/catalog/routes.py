@@ -11,22 +11,19 @@ from sqlalchemy.orm import joinedload, selectinload
 from shop.cart.forms import AddToCartForm
 from shop.catalog import bp
 from shop.catalog.images import image_folder, widths
+from shop.catalog.pages import render_product
 from shop.catalog.search import search_products
 from shop.catalog.seo import (
     canonical_url,
     category_description,
-    json_ld,
     photo_url,
-    product_description,
     product_slug,
-    product_structured_data,
     product_url,
     sitemap_entries,
 )
 from shop.extensions import db
 from shop.inputs import paginate
 from shop.models import Category, Product
-from shop.security import CONTENT_SECURITY_POLICY
 from shop.urls import absolute_url_for
 
 MAX_QUERY_LENGTH = 100
@@ -93,23 +90,6 @@ def product(product_id: int, slug: str | None) -> Response | tuple[str, int, dic
         keep = query if query.isascii() and query.isprintable() and "\ufffd" not in query else ""
         return redirect(product_url(item) + (f"?{keep}" if keep else ""), 301)
     return render_product(item, AddToCartForm(formdata=None))
-
-
-def render_product(item: Product, form: AddToCartForm, status: int = 200) -> tuple[str, int, dict[str, str]]:
-    """The product page (also shown again by the cart when a quantity is refused)."""
-    structured = json_ld(product_structured_data(item))
-    page = render_template(
-        "catalog/product.html",
-        product=item,
-        form=form,
-        description=product_description(item),
-        structured_data=structured.text,
-    )
-    # The JSON-LD block is data, not a script a browser runs (HTML: a "data block"), but
-    # some browsers have reported it as an inline script the policy refuses: its hash
-    # allows exactly this text, and nothing else, for this page.
-    policy = CONTENT_SECURITY_POLICY.replace("script-src 'self'", f"script-src 'self' {structured.csp_hash}")
-    return page, status, {"Content-Security-Policy": policy}
 
 
 @bp.get("/media/products/<name>")
