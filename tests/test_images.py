@@ -156,9 +156,7 @@ def test_a_transparent_image_keeps_its_transparency_with_a_png_fallback(app, pro
 def test_sizes_are_made_up_to_1200_pixels_and_never_enlarged(app, products):
     processed, files = process_image(pictures.png(2000, 1000))
     assert (processed.width, processed.height, processed.fallback) == (1200, 600, "jpg")
-    assert sorted(files) == sorted(
-        f"{processed.key}-{w}.{ext}" for w in (400, 800, 1200) for ext in ("webp", "jpg")
-    )
+    assert sorted(files) == sorted(f"{processed.key}-{w}.{ext}" for w in (400, 800, 1200) for ext in ("webp", "jpg"))
     assert Image.open(io.BytesIO(files[f"{processed.key}-400.jpg"])).size == (400, 200)
     small, small_files = process_image(pictures.png(500, 300))
     assert sorted(small_files) == sorted(f"{small.key}-{w}.{ext}" for w in (400, 500) for ext in ("webp", "jpg"))

@@ -193,17 +193,23 @@ def _put_first_images_back():
 
 
 # ---------------------------------------------------------------- search
-_ACCENTS = tuple(range(0x300, 0x370)) + tuple(range(0x1AB0, 0x1B00)) + tuple(range(0x1DC0, 0x1E00))
-_ACCENTS += tuple(range(0x20D0, 0x2100)) + tuple(range(0xFE20, 0xFE30))
-_NO_ACCENTS = dict.fromkeys(_ACCENTS)
+_ACCENTS = set(range(0x300, 0x370)) | set(range(0x1AB0, 0x1B00)) | set(range(0x1DC0, 0x1E00))
+_ACCENTS |= set(range(0x20D0, 0x2100)) | set(range(0xFE20, 0xFE30))
 
 
 def _terms(text):
     """A frozen copy of shop.catalog.search.terms as this migration was written (a
-    migration does the same whenever it runs): NFKC, casefold, generic accents removed,
-    NFC, then runs of letters, marks and digits."""
-    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text or "").casefold())
-    folded = unicodedata.normalize("NFC", folded.translate(_NO_ACCENTS))
+    migration does the same whenever it runs): NFKC, casefold, NFKD, the generic accents of
+    Latin and Greek letters removed, NFC, then runs of letters, marks and digits."""
+    kept, strip = [], False
+    for c in unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text or "").casefold()):
+        if ord(c) in _ACCENTS:
+            if strip:
+                continue
+        else:
+            strip = ord(c) < 0x400 or 0x1E00 <= ord(c) < 0x2000
+        kept.append(c)
+    folded = unicodedata.normalize("NFC", "".join(kept))
     return " ".join("".join(c if unicodedata.category(c)[0] in "LMN" else " " for c in folded).split())
 
 

@@ -10,8 +10,9 @@ takes about as long with 10,000 products as with 24 (bench/search.py; docs/perfo
 
 The words are made in Python, the same way for both databases and for the query (`terms`):
 Unicode NFKC, full case folding (`str.casefold`: "Ö" -> "ö", "ß" -> "ss"), the generic
-combining accents removed ("ö" -> "o", "é" -> "e"; the marks of scripts such as Devanagari
-stay), then split into runs of letters, marks and digits. So search is case- and
+combining accents of Latin and Greek letters removed ("ö" -> "o", "é" -> "e"; Cyrillic "й"
+and the marks of scripts such as Devanagari stay), then split into runs of letters, marks
+and digits. So search is case- and
 accent-insensitive in any script, needs no PostgreSQL extension (unaccent is not installed
 by default), and no query text ever reaches FTS5's or to_tsquery's syntax: every word is
 quoted by us (`"`, `*`, `AND`, `NEAR(` are just characters, or words).
@@ -43,11 +44,23 @@ TSVECTOR_TABLE = "product_search"
 _ACCENTS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
+def _latin_or_greek(character: str) -> bool:
+    return character < "\u0400" or "\u1e00" <= character < "\u2000"
+
+
 def fold(text: str) -> str:
-    """Text as search compares it: NFKC, case-folded, without generic combining accents,
-    recomposed (NFC)."""
-    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
-    return unicodedata.normalize("NFC", _ACCENTS.sub("", folded))
+    """Text as search compares it: NFKC, case-folded, the generic combining accents of
+    Latin and Greek letters removed ("é" -> "e", "ά" -> "α"; Cyrillic "й" stays a letter of
+    its own), recomposed (NFC)."""
+    kept, strip = [], False
+    for character in unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold()):
+        if _ACCENTS.match(character):
+            if strip:
+                continue
+        else:
+            strip = _latin_or_greek(character)
+        kept.append(character)
+    return unicodedata.normalize("NFC", "".join(kept))
 
 
 def terms(text: str) -> list[str]:
