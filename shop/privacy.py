@@ -49,19 +49,22 @@ def _like_escaped(text: str) -> str:
 
 def erase_customer(email: str) -> Erasure:
     """Erase the customer with this email address (an account, guest orders, or both), in
-    one transaction; what changed. Emails, the account's and its orders', are compared
-    without regard to case. An unknown address changes nothing (Erasure of zeros)."""
+    one transaction; what changed. With an account, the guest orders placed with any
+    address its own orders went to are erased too (an address it had before). Addresses
+    are compared without regard to case. An unknown one changes nothing (Erasure of zeros)."""
     email = email.strip().lower()
     with transaction():
         user = db.session.execute(sa.select(User).where(sa.func.lower(User.email) == email)).scalar_one_or_none()
-        mine = sa.func.lower(Order.email) == email
+        # The person's addresses: this one, and those the account's orders went to (an
+        # address it had before), whose guest orders are theirs too.
+        addresses = {email}
+        if user is not None:
+            used = db.session.execute(sa.select(Order.email).where(Order.user_id == user.id)).scalars()
+            addresses |= {address.lower() for address in used}
+        mine = sa.func.lower(Order.email).in_(sorted(addresses))
         if user is not None:
             mine = sa.or_(mine, Order.user_id == user.id)
-        orders = db.session.execute(sa.select(Order.id, Order.email).where(mine)).all()
-        order_ids = [order_id for order_id, _ in orders]
-        addresses = {email} | {address.lower() for _, address in orders}
-        if user is not None:
-            addresses.add(user.email.lower())
+        order_ids = list(db.session.execute(sa.select(Order.id).where(mine)).scalars())
         to_them = sa.func.lower(OutboxEmail.recipient).in_(sorted(addresses))
         if user is not None:  # also what went to an address the account had before
             keyed = _like_escaped(f"user-{user.id}")
