@@ -3,9 +3,11 @@ made by shop/catalog/images.py; a file is removed when no photo names its key an
 
 from __future__ import annotations
 
+from importlib import resources
+
 import sqlalchemy as sa
 
-from shop.catalog.images import ProcessedImage, delete_image_files
+from shop.catalog.images import ProcessedImage, delete_image_files, store_product_image
 from shop.database import transaction
 from shop.extensions import db
 from shop.models import Product, ProductImage
@@ -86,3 +88,18 @@ def forget_unused_files(key: str, width: int, fallback: str) -> None:
 
 def forget_upload(image: ProcessedImage) -> None:
     forget_unused_files(image.key, image.width, image.fallback)
+
+
+def add_demo_photos() -> int:
+    """Give each demo product (by SKU) without photos its picture from
+    shop/catalog/demo_images/<SKU>.webp (drawn by tools/draw_demo_images.py), through the
+    same pipeline as an upload; how many were added."""
+    pictures = resources.files("shop.catalog").joinpath("demo_images")
+    products = db.session.execute(sa.select(Product).where(~Product.images.any()).order_by(Product.id)).scalars()
+    added = 0
+    for product in list(products):
+        picture = pictures.joinpath(f"{product.sku}.webp")
+        if picture.is_file():
+            add_photo(product.id, store_product_image(picture.read_bytes()), product.name)
+            added += 1
+    return added
