@@ -20,13 +20,30 @@ W, H = 1200, 900  # drawn at twice the size, then halved: smooth edges
 INK = (45, 40, 38)
 
 COLOURS = {
-    "TEA-ASSAM": (158, 60, 40), "TEA-DARJ": (196, 140, 60), "TEA-SENCHA": (96, 140, 70), "TEA-EARL": (70, 80, 130),
-    "TEA-ROOIBOS": (190, 90, 60), "TEA-OOLONG": (60, 110, 100), "TEA-MINT": (70, 160, 120),
-    "COF-ETH": (120, 80, 50), "COF-COL": (160, 110, 60), "COF-ESP": (60, 40, 35), "COF-DECAF": (90, 120, 150),
-    "MUG-ENAMEL": (50, 100, 170), "MUG-STONE": (150, 130, 110), "MUG-GLASS": (170, 210, 225),
-    "MUG-TRAVEL": (110, 120, 130), "POT-CLAY": (170, 80, 55), "POT-CAST": (55, 60, 60),
-    "POT-GLASS": (175, 215, 225), "POT-TRAVEL": (235, 235, 240), "ACC-INFUSER": (175, 180, 185),
-    "ACC-SCALE": (60, 65, 70), "ACC-GRINDER": (120, 90, 60), "ACC-KETTLE": (200, 200, 205), "ACC-FILTER": (220, 200, 170),
+    "TEA-ASSAM": (158, 60, 40),
+    "TEA-DARJ": (196, 140, 60),
+    "TEA-SENCHA": (96, 140, 70),
+    "TEA-EARL": (70, 80, 130),
+    "TEA-ROOIBOS": (190, 90, 60),
+    "TEA-OOLONG": (60, 110, 100),
+    "TEA-MINT": (70, 160, 120),
+    "COF-ETH": (120, 80, 50),
+    "COF-COL": (160, 110, 60),
+    "COF-ESP": (60, 40, 35),
+    "COF-DECAF": (90, 120, 150),
+    "MUG-ENAMEL": (50, 100, 170),
+    "MUG-STONE": (150, 130, 110),
+    "MUG-GLASS": (170, 210, 225),
+    "MUG-TRAVEL": (110, 120, 130),
+    "POT-CLAY": (170, 80, 55),
+    "POT-CAST": (55, 60, 60),
+    "POT-GLASS": (175, 215, 225),
+    "POT-TRAVEL": (235, 235, 240),
+    "ACC-INFUSER": (175, 180, 185),
+    "ACC-SCALE": (60, 65, 70),
+    "ACC-GRINDER": (120, 90, 60),
+    "ACC-KETTLE": (200, 200, 205),
+    "ACC-FILTER": (220, 200, 170),
 }
 
 
@@ -120,7 +137,9 @@ def accessory(draw: ImageDraw.ImageDraw, sku: str, c: tuple[int, int, int]) -> N
     else:  # paper filters: a stack of cones
         for i in range(4):
             y = 330 + i * 40
-            draw.polygon([(420, y), (780, y), (620, y + 330), (580, y + 330)], fill=lighter(c, i * 0.05), outline=INK, width=5)
+            draw.polygon(
+                [(420, y), (780, y), (620, y + 330), (580, y + 330)], fill=lighter(c, i * 0.05), outline=INK, width=5
+            )
 
 
 def draw_product(sku: str) -> Image.Image:
