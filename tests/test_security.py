@@ -20,7 +20,6 @@ from shop.models import Order, OrderLine, OutboxEmail, Product, User
 from tests import pictures
 from tests.conftest import ADDRESS, PASSWORD, Browser, count, order_id_from, signed_in_admin, signed_in_browser
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 XSS = [
     "<script>alert(1)</script>",
     '"><img src=x onerror=alert(1)>',
