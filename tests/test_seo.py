@@ -283,8 +283,10 @@ def test_robots_txt_names_the_sitemap_under_the_base_url(make_app):
     assert "User-agent: *\n" in text
     for private in ("/cart", "/checkout", "/orders", "/account", "/admin"):
         assert f"Disallow: {private}\n" in text
-    sitemap = Browser(app.test_client()).get("/sitemap.xml").get_data(as_text=True)
-    assert "http://localhost" not in sitemap
+    sitemap = Browser(app.test_client()).get("/sitemap.xml")
+    assert "http://localhost" not in sitemap.get_data(as_text=True)
+    assert "no-store" not in sitemap.headers.get("Cache-Control", "")  # nothing personal: caches may keep it
+    assert "no-store" not in response.headers.get("Cache-Control", "")
 
 
 # ---------------------------------------------------------------- structured data
