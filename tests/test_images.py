@@ -74,8 +74,15 @@ def test_an_upload_with_gps_exif_comes_out_without_it(app, products, admin):
             assert trace not in data, (name, trace)
 
 
-@pytest.mark.parametrize("side", [30_000, 8_000], ids=["900-megapixels", "64-megapixels"])
-def test_a_decompression_bomb_is_refused_before_decoding(app, products, admin, side):
+@pytest.mark.parametrize(
+    ("side", "message"),
+    [
+        (30_000, "The image has more than 40 megapixels."),  # Pillow's own guard, made a refusal
+        (8_000, "The image is 8000 × 8000 pixels; at most 40 megapixels are accepted"),  # the shop's check
+    ],
+    ids=["900-megapixels", "64-megapixels"],
+)
+def test_a_decompression_bomb_is_refused_before_decoding(app, products, admin, side, message):
     """30000 x 30000 is above Pillow's own guard too; 8000 x 8000 only above ours (40 MP),
     so only the shop's check from the header stops it. Either way no pixel is decoded:
     Pillow makes no image in memory (its allocator's count of new images stays)."""
@@ -87,9 +94,7 @@ def test_a_decompression_bomb_is_refused_before_decoding(app, products, admin, s
     assert Image.core.get_stats()["new_count"] == before
     response = upload(admin, products["TEA"], bomb, name="bomb.png")
     assert response.status_code == 422
-    assert f"The image is {side} × {side} pixels; at most 40 megapixels are accepted" in response.get_data(
-        as_text=True
-    ) or "more than 40 megapixels" in response.get_data(as_text=True)
+    assert message in response.get_data(as_text=True)
     assert photos_of(app, products["TEA"]) == []
 
 
