@@ -285,8 +285,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, methods: MethodRe
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": shop_env == "production",
         "REMEMBER_COOKIE_DURATION": 30 * 24 * 3600,
-        # Larger bodies than any form of ours (a 2 MB image and its form) get 413, unread.
-        "MAX_CONTENT_LENGTH": 3 * 1024 * 1024,
+        # Larger bodies than any form of ours (a 10 MB photo and its form) get 413, unread.
+        "MAX_CONTENT_LENGTH": 11 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # a token lives as long as the session
     }
     _check_mail_addresses(settings)

@@ -126,9 +126,9 @@ def _development_secret_key(path: Path) -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from shop import admin, auth, cart, catalog, checkout, health, orders
+    from shop import account, admin, auth, cart, catalog, checkout, health, orders
 
-    for module in (catalog, cart, checkout, orders, auth, admin, health):
+    for module in (catalog, cart, checkout, orders, auth, account, admin, health):
         app.register_blueprint(module.bp)
 
 

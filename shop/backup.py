@@ -12,8 +12,10 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
+from shop.catalog.search import reindex_products
 from shop.extensions import db
 from shop.files import create_private_file, private_folder
+from shop.models import Product
 
 FORMAT = "swiftcart-export-1"
 
@@ -96,6 +98,8 @@ def import_data(source: IO[str]) -> dict[str, int]:
             if rows:
                 conn.execute(table.insert(), rows)
             counts[table.name] = len(rows)
+        # The search index is no model's table: it is written from the products imported.
+        reindex_products(conn, conn.execute(sa.select(Product.id)).scalars().all())
         if conn.dialect.name == "postgresql":  # ids were given: move each sequence past them
             for table in tables:
                 if "id" in table.columns:

@@ -16,6 +16,7 @@ from config import MAX_DAYS
 from shop.auth.service import EmailTaken, find_user, make_admin, register_user
 from shop.backup import BackupError, backup_sqlite, export_data, import_data
 from shop.catalog.importer import ImportFailed, import_products
+from shop.catalog.photos import add_demo_photos
 from shop.catalog.service import count_products
 from shop.extensions import db, get_settings
 from shop.files import open_private
@@ -60,7 +61,8 @@ def seed_demo_command() -> None:
     demo = resources.files("shop.catalog").joinpath("demo_products.csv")
     with demo.open("r", encoding="utf-8", newline="") as lines:
         result = import_products(lines)
-    click.echo(f"loaded the demo catalogue: {result.created} products")
+    photos = add_demo_photos()
+    click.echo(f"loaded the demo catalogue: {result.created} products, {photos} photos")
 
 
 @shop_cli.command("create-admin")

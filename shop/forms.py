@@ -1,5 +1,6 @@
-"""Form fields and rules shared by several areas: a quantity typed in digits, an email
-address, and the length a new password must have (forms and `flask shop create-admin`)."""
+"""Form fields, forms and rules shared by several areas: a quantity typed in digits (at most
+MAX_QUANTITY of one product), the product page's "Add to cart" form (the catalogue shows it,
+the cart takes it), an email address, and the length a new password must have."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import re
 from typing import Any
 
 from flask import current_app
+from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, ValidationError
 
+MAX_QUANTITY = 99  # of one product in a cart, and so in an order
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
 
@@ -47,4 +50,17 @@ def email_field() -> EmailField:
             sendable,
         ],
         filters=[lambda value: value.strip().lower() if isinstance(value, str) else value],
+    )
+
+
+QUANTITY_MESSAGE = f"Enter a whole number from 1 to {MAX_QUANTITY}."
+
+
+class AddToCartForm(FlaskForm):
+    """The product page's form (the catalogue shows it, the cart takes it)."""
+
+    quantity = QuantityField(
+        "Quantity",
+        default=1,
+        validators=[InputRequired(QUANTITY_MESSAGE), NumberRange(1, MAX_QUANTITY, QUANTITY_MESSAGE)],
     )

@@ -28,8 +28,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 # Files: the same for whoever asks (Flask and send_from_directory set how long to keep them).
 FILE_ENDPOINTS = frozenset({"static", "catalog.product_image"})
-# Pages that show an anonymous visitor nothing of their own (the catalogue).
-PUBLIC_PAGES = frozenset({"catalog.index", "catalog.product"})
+# Pages that show an anonymous visitor nothing of their own (the catalogue, and what it
+# tells search engines).
+PUBLIC_PAGES = frozenset({"catalog.index", "catalog.product", "catalog.sitemap", "catalog.robots"})
 
 
 def shows_personal_data() -> bool:

@@ -153,7 +153,7 @@ class Browser:
         return response
 
     def submit(self, page_url: str, action: str, data: dict[str, Any] | None = None, **kw: Any) -> TestResponse:
-        page = self.client.get(page_url)
+        page = self.client.get(page_url, follow_redirects=True)  # /products/<id> moves to its slug
         assert page.status_code == 200, f"GET {page_url}: {page.status_code}"
         form = self.form(page, action)
         values = {**form["fields"], **(data or {})}
@@ -186,7 +186,7 @@ class Browser:
         return self.submit("/checkout", "/checkout", {**ADDRESS, **address})
 
     def csrf_token(self, page_url: str = "/auth/login") -> str:
-        html = self.client.get(page_url).get_data(as_text=True)
+        html = self.client.get(page_url, follow_redirects=True).get_data(as_text=True)
         match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
         assert match, f"no CSRF token on {page_url}"
         return match.group(1)

@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 
 from shop.extensions import db
-from shop.models import User
+from shop.models import Address, User
 from tests.conftest import Browser, order_id_from, signed_in_browser
 
 # public: anyone; customer: signed in; owner: signed in, and only your own (others: 404);
@@ -38,11 +38,28 @@ RULES = {
     "orders.index": "customer",
     "orders.detail": "owner",
     "catalog.product_image": "public",
+    "catalog.sitemap": "public",
+    "catalog.robots": "public",
+    "account.index": "customer",
+    "account.change_email": "customer",
+    "account.change_password": "customer",
+    "account.delete": "customer",
+    "account.address_new": "customer",
+    "account.address_edit": "owner",
+    "account.address_default": "owner",
+    "account.address_delete": "owner",
+    # The links emailed to a new address (it may be opened in a browser signed in to no
+    # account) and to the account's address (opened signed in): a forged one gets 400.
+    "account.confirm_email_change": "public",
+    "account.confirm_deletion": "signed-customer",
     "admin.dashboard": "admin",
     "admin.products": "admin",
     "admin.product_new": "admin",
     "admin.product_edit": "admin",
     "admin.product_active": "admin",
+    "admin.product_photos": "admin",
+    "admin.product_photo": "admin",
+    "admin.product_photo_delete": "admin",
     "admin.products_import": "admin",
     "admin.products_export": "admin",
     "admin.orders": "admin",
@@ -70,8 +87,11 @@ def people(app: Flask, products):
     customer = signed_in_browser(app, "customer@example.com")
     customer.add(products["TEA"], 1)
     order_id = order_id_from(customer.checkout())
+    fields = {"full_name": "C", "address": "1 St", "city": "X", "postal_code": "1", "country": "Y"}
+    customer.submit("/account/addresses/new", "/account/addresses/new", fields)
     admin = signed_in_browser(app, "admin@example.com")
     with app.app_context():
+        address_id = db.session.execute(db.select(Address.id)).scalar_one()
         db.session.execute(db.update(User).where(User.email == "admin@example.com").values(is_admin=True))
         db.session.commit()
     return {
@@ -80,6 +100,7 @@ def people(app: Flask, products):
         "other": signed_in_browser(app, "other@example.com"),
         "admin": admin,
         "order_id": order_id,
+        "address_id": address_id,
     }
 
 
@@ -87,7 +108,9 @@ def get_urls(app: Flask, people, products) -> dict[str, str]:
     """A URL to GET for each rule that answers GET."""
     values = {
         "product_id": products["TEA"],
+        "slug": "assam-tea",
         "order_id": people["order_id"],
+        "address_id": people["address_id"],
         "filename": "shop.css",
         "token": "x",
         "email_id": 1,
@@ -134,6 +157,7 @@ def test_posts_to_protected_routes_are_refused_to_guests(app, people, products):
         if "POST" not in rule.methods or RULES[rule.endpoint] == "public":
             continue
         ids = {"product_id": products["TEA"], "order_id": people["order_id"], "email_id": 1, "voucher_id": 1}
+        ids |= {"address_id": people["address_id"], "image_id": 1, "slug": "x"}
         url = rule.build({**ids, "token": "x"})[1]
         response = people["guest"].client.post(url, data={"csrf_token": token})
         assert response.status_code == 302, url

@@ -18,6 +18,7 @@ from werkzeug.test import TestResponse
 from shop.extensions import db
 from shop.inputs import unstorable_character
 from shop.models import EmailStatus, Order, OrderStatusChange, OutboxEmail, Product
+from tests import pictures
 from tests.conftest import Browser, add_product, count, order_id_from, signed_in_admin, signed_in_browser
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -31,7 +32,7 @@ def place_order(app: Flask, browser: Browser, product_id: int, quantity: int = 1
 
 def product(app: Flask, product_id: int) -> Product:
     with app.app_context():
-        p = db.session.get(Product, product_id)
+        p = db.session.get(Product, product_id, options=[sa.orm.selectinload(Product.images)])
         db.session.expunge(p)
         return p
 
@@ -119,24 +120,26 @@ def test_a_duplicate_sku_is_refused(app, products, admin):
     assert "Another product has this SKU" in response.get_data(as_text=True)
 
 
-def test_an_image_is_stored_under_a_generated_name_and_served(app, products, admin):
+def test_a_photo_added_on_the_product_form_is_re_encoded_and_served(app, products, admin):
     url = f"/admin/products/{products['TEA']}"
     form = {
         "sku": "TEA",
         "name": "Assam Tea",
         "price": "12.50",
         "stock": "100",
-        "image": (io.BytesIO(PNG), "../../etc/evil name.png"),
+        "image": (io.BytesIO(pictures.png(900, 600)), "../../etc/evil name.png"),
     }
     response = admin.submit(url, url, form, content_type="multipart/form-data")
     assert response.status_code == 303
-    name = product(app, products["TEA"]).image
-    assert re.fullmatch(r"[0-9a-f]{32}\.png", name)
-    page = Browser(app.test_client()).get(f"/products/{products['TEA']}").get_data(as_text=True)
-    assert f'src="/media/products/{name}" alt="Photo of Assam Tea"' in page
-    image = Browser(app.test_client()).get(f"/media/products/{name}")
-    assert image.status_code == 200
-    assert image.get_data() == PNG
+    [image] = product(app, products["TEA"]).images
+    assert (image.width, image.height, image.fallback, image.alt_text) == (900, 600, "jpg", "Assam Tea")
+    page = Browser(app.test_client()).get(f"/products/{products['TEA']}", follow_redirects=True).get_data(as_text=True)
+    webp = f"/media/products/{image.key}-400.webp 400w, /media/products/{image.key}-800.webp 800w"
+    assert f'srcset="{webp}, /media/products/{image.key}-900.webp 900w"' in page
+    assert f'src="/media/products/{image.key}-900.jpg"' in page
+    served = Browser(app.test_client()).get(f"/media/products/{image.key}-400.webp")
+    assert served.status_code == 200
+    assert served.get_data()[8:12] == b"WEBP"
     assert Browser(app.test_client()).get("/media/products/..%2F..%2Fconfig.py").status_code == 404
 
 
@@ -146,7 +149,8 @@ def test_an_image_is_stored_under_a_generated_name_and_served(app, products, adm
         (b"<svg onload=alert(1)></svg>", "logo.svg", "not a PNG, JPEG, GIF or WebP"),
         (b"MZ\x90\x00 a program", "photo.png", "not a PNG, JPEG, GIF or WebP"),
         (b"", "empty.png", "empty"),
-        (JPEG + b"\x00" * (2 * 1024 * 1024), "huge.jpg", "larger than 2 MB"),
+        (PNG, "fake.png", "cannot be read"),  # a PNG's signature, then nothing a decoder can read
+        (JPEG + b"\x00" * (10 * 1024 * 1024), "huge.jpg", "larger than 10 MB"),
     ],
 )
 def test_image_uploads_are_refused_by_content_and_size(app, products, admin, payload, filename, message):
@@ -161,7 +165,7 @@ def test_image_uploads_are_refused_by_content_and_size(app, products, admin, pay
     response = admin.submit(url, url, form, content_type="multipart/form-data")
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
-    assert product(app, products["TEA"]).image is None
+    assert product(app, products["TEA"]).images == []
 
 
 def test_csv_import_lists_errors_by_line_and_writes_nothing(app, admin):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import sqlite3
 
 import pytest
@@ -56,6 +57,9 @@ def test_export_then_import_into_an_empty_database_keeps_everything(app, product
             before = _contents()
         with other.app_context():
             assert _contents() == before
+        found = other.test_client().get("/?q=enamel").get_data(as_text=True)  # the search index came along
+        assert re.search(r'href="/products/\d+-enamel-mug"', found)
+        with other.app_context():
             db.session.add(Product(sku="AFTER", name="After the move", price_cents=1, stock=1))
             db.session.commit()  # new ids continue after the imported ones
             db.engine.dispose()
@@ -110,6 +114,8 @@ def test_a_sqlite_shop_moves_to_postgresql(app, products, shopper, smtp, tmp_pat
         with moved.app_context():
             assert _contents() == before
         assert moved.test_client().get("/").status_code == 200
+        found = moved.test_client().get("/?q=ENAMEL").get_data(as_text=True)  # the search index came along
+        assert re.search(r'href="/products/\d+-enamel-mug"', found)
     finally:
         with moved.app_context():
             db.engine.dispose()  # close the pool's connections before the database goes

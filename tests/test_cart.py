@@ -19,7 +19,7 @@ def cart_quantities(browser: Browser) -> dict[int, int]:
 def test_guest_adds_to_cart_and_sees_count_and_total(browser, products):
     response = browser.add(products["TEA"], 2)
     assert response.status_code == 303
-    assert response.headers["Location"] == f"/products/{products['TEA']}"
+    assert response.headers["Location"] == f"/products/{products['TEA']}-assam-tea"
     browser.add(products["MUG"], 1)
     page = browser.get("/cart").get_data(as_text=True)
     assert cart_quantities(browser) == {products["TEA"]: 2, products["MUG"]: 1}

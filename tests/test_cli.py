@@ -1,7 +1,7 @@
 import sqlalchemy as sa
 
 from shop.extensions import db
-from shop.models import Category, Product, User
+from shop.models import Category, Product, ProductImage, User
 
 GOOD_CSV = """sku,name,description,price,stock,category
 TEA-1,Assam Tea,"Malty, brisk",12.50,40,Tea
@@ -63,9 +63,15 @@ def test_a_file_without_the_columns_is_refused(app, tmp_path):
 
 def test_seed_demo_loads_once(app):
     result = run(app, "shop", "seed-demo")
-    assert "loaded the demo catalogue" in result.output
+    assert "loaded the demo catalogue: 24 products, 24 photos" in result.output
     loaded = len(products_by_sku(app))
     assert loaded >= 20
+    with app.app_context():  # every demo product has its picture, re-encoded like an upload
+        photos = db.session.execute(sa.select(ProductImage.key, ProductImage.alt_text)).all()
+        assert len(photos) == loaded
+        assert {alt for _, alt in photos} == set(db.session.execute(sa.select(Product.name)).scalars())
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert page.count("<picture>") == min(loaded, 12)
     result = run(app, "shop", "seed-demo")
     assert "not loaded" in result.output
     assert len(products_by_sku(app)) == loaded

@@ -29,7 +29,7 @@ def test_400_for_a_missing_csrf_token(browser, products):
 
 
 def test_413_for_an_oversized_body(browser):
-    response = browser.client.post("/auth/login", data={"email": "a" * (3 * 1024 * 1024)})
+    response = browser.client.post("/auth/login", data={"email": "a" * (12 * 1024 * 1024)})  # MAX_CONTENT_LENGTH: 11 MB
     assert response.status_code == 413
 
 

@@ -369,6 +369,7 @@ def build_shop(make_app, products: dict[str, int], **settings: Any) -> Shop:
     }
     path_values = {
         "product_id": [str(i) for i in products.values()],
+        "slug": ["assam-tea"],
         "order_id": [str(order_id)],
         "email_id": [str(i) for i in email_ids],
         "voucher_id": [str(voucher_id)],

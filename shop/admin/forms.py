@@ -50,7 +50,7 @@ class ProductForm(FlaskForm):
         validators=[Optional(), NumberRange(0, MAX_STOCK, f"Enter a whole number from 0 to {MAX_STOCK}.")],
     )
     category = StringField("Category", filters=[_stripped], validators=[Optional(), Length(max=CATEGORY_MAX_LENGTH)])
-    image = FileField("Image (PNG, JPEG, GIF or WebP, up to 2 MB)")
+    image = FileField("Add a photo (PNG, JPEG, GIF or WebP, up to 10 MB)")
     version = HiddenField()  # the product's version_id when the form was filled
     shown = HiddenField()  # JSON: the values the form showed then (shown_values)
 
@@ -143,7 +143,7 @@ def shown_values(product: Product) -> dict[str, str]:
     """What the edit page shows of `product`, as text: its fields, on sale or not, its image."""
     values = {k: "" if v is None else str(v) for k, v in product_form_data(product).items()}
     values["active"] = "yes" if product.active else "no"
-    values["image"] = product.image or ""
+    values["image"] = " ".join(image.key for image in product.images) if product.id else ""
     return values
 
 

@@ -69,8 +69,10 @@ def _edit_product(product: Product | None) -> BaseResponse | tuple[str, int]:
         if form.image.data:
             changes.append("Choose the image again.")
         return _product_page(form, error.current, 409, changes)
-    flash(f"{'Created' if product is None else 'Saved'} {saved.name}.", "success")
-    return redirect(url_for("admin.product_edit", product_id=saved.id), 303)
+    if saved.notes:
+        flash(" ".join(saved.notes), "info")
+    flash(f"{'Created' if product is None else 'Saved'} {saved.product.name}.", "success")
+    return redirect(url_for("admin.product_edit", product_id=saved.product.id), 303)
 
 
 def _product_page(

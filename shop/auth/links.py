@@ -21,7 +21,13 @@ CONFIRM_LINK_DAYS = 7
 
 # The pages whose link in an email acts for whoever holds it: the admin's email preview
 # shows these links without their token (the email itself is sent unchanged).
-LIVE_LINK_ENDPOINTS = ("auth.reset_password", "auth.claim_orders", "auth.confirm_email")
+LIVE_LINK_ENDPOINTS = (
+    "auth.reset_password",
+    "auth.claim_orders",
+    "auth.confirm_email",
+    "account.confirm_email_change",
+    "account.confirm_deletion",
+)
 HIDDEN = "[link hidden]"
 
 

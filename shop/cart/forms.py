@@ -1,18 +1,12 @@
+"""The cart page's forms. The product page's "Add to cart" form is shared with the catalogue:
+shop/forms.py."""
+
 from flask_wtf import FlaskForm
 from wtforms.validators import InputRequired, NumberRange
 
-from shop.cart.service import MAX_QUANTITY
-from shop.forms import QuantityField
+from shop.forms import MAX_QUANTITY, AddToCartForm, QuantityField
 
-QUANTITY_MESSAGE = f"Enter a whole number from 1 to {MAX_QUANTITY}."
-
-
-class AddToCartForm(FlaskForm):
-    quantity = QuantityField(
-        "Quantity",
-        default=1,
-        validators=[InputRequired(QUANTITY_MESSAGE), NumberRange(1, MAX_QUANTITY, QUANTITY_MESSAGE)],
-    )
+__all__ = ["AddToCartForm", "RemoveFromCartForm", "UpdateCartForm"]
 
 
 class UpdateCartForm(FlaskForm):

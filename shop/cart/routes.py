@@ -6,6 +6,8 @@ from werkzeug.wrappers import Response
 from shop.cart import bp
 from shop.cart.forms import AddToCartForm, RemoveFromCartForm, UpdateCartForm
 from shop.cart.service import Cart, CartError, TooManyOfOne, describe_removed, lines_total_cents
+from shop.catalog.pages import render_product
+from shop.catalog.seo import product_url
 from shop.extensions import db, get_settings
 from shop.models import Product
 from shop.pricing import compute_totals
@@ -39,20 +41,20 @@ def show() -> tuple[str, int]:
 
 
 @bp.post("/add/<id:product_id>")
-def add(product_id: int) -> Response | tuple[str, int]:
+def add(product_id: int) -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     product = db.get_or_404(Product, product_id)
     if not product.active:
         return render_template("errors/error.html", code=404, message="This product is not sold any more."), 404
     form = AddToCartForm()
     if not form.validate_on_submit():
-        return render_template("catalog/product.html", product=product, form=form), 422
+        return render_product(product, form, 422)
     try:
         quantity = Cart(session).add(product, form.quantity.data)
     except CartError as error:
         form.quantity.errors = [str(error)]
-        return render_template("catalog/product.html", product=product, form=form), _status(error)
+        return render_product(product, form, _status(error))
     flash(f"Added {form.quantity.data} × {product.name} to your cart (now {quantity}).", "success")
-    return redirect(url_for("catalog.product", product_id=product.id), 303)
+    return redirect(product_url(product), 303)
 
 
 @bp.post("/update/<id:product_id>")

@@ -13,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from shop.extensions import db
+from shop.forms import MAX_QUANTITY
 from shop.models import Product
 
-MAX_QUANTITY = 99
 MAX_LINES = 50  # keeps the session cookie well under the browsers' 4 KB
 
 

@@ -20,12 +20,13 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import FileStorage
 
-from shop.catalog.images import delete_product_image, store_product_image
+from shop.catalog.images import ProcessedImage, read_upload, store_product_image
+from shop.catalog.photos import forget_upload
 from shop.catalog.rules import sku_problem
 from shop.catalog.search import search_products
 from shop.database import transaction
 from shop.extensions import db
-from shop.models import Category, Product
+from shop.models import Category, Product, ProductImage
 
 
 class ProductNotFound(Exception):
@@ -90,34 +91,40 @@ def products_for_admin(query: str = "", show: str = "all", low_stock_threshold: 
     return statement
 
 
+@dataclass(frozen=True)
+class SavedProduct:
+    product: Product
+    notes: tuple[str, ...]  # what the photo pipeline did that the admin should know (a GIF's first frame)
+
+
 def save_product(
     product_id: int | None, values: ProductValues, seen_version: int | None, image: FileStorage | None = None
-) -> Product:
-    """Create a product (`product_id` None) or update one, in one transaction, with a new
-    `image` (an upload) if given; the product.
+) -> SavedProduct:
+    """Create a product (`product_id` None) or update one, in one transaction; an `image`
+    (an upload) is added as its last photo, its alt text the name.
 
-    The image is checked and stored first (images.py), deleted again if the product is not
-    saved, and the image it replaces is deleted once the new one is committed. A new or
-    changed SKU must follow the rule (rules.py). `seen_version` is the `version_id` the form
-    was filled from; if the product has another one now, ProductChanged is raised and
-    nothing is written (also when the change lands between this check and the UPDATE: the
-    ORM's `WHERE version_id = ...` matches no row and SQLAlchemy raises StaleDataError,
-    mapped here). Raises ImageRefused, ProductNotFound, SkuRefused, SkuTaken, ProductChanged.
+    The image is decoded, re-encoded and stored first (images.py), and its files deleted
+    again if the product is not saved. A new or changed SKU must follow the rule (rules.py).
+    `seen_version` is the `version_id` the form was filled from; if the product has another
+    one now, ProductChanged is raised and nothing is written (also when the change lands
+    between this check and the UPDATE: the ORM's `WHERE version_id = ...` matches no row and
+    SQLAlchemy raises StaleDataError, mapped here). Raises ImageRefused, ProductNotFound,
+    SkuRefused, SkuTaken, ProductChanged.
     """
-    stored = store_product_image(image) if image else None
+    stored = store_product_image(read_upload(image.stream)) if image else None
     try:
-        product, replaced = _save(product_id, values, seen_version, stored)
+        product = _save(product_id, values, seen_version, stored)
     except BaseException:
-        delete_product_image(stored)
+        if stored is not None:
+            forget_upload(stored)
         raise
-    delete_product_image(replaced)
-    return product
+    return SavedProduct(product, stored.notes if stored is not None else ())
 
 
 def _save(
-    product_id: int | None, values: ProductValues, seen_version: int | None, image: str | None
-) -> tuple[Product, str | None]:
-    """save_product's transaction; the product and the file name of the image it replaced."""
+    product_id: int | None, values: ProductValues, seen_version: int | None, image: ProcessedImage | None
+) -> Product:
+    """save_product's transaction."""
     try:
         with transaction():
             if product_id is None:
@@ -139,19 +146,28 @@ def _save(
             if product is None:
                 product = Product(active=True)
                 db.session.add(product)
-            replaced = product.image if image else None
             product.sku, product.name, product.description = values.sku, values.name, values.description
             product.price_cents, product.stock = values.price_cents, values.stock
             product.low_stock_threshold, product.category = values.low_stock_threshold, category
             if image:
-                product.image = image
+                position = max((i.position for i in product.images), default=-1) + 1
+                product.images.append(
+                    ProductImage(
+                        position=position,
+                        alt_text=values.name[:250],
+                        key=image.key,
+                        width=image.width,
+                        height=image.height,
+                        fallback=image.fallback,
+                    )
+                )
     except StaleDataError:
         raise ProductChanged(_reloaded(product_id)) from None
     except IntegrityError as error:
         if "sku" not in str(error.orig).lower():  # uq_product_sku / product.sku, on either database
             raise
         raise SkuTaken(values.sku) from None  # taken by a product created at the same moment
-    return product, replaced
+    return product
 
 
 def _reloaded(product_id: int | None) -> Product:

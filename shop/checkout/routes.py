@@ -12,7 +12,7 @@ from shop.cart.service import Cart, CartLine, describe_removed, describe_shortfa
 from shop.checkout import bp
 from shop.checkout.errors import CheckoutError, FormAlreadyUsed, MethodNotOffered
 from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
-from shop.checkout.service import Customer, last_shipping_address, new_checkout_token, place_order
+from shop.checkout.service import Customer, checkout_address, new_checkout_token, place_order
 from shop.checkout.shown import PriceChanged, Shown
 from shop.extensions import get_settings, limiter, login_manager
 from shop.models import Voucher
@@ -113,9 +113,10 @@ def show() -> Response | tuple[str, int]:
         flash("Your cart is empty: add something before checking out.", "info")
         return redirect(url_for("cart.show"))
     form = _new_form()
-    last = last_shipping_address(current_user) if current_user.is_authenticated else None
-    if last is not None:  # most people ship to the same place again
-        form = _new_form(**vars(last))
+    # The address book's default, else the last order's: most people ship to the same place.
+    saved = checkout_address(current_user) if current_user.is_authenticated else None
+    if saved is not None:
+        form = _new_form(**vars(saved))
     return render_checkout(form)
 
 

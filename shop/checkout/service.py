@@ -32,13 +32,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from shop.addresses import ShippingAddress
 from shop.checkout.emails import LowStock, enqueue_order_emails
 from shop.checkout.errors import EmptyCart, FormAlreadyUsed, MethodNotOffered, OrderTooLarge, OutOfStock, Shortage
 from shop.checkout.shown import Shown
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
-from shop.models import Order, OrderLine, Product, User, utcnow
+from shop.models import Address, Order, OrderLine, Product, User, utcnow
 from shop.payment import PaymentMethod, payment_method
 from shop.pricing import Totals, quote
 from shop.shipping import ShippingOption, shipping_option
@@ -53,15 +54,6 @@ ORDER_NUMBER_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 # Order amounts are 32-bit integers of cents in the database (PostgreSQL's integer):
 # an order above this is refused rather than overflowing.
 MAX_ORDER_CENTS = 2_000_000_000
-
-
-@dataclass(frozen=True)
-class ShippingAddress:
-    full_name: str
-    address: str
-    city: str
-    postal_code: str
-    country: str
 
 
 @dataclass(frozen=True)
@@ -112,8 +104,14 @@ def find_order_by_token(customer: Customer, checkout_token: str) -> Order | None
     return order if customer.user_id is not None or order.email == customer.email else None
 
 
-def last_shipping_address(user: User) -> ShippingAddress | None:
-    """Where `user`'s latest delivered-to-an-address order went; None if none did."""
+def checkout_address(user: User) -> ShippingAddress | None:
+    """What checkout fills in for `user`: the address book's default, else where the latest
+    order delivered to an address went (most people ship to the same place); None if neither."""
+    default = db.session.execute(
+        sa.select(Address).where(Address.user_id == user.id, Address.is_default.is_(True))
+    ).scalar_one_or_none()
+    if default is not None:
+        return ShippingAddress(default.full_name, default.address, default.city, default.postal_code, default.country)
     order = db.session.execute(
         sa.select(Order).where(Order.user_id == user.id, Order.address != "").order_by(Order.id.desc()).limit(1)
     ).scalar_one_or_none()

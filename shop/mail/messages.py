@@ -21,4 +21,3 @@ def enqueue_email(kind: str, key: str, recipient: str, subject: str, **context: 
         text_body=render_template(f"email/{kind}.txt", **context),
         html_body=render_template(f"email/{kind}.html", **context),
     )
-

@@ -4,14 +4,15 @@ Money is stored as whole cents (int). Times are naive UTC, set by `utcnow` when 
 written (never a value computed once at import).
 """
 
-from shop.models.accounts import User
+from shop.models.accounts import Address, User
 from shop.models.base import utcnow
-from shop.models.catalog import Category, Product
+from shop.models.catalog import Category, Product, ProductImage
 from shop.models.orders import Order, OrderLine, OrderStatus, OrderStatusChange
 from shop.models.outbox import EmailStatus, MailServerState, OutboxEmail
 from shop.models.vouchers import Voucher
 
 __all__ = [
+    "Address",
     "Category",
     "EmailStatus",
     "MailServerState",
@@ -21,6 +22,7 @@ __all__ = [
     "OrderStatusChange",
     "OutboxEmail",
     "Product",
+    "ProductImage",
     "User",
     "Voucher",
     "utcnow",

@@ -36,21 +36,40 @@ class Product(db.Model):
     stock: Mapped[int] = mapped_column(default=0)
     category_id: Mapped[int | None] = mapped_column(sa.ForeignKey("category.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
-    image: Mapped[str | None] = mapped_column(sa.String(255))
     # The owner is emailed when a sale takes stock from above this to at or below it;
     # None: SHOP_LOW_STOCK_THRESHOLD.
     low_stock_threshold: Mapped[int | None]
     # Counts every change (SQLAlchemy's optimistic versioning): a form saved over a
     # version that changed meanwhile is refused instead of undoing the other change.
     version_id: Mapped[int] = mapped_column(default=1)
-    # name, sku, description and category, case-folded and normalised, for search.
-    search_text: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     category: Mapped[Category | None] = relationship(back_populates="products")
+    images: Mapped[list[ProductImage]] = relationship(
+        back_populates="product", order_by="[ProductImage.position, ProductImage.id]", cascade="all, delete-orphan"
+    )
 
     __mapper_args__ = {"version_id_col": version_id}  # noqa: RUF012
 
     def __repr__(self) -> str:
         return f"<Product {self.id} {self.sku}>"
+
+
+class ProductImage(db.Model):
+    """A photo of a product, in the order shown (position), with its alt text. Its files
+    (sizes and formats) are named by `key`: shop/catalog/images.py."""
+
+    __tablename__ = "product_image"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    alt_text: Mapped[str] = mapped_column(sa.String(250), default="")
+    key: Mapped[str] = mapped_column(sa.String(32), index=True)
+    width: Mapped[int]  # of the largest file
+    height: Mapped[int]
+    fallback: Mapped[str] = mapped_column(sa.String(4), default="jpg")  # "jpg" or "png" (transparency)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="images")

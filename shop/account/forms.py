@@ -1,0 +1,77 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+
+from shop.addresses import ShippingAddress
+from shop.auth.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, email_field
+
+
+def _current_password() -> PasswordField:
+    return PasswordField("Your current password", validators=[DataRequired("Enter your current password.")])
+
+
+def _stripped(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+class EmailChangeForm(FlaskForm):
+    new_email = email_field()
+    current_password = _current_password()
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = _current_password()
+    new_password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Choose a new password."),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=MAX_PASSWORD_LENGTH,
+                message=f"Use {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.",
+            ),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired("Repeat the new password."), EqualTo("new_password", "The two passwords differ.")],
+    )
+
+
+class DeleteAccountForm(FlaskForm):
+    current_password = _current_password()
+
+
+class ConfirmForm(FlaskForm):
+    """Only the CSRF token: the emailed links act on a POST (a mail scanner's GET does nothing)."""
+
+
+def _required(label: str, max_length: int) -> list:
+    return [DataRequired(f"Enter the {label}."), Length(max=max_length, message=f"At most {max_length} characters.")]
+
+
+class AddressForm(FlaskForm):
+    """The fields and rules of checkout's address (shop/checkout/forms.py)."""
+
+    full_name = StringField("Full name", filters=[_stripped], validators=_required("full name", 120))
+    address = StringField("Street address", filters=[_stripped], validators=_required("street address", 200))
+    city = StringField("Town or city", filters=[_stripped], validators=_required("town or city", 100))
+    postal_code = StringField(
+        "Postal code",
+        filters=[_stripped],
+        validators=[
+            *_required("postal code", 20),
+            Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message="Use letters, digits, spaces and dashes."),
+        ],
+    )
+    country = StringField("Country", filters=[_stripped], validators=_required("country", 80))
+    is_default = BooleanField("Fill in this address at checkout (the default)")
+
+    def values(self) -> ShippingAddress:
+        return ShippingAddress(
+            full_name=self.full_name.data,
+            address=self.address.data,
+            city=self.city.data,
+            postal_code=self.postal_code.data,
+            country=self.country.data,
+        )

@@ -1,0 +1,16 @@
+"""A postal address as a shopper gives it: at checkout, and in the account's address book."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ShippingAddress:
+    """Where an order goes (all empty but the name for a pickup: the name says who collects)."""
+
+    full_name: str
+    address: str
+    city: str
+    postal_code: str
+    country: str
