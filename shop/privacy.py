@@ -80,7 +80,7 @@ def erase_customer(email: str) -> Erasure:
             emails_blanked += db.session.execute(
                 sa.update(OutboxEmail)
                 .where(OutboxEmail.key.like(f"%:{order_id}"))
-                .values(text_body=ERASED, html_body="")
+                .values(text_body=ERASED, html_body="", raw_message=None)
             ).rowcount
         if order_ids:
             db.session.execute(

@@ -18,7 +18,7 @@ from shop.auth.service import EmailTaken, WrongPassword, find_user
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
-from shop.mail.messages import queue_email
+from shop.mail.messages import enqueue_email
 from shop.models import Address, User, utcnow
 from shop.privacy import Erasure, erase_customer
 from shop.urls import absolute_url_for
@@ -52,7 +52,7 @@ def request_email_change(user: User, current_password: str, new_email: str) -> N
     shop = get_settings().shop_name
     with transaction():
         if find_user(new_email) is not None:
-            email_id = queue_email(
+            email_id = enqueue_email(
                 "email_change_taken",
                 key=f"email_change_taken:user-{user.id}:{uuid.uuid4().hex}",
                 recipient=new_email,
@@ -61,7 +61,7 @@ def request_email_change(user: User, current_password: str, new_email: str) -> N
             )
         else:
             token = sign_link("change-email", [user.id, user.email, new_email, fingerprint(user.session_token)])
-            email_id = queue_email(
+            email_id = enqueue_email(
                 "email_change",
                 key=f"email_change:user-{user.id}:{uuid.uuid4().hex}",
                 recipient=new_email,
@@ -95,7 +95,7 @@ def complete_email_change(token: str) -> User:
             user.email_confirmed_at = utcnow()
             user.replace_session_token()
             db.session.flush()
-            email_id = queue_email(
+            email_id = enqueue_email(
                 "email_changed",
                 key=f"email_changed:user-{user.id}:{uuid.uuid4().hex}",
                 recipient=old_email,
@@ -188,7 +188,7 @@ def request_account_deletion(user: User, current_password: str) -> None:
         raise OwnerAccount()
     token = sign_link("delete-account", [user.id, user.email, fingerprint(user.session_token)])
     with transaction():
-        email_id = queue_email(
+        email_id = enqueue_email(
             "delete_account",
             key=f"delete_account:user-{user.id}:{uuid.uuid4().hex}",
             recipient=user.email,

@@ -90,7 +90,8 @@ class CheckoutForm(FlaskForm):
 
     def shown_summary(self) -> Shown | None:
         """What the page showed, or None when the form did not say (an older page)."""
-        return Shown.parse(self.shown.data) if self.shown.data else None
+        # Optional() stops the checks for a value of only spaces: that is no summary either.
+        return Shown.parse(self.shown.data) if (self.shown.data or "").strip() else None
 
     def choices(self, voucher_code: str = "") -> Choices:
         return Choices(self.shipping_method.data, self.payment_method.data, voucher_code)
