@@ -7,7 +7,10 @@ DEV_SMTP_PORT ?= 8025
 
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint format bench clean
+.PHONY: run test test-pg lint format bench clean translations translations-extract translations-init translations-update
+
+PO_FILES := $(wildcard shop/translations/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +26,7 @@ $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
 
 ## run: the demo shop on http://127.0.0.1:5000, with a development mail server that
 ## keeps every email in instance/mail/ (and logs its subject)
-run: $(VENV)/.run-deps
+run: $(VENV)/.run-deps translations
 	$(FLASK) db upgrade
 	$(FLASK) shop seed-demo
 	@echo "Shop: http://127.0.0.1:5000   Emails: instance/mail/*.eml (development SMTP on :$(DEV_SMTP_PORT))"
@@ -37,13 +40,32 @@ tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json
 	else echo "npm not found: browser tests will be skipped (they need axe-core)"; fi
 
 ## test: lint, then the whole test suite (browser tests run when Chromium is installed)
-test: $(VENV)/.dev-deps tests/browser/node_modules/.package-lock.json
+test: $(VENV)/.dev-deps tests/browser/node_modules/.package-lock.json translations
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 ## test-pg: the whole test suite again, each test on its own PostgreSQL database
-test-pg: $(VENV)/.dev-deps tests/browser/node_modules/.package-lock.json
+test-pg: $(VENV)/.dev-deps tests/browser/node_modules/.package-lock.json translations
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest
+
+## translations: compile every shop/translations/*/LC_MESSAGES/messages.po into its .mo
+translations: $(MO_FILES)
+
+shop/translations/%/LC_MESSAGES/messages.mo: shop/translations/%/LC_MESSAGES/messages.po | $(VENV)/.run-deps
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+## translations-extract: every translatable string of the code and templates into messages.pot
+translations-extract: $(VENV)/.run-deps
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--project=Swiftcart -o shop/translations/messages.pot .
+
+## translations-init LANG=xx: start a new language from messages.pot
+translations-init: translations-extract
+	$(BIN)/pybabel init -i shop/translations/messages.pot -d shop/translations -l $(LANG)
+
+## translations-update: merge messages.pot's new strings into every language
+translations-update: translations-extract
+	$(BIN)/pybabel update -i shop/translations/messages.pot -d shop/translations --no-fuzzy-matching
 
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .

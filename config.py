@@ -204,6 +204,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, methods: MethodRe
         "MAIL_SUPPRESS_SEND": False,
         "SHOP_NAME": get("SHOP_NAME", "Swiftcart"),
         "SHOP_CURRENCY": get("SHOP_CURRENCY", "EUR").strip().upper(),
+        "SHOP_LOCALE": _locale(get("SHOP_LOCALE", "en")),
         "SHOP_BASE_URL": get("SHOP_BASE_URL").rstrip("/"),
         "SHOP_OWNER_EMAIL": get("SHOP_OWNER_EMAIL").strip(),
         # Selling: see "Selling" in README.md.
@@ -310,6 +311,7 @@ class Settings:
     instance_path: str | None  # None: ./instance
     shop_name: str
     currency: str  # ISO 4217 code, upper case
+    locale: str  # the shop's language and number formats, a CLDR locale id: en, de, de_CH
     base_url: str  # "" or https://... without a trailing slash
     owner_email: str  # "" : the owner is not emailed
     log_level: str
@@ -393,6 +395,17 @@ def estimated_key_bits(key: str) -> float:
 def _shannon_bits(symbols: Sequence[object]) -> float:
     counts = Counter(symbols)
     return sum(n * math.log2(len(symbols) / n) for n in counts.values())
+
+
+def _locale(value: str) -> str:
+    """SHOP_LOCALE as Babel's canonical id ('de-at' -> 'de_AT'). Raises ConfigError, naming
+    the variable, for a locale CLDR does not know."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(value.strip().replace("-", "_")))
+    except (UnknownLocaleError, ValueError):
+        raise ConfigError(f"SHOP_LOCALE={value!r} is not a locale Babel knows (examples: en, de, fr_CH)") from None
 
 
 def _health_token(token: str) -> str:

@@ -17,7 +17,7 @@ from flask import Flask, has_request_context, session
 from werkzeug.local import LocalProxy
 
 from config import ConfigError, Settings, check_production, settings_from_env
-from shop.extensions import SETTINGS, csrf, db, get_settings, limiter, login_manager, migrate
+from shop.extensions import SETTINGS, babel, csrf, db, get_settings, limiter, login_manager, migrate
 from shop.extensions import mail as mail_extension  # not "mail": that name is the shop.mail package
 from shop.files import keep_from_others, private_folder
 from shop.models import User
@@ -48,6 +48,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     mail_extension.init_app(app)
+    # One language per shop (SHOP_LOCALE), for pages and for the emails that threads and
+    # commands render outside any request alike.
+    babel.init_app(app, default_locale=settings.locale, locale_selector=lambda: get_settings(app).locale)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

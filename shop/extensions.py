@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -37,6 +38,8 @@ class Base(DeclarativeBase):
 # just wrote (the order, the current user) without a second round trip to the database.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
+# Translations (shop/translations/<locale>/LC_MESSAGES/messages.po) and Babel's formats.
+babel = Babel()
 mail = Mail()
 csrf = CSRFProtect()
 login_manager = LoginManager()

@@ -251,3 +251,22 @@ def test_mail_settings_beyond_ascii_and_the_health_token():
     ok = settings_from_env({"MAIL_DEFAULT_SENDER": "Jörg <jörg@bücher.example>", "MAIL_SMTPUTF8": "true"})
     assert ok["MAIL_SMTPUTF8"] is True
     assert settings_from_env({"MAIL_DEFAULT_SENDER": "Bücher, «Grün» <shop@bücher.example>"})  # a domain is fine
+
+
+def test_shop_locale_is_read_as_babels_id_and_an_unknown_one_is_refused():
+    assert settings_from_env({})["SHOP_LOCALE"] == "en"
+    assert settings_from_env({"SHOP_LOCALE": "de-at"})["SHOP_LOCALE"] == "de_AT"
+    with pytest.raises(ConfigError, match="SHOP_LOCALE"):
+        settings_from_env({"SHOP_LOCALE": "xx_nowhere"})
+
+
+def test_the_shop_locale_is_the_locale_of_pages_and_of_work_outside_requests(make_app):
+    from flask import render_template_string
+    from flask_babel import get_locale
+
+    app = make_app(SHOP_LOCALE="de")
+    with app.app_context():  # as the mail threads and commands render emails
+        assert str(get_locale()) == "de"
+        assert render_template_string("{{ _('Cart') }}") == "Cart"  # no German catalogue yet
+    with app.test_request_context("/"):
+        assert str(get_locale()) == "de"
