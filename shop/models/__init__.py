@@ -9,6 +9,7 @@ from shop.models.base import utcnow
 from shop.models.catalog import Category, Product, ProductImage
 from shop.models.orders import Order, OrderLine, OrderStatus, OrderStatusChange
 from shop.models.outbox import EmailStatus, MailServerState, OutboxEmail
+from shop.models.refunds import Refund
 from shop.models.vouchers import Voucher
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "OutboxEmail",
     "Product",
     "ProductImage",
+    "Refund",
     "User",
     "Voucher",
     "utcnow",

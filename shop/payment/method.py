@@ -11,7 +11,8 @@ method cannot work without (`needs_settings`) and why it may not fit (`fit_rule`
 
 A card provider is one more subclass: `initial_status` awaiting payment, `page_after_order`
 the provider's hosted payment page, a webhook view of its own that marks the order paid
-(shop.orders.service.change_order_status), and the refund in `on_cancel`.
+(shop.orders.service.change_order_status), and `refund` giving money back through the
+provider (offline methods are refunded by the owner by hand: `refund` returns "").
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from config import Settings
 from shop.models import Order, OrderStatus
 from shop.money import format_money
 from shop.shipping import ShippingOption
+
+
+class RefundFailed(Exception):
+    """The provider refused the refund or could not be reached: nothing was refunded, the
+    order stays as it was. str(error) is a message for the owner."""
 
 
 class PaymentMethod:
@@ -60,6 +66,14 @@ class PaymentMethod:
     def page_after_order(self, order: Order) -> str | None:
         """Where to send the shopper once the order is placed; None: the order's page."""
         return None
+
+    def refund(self, order: Order, amount_cents: int, idempotency_key: str, settings: Settings) -> str:
+        """Give `amount_cents` (minor units, > 0) of `order`'s payment back. Returns the
+        provider's id of the refund, or "" when the owner pays it back by hand (this
+        default, for the offline methods). A provider's method sends `idempotency_key`
+        with its request, so a retry never refunds twice. Raises RefundFailed: nothing
+        was refunded."""
+        return ""
 
     def on_cancel(self, order: Order) -> None:
         """Told after a cancellation of `order` was committed: a card payment refunds here.
