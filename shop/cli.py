@@ -25,6 +25,7 @@ from shop.mail import outbox
 from shop.mail.breaker import describe, server_unreachable
 from shop.mail.dispatcher import MailPool, get_dispatcher
 from shop.models import EmailStatus, OutboxEmail, utcnow
+from shop.orders.refunds import complete_pending_refunds
 from shop.orders.service import cancel_unpaid_orders
 
 shop_cli = AppGroup("shop", help="Catalogue and accounts.")
@@ -97,6 +98,19 @@ def cancel_unpaid_command(days: int | None) -> None:
     click.echo(f"{len(cancelled)} unpaid order(s) older than {days} days cancelled")
     if cancelled and get_dispatcher().mode == "thread":
         get_dispatcher().drain()  # send the cancellation emails before the command exits
+
+
+@shop_cli.command("complete-refunds")
+def complete_refunds_command() -> None:
+    """Finish refunds a process left pending when it died between asking the payment
+    provider and recording the answer (same idempotency key: never refunds twice). Made
+    for the daily cron job beside cancel-unpaid."""
+    done = complete_pending_refunds()
+    for refund in done:
+        click.echo(f"refund {refund.id} of order {refund.order.number} completed")
+    click.echo(f"{len(done)} pending refund(s) completed")
+    if done and get_dispatcher().mode == "thread":
+        get_dispatcher().drain()
 
 
 @shop_cli.command("backup")

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from shop.extensions import db
 from shop.mail.mime import Mailbox, ShopMessage
 from shop.models import EmailStatus, Order, OutboxEmail, Product
+from shop.orders.refunds import refund_payment
 from tests.conftest import ADDRESS, PASSWORD, Browser, count, signed_in_admin, signed_in_browser, wait_until
 from tests.smtp_sink import ReceivedMail
 
@@ -104,6 +105,8 @@ def test_every_kind_of_email_is_clean_with_a_long_non_ascii_shop_and_product_nam
         admin.submit(first, f"{first}/status", {"to_status": "shipped", "note": "Tracking: ÖPost 1"}).status_code == 303
     )
     assert admin.submit(second, f"{second}/status", {"to_status": "cancelled"}).status_code == 303
+    with app.app_context():  # part of the first is refunded (refund_issued)
+        refund_payment(orders[0], 100, reason="Ein Päckchen kam beschädigt an.")
     # The guest registers (claim_orders, confirm_email), someone tries the address again
     # (account_exists), and the guest forgets the password (password_reset).
     customer = signed_in_browser(app, guest_email)

@@ -21,6 +21,7 @@ def upgrade():
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("order_id", sa.Integer(), nullable=False),
         sa.Column("amount_cents", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=False),
         sa.Column("reference", sa.String(length=100), nullable=False),
         sa.Column("idempotency_key", sa.String(length=100), nullable=False),

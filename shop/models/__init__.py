@@ -9,7 +9,7 @@ from shop.models.base import utcnow
 from shop.models.catalog import Category, Product, ProductImage
 from shop.models.orders import Order, OrderLine, OrderStatus, OrderStatusChange
 from shop.models.outbox import EmailStatus, MailServerState, OutboxEmail
-from shop.models.refunds import Refund
+from shop.models.refunds import Refund, RefundStatus
 from shop.models.vouchers import Voucher
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Product",
     "ProductImage",
     "Refund",
+    "RefundStatus",
     "User",
     "Voucher",
     "utcnow",
