@@ -24,9 +24,10 @@ from shop.forms import MIN_PASSWORD_LENGTH
 from shop.mail import outbox
 from shop.mail.breaker import describe, server_unreachable
 from shop.mail.dispatcher import MailPool, get_dispatcher
-from shop.models import EmailStatus, OutboxEmail, utcnow
+from shop.models import EmailStatus, OutboxEmail, Role, utcnow
 from shop.orders.refunds import complete_pending_refunds
 from shop.orders.service import cancel_unpaid_orders
+from shop.staff import RoleRefused, set_role
 
 shop_cli = AppGroup("shop", help="Catalogue and accounts.")
 outbox_cli = AppGroup("outbox", help="The email outbox: inspect, retry, send.")
@@ -43,7 +44,7 @@ def import_products_command(csv_file: Path) -> None:
     try:
         # newline="": line breaks inside a quoted cell stay as they are (the csv module's rule)
         with csv_file.open(encoding="utf-8-sig", newline="") as lines:
-            result = import_products(lines)
+            result = import_products(lines, by=None)
     except ImportFailed as failure:
         for error in failure.errors:
             click.echo(f"{csv_file}: {error}", err=True)
@@ -61,7 +62,7 @@ def seed_demo_command() -> None:
         return
     demo = resources.files("shop.catalog").joinpath("demo_products.csv")
     with demo.open("r", encoding="utf-8", newline="") as lines:
-        result = import_products(lines)
+        result = import_products(lines, by=None)
     photos = add_demo_photos()
     click.echo(f"loaded the demo catalogue: {result.created} products, {photos} photos")
 
@@ -79,10 +80,33 @@ def create_admin_command(email: str, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
     try:
-        user = register_user(email, password, is_admin=True)
+        user = register_user(email, password, role=Role.OWNER)
     except EmailTaken:
         raise click.ClickException(f"{email} was registered meanwhile; run the command again") from None
     click.echo(f"created admin {user.email}")
+
+
+@shop_cli.command("create-staff")
+@click.argument("email")
+@click.password_option("--password", prompt="Password for the staff member", help="prompted for when not given")
+def create_staff_command(email: str, password: str) -> None:
+    """Create a staff account (orders and their emails; no revenue, prices, vouchers or
+    customers' data), or make an existing customer account a staff member."""
+    user = find_user(email)
+    if user is not None:
+        try:
+            set_role(user.email, Role.STAFF, by=None)
+        except RoleRefused as refused:
+            raise click.ClickException(str(refused)) from None
+        click.echo(f"{user.email} is now a staff member")
+        return
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    try:
+        user = register_user(email, password, role=Role.STAFF)
+    except EmailTaken:
+        raise click.ClickException(f"{email} was registered meanwhile; run the command again") from None
+    click.echo(f"created staff member {user.email}")
 
 
 @shop_cli.command("cancel-unpaid")

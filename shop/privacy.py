@@ -9,17 +9,24 @@ those orders ("new order", which quote the address) are blanked.
 Kept: the orders themselves, their lines, amounts, tax, status history and numbers, so
 revenue and tax figures do not change (invoices and tax reports are kept for the books).
 
-Called by the shopper's own account deletion (shop/account) and meant for the owner's
-admin. Sign-in counters (shop/auth/throttle.py) name no address, only a digest, and expire.
+Called by the shopper's own account deletion (shop/account) and by the owner's admin
+(/admin/customers), which also exports what the shop holds about an address
+(shop/customer_data.py).
+Each erasure is recorded in the audit trail, naming the orders (by number) and what was
+erased, never the address. The owner's and staff accounts are not erased (StaffAccount):
+the owner takes a staff member's role away first (/admin/staff).
+Sign-in counters (shop/auth/throttle.py) name no address, only a digest, and expire.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from shop.audit import Actor, record_change
 from shop.database import transaction
 from shop.extensions import db
 from shop.models import Address, Order, OrderStatusChange, OutboxEmail, User
@@ -43,37 +50,74 @@ class Erasure:
     emails_blanked: int
 
 
+class StaffAccount(Exception):
+    """The address is the owner's or a staff member's account: not erased."""
+
+
 def _like_escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def erase_customer(email: str) -> Erasure:
+@dataclass(frozen=True)
+class HeldRecords:
+    """Where the shop holds a person's data: their account (or None), and conditions on
+    Order and OutboxEmail that match their orders and the emails sent to them."""
+
+    user: User | None
+    orders: sa.ColumnElement[bool]
+    emails: sa.ColumnElement[bool]
+
+
+def records_of(email: str) -> HeldRecords:
+    """What the shop holds about the person with this email address (any case): the
+    account, the orders (of the account, and guest orders placed with its address or one
+    its orders went to) and the emails to them. What erase_customer erases and
+    shop/customer_data.py exports."""
+    email = email.strip().lower()
+    user = db.session.execute(sa.select(User).where(sa.func.lower(User.email) == email)).scalar_one_or_none()
+    return _records_of(email, user)
+
+
+def _records_of(email: str, user: User | None) -> HeldRecords:
+    # The person's addresses: this one, and those the account's orders went to (an
+    # address it had before), whose guest orders are theirs too.
+    addresses = {email}
+    if user is not None:
+        used = db.session.execute(sa.select(Order.email).where(Order.user_id == user.id)).scalars()
+        addresses |= {address.lower() for address in used}
+    mine = sa.func.lower(Order.email).in_(sorted(addresses))
+    if user is not None:
+        mine = sa.or_(mine, Order.user_id == user.id)
+    to_them = sa.func.lower(OutboxEmail.recipient).in_(sorted(addresses))
+    if user is not None:  # also what went to an address the account had before
+        keyed = _like_escaped(f"user-{user.id}")
+        to_them = sa.or_(
+            to_them,
+            OutboxEmail.key.like(f"%:{keyed}", escape="\\"),
+            OutboxEmail.key.like(f"%:{keyed}:%", escape="\\"),
+            OutboxEmail.key.like(f"password\\_reset:{user.id}:%", escape="\\"),
+        )
+    return HeldRecords(user, mine, to_them)
+
+
+def erase_customer(email: str, by: Actor | None = None) -> Erasure:
     """Erase the customer with this email address (an account, guest orders, or both), in
     one transaction; what changed. With an account, the guest orders placed with any
     address its own orders went to are erased too (an address it had before). Addresses
-    are compared without regard to case. An unknown one changes nothing (Erasure of zeros)."""
+    are compared without regard to case. An unknown one changes nothing (Erasure of zeros,
+    no audit entry). `by`: the owner erasing; None: the customer deleting their own account.
+    Raises StaffAccount."""
     email = email.strip().lower()
     with transaction():
         user = db.session.execute(sa.select(User).where(sa.func.lower(User.email) == email)).scalar_one_or_none()
-        # The person's addresses: this one, and those the account's orders went to (an
-        # address it had before), whose guest orders are theirs too.
-        addresses = {email}
-        if user is not None:
-            used = db.session.execute(sa.select(Order.email).where(Order.user_id == user.id)).scalars()
-            addresses |= {address.lower() for address in used}
-        mine = sa.func.lower(Order.email).in_(sorted(addresses))
-        if user is not None:
-            mine = sa.or_(mine, Order.user_id == user.id)
-        order_ids = list(db.session.execute(sa.select(Order.id).where(mine)).scalars())
-        to_them = sa.func.lower(OutboxEmail.recipient).in_(sorted(addresses))
-        if user is not None:  # also what went to an address the account had before
-            keyed = _like_escaped(f"user-{user.id}")
-            to_them = sa.or_(
-                to_them,
-                OutboxEmail.key.like(f"%:{keyed}", escape="\\"),
-                OutboxEmail.key.like(f"%:{keyed}:%", escape="\\"),
-                OutboxEmail.key.like(f"password\\_reset:{user.id}:%", escape="\\"),
-            )
+        if user is not None and user.is_staff:
+            raise StaffAccount()
+        held = _records_of(email, user)
+        erased_orders = db.session.execute(
+            sa.select(Order.id, Order.number).where(held.orders).order_by(Order.id)
+        ).all()
+        order_ids = [order_id for order_id, _ in erased_orders]
+        to_them = held.emails
         emails_deleted = db.session.execute(sa.delete(OutboxEmail).where(to_them)).rowcount
         emails_blanked = 0
         for order_id in order_ids:  # the owner's emails about these orders quote the address
@@ -106,7 +150,16 @@ def erase_customer(email: str) -> Erasure:
                 .values(changed_by_id=None)
             )
             db.session.execute(sa.delete(User).where(User.id == user.id))
+        erasure = Erasure(user is not None, len(order_ids), address_count, emails_deleted, emails_blanked)
+        if user is not None or order_ids:
+            record_change(
+                by,
+                "customer.erased",
+                "customer",
+                user.id if user is not None else None,
+                {"account": user is not None, "orders": [number for _, number in erased_orders]},
+                {"requested_by": "owner" if by is not None else "customer", **dataclasses.asdict(erasure)},
+            )
     db.session.expire_all()  # objects loaded before (the signed-in user) are gone or changed
-    erasure = Erasure(user is not None, len(order_ids), address_count, emails_deleted, emails_blanked)
     log.info("customer erased: %s", erasure)  # never the address itself
     return erasure

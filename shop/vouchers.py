@@ -14,11 +14,15 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from shop.audit import Actor, record_change, snapshot
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.models import Voucher, utcnow
 from shop.money import format_money
 from shop.pricing import discount_cents, format_rate
+
+# What the audit trail records of a new voucher.
+AUDITED_FIELDS = ("code", "kind", "amount", "min_basket_cents", "valid_from", "valid_until", "usage_limit", "active")
 
 
 class VoucherError(Exception):
@@ -46,10 +50,12 @@ def create_voucher(
     valid_from: date | None = None,
     valid_until: date | None = None,
     usage_limit: int | None = None,
+    *,
+    by: Actor | None,
 ) -> Voucher:
     """A new voucher, valid from the start of `valid_from` to the end of `valid_until` (UTC).
-    `kind` "percent": `amount` in hundredths of a percent; "fixed": in cents.
-    Raises VoucherCodeTaken."""
+    `kind` "percent": `amount` in hundredths of a percent; "fixed": in cents. Recorded in
+    the audit trail as created `by` this user. Raises VoucherCodeTaken."""
     voucher = Voucher(
         code=normalise_code(code),
         kind=kind,
@@ -62,17 +68,25 @@ def create_voucher(
     try:
         with transaction():
             db.session.add(voucher)
+            db.session.flush()
+            after = snapshot(voucher, AUDITED_FIELDS)
+            for moment in ("valid_from", "valid_until"):
+                after[moment] = after[moment].isoformat() if after[moment] else None
+            record_change(by, "voucher.created", "voucher", voucher.id, None, after)
     except IntegrityError:
         raise VoucherCodeTaken(code) from None
     return voucher
 
 
-def set_voucher_active(voucher_id: int, active: bool) -> Voucher:
-    """Switch a voucher on or off; the voucher. Raises VoucherNotFound."""
+def set_voucher_active(voucher_id: int, active: bool, *, by: Actor | None) -> Voucher:
+    """Switch a voucher on or off (recorded in the audit trail as done `by` this user, if
+    it changed anything); the voucher. Raises VoucherNotFound."""
     with transaction():
-        voucher = db.session.get(Voucher, voucher_id)
+        voucher = db.session.get(Voucher, voucher_id, with_for_update=True)
         if voucher is None:
             raise VoucherNotFound(voucher_id)
+        if voucher.active != active:
+            record_change(by, "voucher.changed", "voucher", voucher.id, {"active": voucher.active}, {"active": active})
         voucher.active = active
     return voucher
 

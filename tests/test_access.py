@@ -1,18 +1,22 @@
-"""Who may call each route. Every route of the app must have a rule here: a new route
-without one fails this suite, so nobody adds a page and forgets who may see it."""
+"""Who may call each route, for each kind of visitor: a guest, a customer, a staff member
+and the owner. Every route of the app must have a rule here: a new route without one
+fails this suite, so nobody adds a page and forgets who may see it."""
 
 from __future__ import annotations
 
 import pytest
 from flask import Flask
 
+from shop.admin.access import staff_may_open
 from shop.extensions import db
-from shop.models import Address, User
+from shop.models import Address, Role, User
 from tests.conftest import Browser, order_id_from, signed_in_browser
 
 # public: anyone; customer: signed in; owner: signed in, and only your own (others: 404);
-# admin: is_admin (guests are sent to sign in, customers get 403); signed: anyone holding
-# a link the shop signed (a forged one: 404); signed-customer: signed in, with such a link.
+# admin: the shop's owner only (guests are sent to sign in, customers and staff get 403);
+# staff: the owner and staff members (the view is marked @staff_allowed; customers get 403);
+# signed: anyone holding a link the shop signed (a forged one: 404); signed-customer:
+# signed in, with such a link. An admin page nobody marked is the owner's: "admin".
 RULES = {
     "static": "public",
     "catalog.index": "public",
@@ -62,16 +66,22 @@ RULES = {
     "admin.product_photo_delete": "admin",
     "admin.products_import": "admin",
     "admin.products_export": "admin",
-    "admin.orders": "admin",
-    "admin.orders_export": "admin",
-    "admin.order_detail": "admin",
-    "admin.order_status": "admin",
+    "admin.orders": "staff",
+    "admin.orders_export": "staff",
+    "admin.order_detail": "staff",
+    "admin.order_status": "staff",
     "admin.vouchers": "admin",
     "admin.voucher_active": "admin",
-    "admin.emails": "admin",
-    "admin.email_detail": "admin",
-    "admin.email_html": "admin",
-    "admin.email_resend": "admin",
+    "admin.emails": "staff",
+    "admin.email_detail": "staff",
+    "admin.email_html": "staff",
+    "admin.email_resend": "staff",
+    "admin.customers": "admin",
+    "admin.customer_export": "admin",
+    "admin.customer_erase": "admin",
+    "admin.staff": "admin",
+    "admin.staff_remove": "admin",
+    "admin.audit": "admin",
 }
 
 
@@ -81,23 +91,33 @@ def test_every_route_has_an_access_rule(app: Flask):
     assert RULES.keys() - endpoints == set(), "RULES names routes that no longer exist"
 
 
+def test_the_table_and_the_views_marked_for_staff_agree(app: Flask):
+    """"staff" in RULES exactly where the view is marked @staff_allowed (shop/admin/access.py)."""
+    with app.test_request_context():
+        marked = {endpoint for endpoint in RULES if staff_may_open(endpoint)}
+    assert marked == {endpoint for endpoint, rule in RULES.items() if rule == "staff"}
+
+
 @pytest.fixture
 def people(app: Flask, products):
-    """A guest, a customer with an order, another customer, and an admin."""
+    """A guest, a customer with an order, another customer, a staff member and the owner."""
     customer = signed_in_browser(app, "customer@example.com")
     customer.add(products["TEA"], 1)
     order_id = order_id_from(customer.checkout())
     fields = {"full_name": "C", "address": "1 St", "city": "X", "postal_code": "1", "country": "Y"}
     customer.submit("/account/addresses/new", "/account/addresses/new", fields)
     admin = signed_in_browser(app, "admin@example.com")
+    staff = signed_in_browser(app, "staff@example.com")
     with app.app_context():
         address_id = db.session.execute(db.select(Address.id)).scalar_one()
-        db.session.execute(db.update(User).where(User.email == "admin@example.com").values(is_admin=True))
+        db.session.execute(db.update(User).where(User.email == "admin@example.com").values(role=Role.OWNER))
+        db.session.execute(db.update(User).where(User.email == "staff@example.com").values(role=Role.STAFF))
         db.session.commit()
     return {
         "guest": Browser(app.test_client()),
         "customer": customer,
         "other": signed_in_browser(app, "other@example.com"),
+        "staff": staff,
         "admin": admin,
         "order_id": order_id,
         "address_id": address_id,
@@ -129,11 +149,12 @@ def test_each_page_answers_each_kind_of_visitor_as_its_rule_says(app, people, pr
         guest = people["guest"].get(url)
         customer = people["customer"].get(url)
         other = people["other"].get(url)
+        staff = people["staff"].get(url)
         admin = people["admin"].get(url)
         if rule == "public" and endpoint != "catalog.product_image":  # no image by that name: 404 for all
             assert guest.status_code not in (403, 404), (url, guest.status_code)
             assert "/auth/login" not in guest.headers.get("Location", ""), url  # /checkout, empty cart: to /cart
-        elif rule in ("customer", "owner", "admin", "signed-customer"):
+        elif rule in ("customer", "owner", "admin", "staff", "signed-customer"):
             assert guest.status_code == 302, url
             assert guest.headers["Location"].startswith("/auth/login?next="), url
         if rule == "customer":
@@ -148,10 +169,17 @@ def test_each_page_answers_each_kind_of_visitor_as_its_rule_says(app, people, pr
             assert other.status_code == 404, url
         if rule == "admin":
             assert customer.status_code == 403, url
+            assert staff.status_code == 403, url
+            assert admin.status_code == 200, url
+        if rule == "staff":
+            assert customer.status_code == 403, url
+            assert staff.status_code == 200, url
             assert admin.status_code == 200, url
 
 
-def test_posts_to_protected_routes_are_refused_to_guests(app, people, products):
+def test_posts_to_protected_routes_are_refused_to_guests_customers_and_staff_as_their_rule_says(
+    app, people, products
+):
     token = people["guest"].csrf_token()
     for rule in app.url_map.iter_rules():
         if "POST" not in rule.methods or RULES[rule.endpoint] == "public":
@@ -162,6 +190,12 @@ def test_posts_to_protected_routes_are_refused_to_guests(app, people, products):
         response = people["guest"].client.post(url, data={"csrf_token": token})
         assert response.status_code == 302, url
         assert response.headers["Location"].startswith("/auth/login"), url
-        if RULES[rule.endpoint] == "admin":
+        if RULES[rule.endpoint] in ("admin", "staff"):
             customer_token = people["customer"].csrf_token("/orders")
             assert people["customer"].client.post(url, data={"csrf_token": customer_token}).status_code == 403, url
+            staff_token = people["staff"].csrf_token("/admin/orders")
+            answer = people["staff"].client.post(url, data={"csrf_token": staff_token}).status_code
+            if RULES[rule.endpoint] == "admin":
+                assert answer == 403, url  # staff refused on every owner-only POST
+            else:
+                assert answer != 403, url

@@ -37,7 +37,8 @@ class TooManyAddresses(Exception):
 
 
 class OwnerAccount(Exception):
-    """An owner's (admin's) account is not deleted from the account page."""
+    """An owner's or staff member's account is not deleted from the account page (the owner
+    manages staff; shop/privacy.py refuses to erase either)."""
 
 
 # ---------------------------------------------------------------- email address
@@ -181,10 +182,10 @@ def delete_address(user: User, address_id: int) -> None:
 # ---------------------------------------------------------------- deleting the account
 def request_account_deletion(user: User, current_password: str) -> None:
     """Email the account's address a link that deletes the account. Raises WrongPassword
-    (count the attempt first), OwnerAccount for an admin."""
+    (count the attempt first), OwnerAccount for the owner or staff."""
     if not user.check_password(current_password):
         raise WrongPassword()
-    if user.is_admin:
+    if user.is_staff:
         raise OwnerAccount()
     token = sign_link("delete-account", [user.id, user.email, fingerprint(user.session_token)])
     with transaction():
@@ -211,8 +212,8 @@ def check_deletion_token(user: User, token: str) -> None:
 
 def delete_account(user: User, token: str) -> Erasure:
     """Delete the account and erase its customer's details (shop/privacy.py). Raises
-    LinkInvalid as check_deletion_token, OwnerAccount for an admin."""
+    LinkInvalid as check_deletion_token, OwnerAccount for the owner or staff."""
     check_deletion_token(user, token)
-    if user.is_admin:
+    if user.is_staff:
         raise OwnerAccount()
     return erase_customer(user.email)

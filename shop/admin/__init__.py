@@ -1,28 +1,22 @@
-"""The shop owner's pages under /admin (is_admin only): one blueprint, its views in one
-module per area (dashboard, products, orders, vouchers, emails), each thin over the
-services of the area it shows.
+"""The back office under /admin: one blueprint, its views in one module per area
+(dashboard, products, orders, vouchers, emails, customers, staff, audit), each thin over the
+services of the area it shows. Every page is the owner's unless marked @staff_allowed
+(access.py).
 
 Every change is a POST with a CSRF token that ends with a flash message and a redirect.
 """
 
-from flask import Blueprint, Response, abort
-from flask_login import current_user
+from flask import Blueprint, Response
 
-from shop.extensions import login_manager
+from shop.admin.access import may_open, require_role
+from shop.audit import changed_values
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.before_request(require_role)
+bp.add_app_template_global(may_open, "admin_may_open")
+bp.add_app_template_global(changed_values, "audit_changed_values")
 
 PAGE_SIZE = 25  # rows per page of every admin list
-
-
-@bp.before_request
-def require_admin():  # type: ignore[no-untyped-def]
-    """Every page under /admin: guests are sent to sign in, customers get 403."""
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.is_admin:
-        abort(403)
-    return None
 
 
 def csv_download(text: str, filename: str) -> Response:
@@ -31,4 +25,4 @@ def csv_download(text: str, filename: str) -> Response:
 
 
 # The views, registered on bp.
-from shop.admin import dashboard, emails, orders, photos, products, vouchers  # noqa: E402,F401
+from shop.admin import audit, customers, dashboard, emails, orders, photos, products, staff, vouchers  # noqa: E402,F401

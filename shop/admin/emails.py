@@ -4,9 +4,11 @@ preview of its HTML, and sending a failed one again."""
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from shop.admin import PAGE_SIZE, bp
+from shop.admin.access import staff_allowed
 from shop.admin.forms import ActionForm
 from shop.admin.service import EmailNotFound, email_kinds, emails_matching, get_email, resend_email
 from shop.auth.links import hide_live_links
@@ -16,6 +18,7 @@ from shop.models import EmailStatus
 
 
 @bp.get("/emails")
+@staff_allowed
 def emails() -> str:
     status = request.args.get("status", "")
     kind = request.args.get("kind", "")
@@ -35,6 +38,7 @@ def emails() -> str:
 
 
 @bp.get("/emails/<id:email_id>")
+@staff_allowed
 def email_detail(email_id: int) -> str:
     try:
         email = get_email(email_id)
@@ -46,6 +50,7 @@ def email_detail(email_id: int) -> str:
 
 
 @bp.get("/emails/<id:email_id>/html")
+@staff_allowed
 def email_html(email_id: int) -> Response:
     """The email's HTML on its own, for the preview frame: sandboxed, no scripts, nothing
     fetched from elsewhere, so whatever it contains cannot act in the admin's session."""
@@ -62,10 +67,11 @@ def email_html(email_id: int) -> Response:
 
 
 @bp.post("/emails/<id:email_id>/resend")
+@staff_allowed
 def email_resend(email_id: int) -> BaseResponse:
     ActionForm().validate_on_submit()
     try:
-        email, resent = resend_email(email_id)
+        email, resent = resend_email(email_id, by=current_user)
     except EmailNotFound:
         abort(404)
     if resent:

@@ -8,8 +8,10 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from shop.admin import PAGE_SIZE, bp, csv_download
+from shop.admin.access import staff_allowed
 from shop.admin.forms import OrderFilterForm, OrderStatusForm, status_choices
 from shop.admin.service import OrderFilter, emails_about, orders_csv
+from shop.audit import trail_of
 from shop.inputs import paginate
 from shop.models import OrderStatus
 from shop.orders.service import (
@@ -35,6 +37,7 @@ def _order_filter() -> tuple[OrderFilterForm, OrderFilter]:
 
 
 @bp.get("/orders")
+@staff_allowed
 def orders() -> str:
     form, chosen = _order_filter()
     page = paginate(chosen.statement(newest_first=True), PAGE_SIZE)
@@ -45,12 +48,14 @@ def orders() -> str:
 
 
 @bp.get("/orders/export.csv")
+@staff_allowed
 def orders_export() -> Response:
     _, chosen = _order_filter()
     return csv_download(orders_csv(chosen), "orders.csv")
 
 
 @bp.get("/orders/<id:order_id>")
+@staff_allowed
 def order_detail(order_id: int) -> str:
     try:
         order = get_order(order_id)
@@ -60,11 +65,17 @@ def order_detail(order_id: int) -> str:
     form.to_status.choices = status_choices(next_statuses(order))
     form.from_status.data = order.status
     return render_template(
-        "admin/order_detail.html", order=order, form=form, emails=emails_about(order), how=how_paid_and_shipped(order)
+        "admin/order_detail.html",
+        order=order,
+        form=form,
+        emails=emails_about(order),
+        how=how_paid_and_shipped(order),
+        trail=trail_of("order", order.id),
     )
 
 
 @bp.post("/orders/<id:order_id>/status")
+@staff_allowed
 def order_status(order_id: int) -> BaseResponse:
     form = OrderStatusForm()
     form.validate_on_submit()

@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from shop.admin import PAGE_SIZE, bp, csv_download
 from shop.admin.forms import ActionForm, CsvImportForm, ProductForm, product_form_data
+from shop.audit import trail_of
 from shop.catalog.images import ImageRefused
 from shop.catalog.importer import ImportFailed, import_products, products_csv
 from shop.catalog.service import (
@@ -57,7 +59,9 @@ def _edit_product(product: Product | None) -> BaseResponse | tuple[str, int]:
     if not form.validate_on_submit():
         return _product_page(form, product, 422 if form.errors else 200)
     try:
-        saved = save_product(product.id if product else None, form.values(), form.seen_version(), form.image.data)
+        saved = save_product(
+            product.id if product else None, form.values(), form.seen_version(), form.image.data, by=current_user
+        )
     except ImageRefused as error:
         form.image.errors = [str(error)]
         return _product_page(form, product, 422)
@@ -79,7 +83,12 @@ def _product_page(
     form: ProductForm, product: Product | None, status: int, changes: list[str] | None = None
 ) -> tuple[str, int]:
     page = render_template(
-        "admin/product_form.html", form=form, product=product or Product(), is_new=product is None, changes=changes
+        "admin/product_form.html",
+        form=form,
+        product=product or Product(),
+        is_new=product is None,
+        changes=changes,
+        trail=trail_of("product", product.id) if product is not None else [],
     )
     return page, status
 
@@ -89,7 +98,7 @@ def product_active(product_id: int) -> BaseResponse:
     ActionForm().validate_on_submit()
     active = request.form.get("active") == "1"
     try:
-        name = set_product_active(product_id, active)
+        name = set_product_active(product_id, active, by=current_user)
     except ProductNotFound:
         abort(404)
     flash(f"{name} is {'on sale again' if active else 'no longer sold'}.", "success")
@@ -110,7 +119,7 @@ def products_import() -> BaseResponse | tuple[str, int]:
         else:
             try:
                 text = form.file.data.stream.read().decode("utf-8-sig")
-                result = import_products(io.StringIO(text, newline=""))
+                result = import_products(io.StringIO(text, newline=""), by=current_user)
             except UnicodeDecodeError:
                 errors = ["The file is not UTF-8 text; save it as CSV (UTF-8)."]
             except ImportFailed as failure:

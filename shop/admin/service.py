@@ -12,10 +12,12 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from shop.audit import Actor, record_change
 from shop.csv_cells import escape_cell
+from shop.database import transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
-from shop.mail.outbox import retry_failed
+from shop.mail.outbox import make_failed_pending
 from shop.models import EmailStatus, Order, OrderStatus, OutboxEmail, Product, utcnow
 from shop.money import format_amount
 
@@ -137,12 +139,17 @@ def get_email(email_id: int) -> OutboxEmail:
     return email
 
 
-def resend_email(email_id: int) -> tuple[OutboxEmail, bool]:
+def resend_email(email_id: int, *, by: Actor | None) -> tuple[OutboxEmail, bool]:
     """Send a failed email again (pending, due now, with fresh attempts) and hand it to the
-    dispatcher; the email, and whether it was failed (any other is left alone).
-    Raises EmailNotFound."""
+    dispatcher; the email, and whether it was failed (any other is left alone). A resend
+    is recorded in the audit trail as done `by` this user. Raises EmailNotFound."""
     email = get_email(email_id)
-    resent = bool(retry_failed([email.id]))
+    with transaction():
+        resent = bool(make_failed_pending([email.id]))
+        if resent:
+            before, after = {"status": str(EmailStatus.FAILED)}, {"status": str(EmailStatus.PENDING)}
+            record_change(by, "email.resent", "email", email.id, before, after)
+    db.session.refresh(email)
     if resent:
         get_dispatcher().hand_off([email.id])
     return email, resent

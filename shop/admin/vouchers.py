@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from shop.admin import bp
@@ -33,6 +34,7 @@ def vouchers() -> BaseResponse | tuple[str, int]:
                 valid_from=form.valid_from.data,
                 valid_until=form.valid_until.data,
                 usage_limit=form.usage_limit.data,
+                by=current_user,
             )
         except VoucherCodeTaken:
             form.code.errors = ["A voucher with this code exists already."]
@@ -56,7 +58,7 @@ def voucher_active(voucher_id: int) -> BaseResponse:
     ActionForm().validate_on_submit()
     active = request.form.get("active") == "1"
     try:
-        voucher = set_voucher_active(voucher_id, active)
+        voucher = set_voucher_active(voucher_id, active, by=current_user)
     except VoucherNotFound:
         abort(404)
     flash(f"Voucher {voucher.code} is {'active again' if active else 'switched off'}.", "success")

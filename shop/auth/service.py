@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from shop.audit import record_change
 from shop.auth.claims import enqueue_claim_email
 from shop.auth.links import (
     CONFIRM_LINK_DAYS,
@@ -29,7 +30,7 @@ from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.messages import enqueue_email
-from shop.models import User, utcnow
+from shop.models import Role, User, utcnow
 from shop.urls import absolute_url_for
 
 log = logging.getLogger(__name__)
@@ -70,16 +71,19 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 # ---------------------------------------------------------------- registering
-def register_user(email: str, password: str, is_admin: bool = False) -> User:
+def register_user(email: str, password: str, role: Role = Role.CUSTOMER) -> User:
     """Create the account and email a link to confirm the address; if guests ordered with
     this address, also email a link that adds those orders (only someone who reads that
-    mailbox can claim them). Raises EmailTaken when the address has an account."""
-    user = User(email=_normalised(email), is_admin=is_admin)
+    mailbox can claim them). An owner or staff account (made by a command) is recorded in
+    the audit trail. Raises EmailTaken when the address has an account."""
+    user = User(email=_normalised(email), role=role)
     user.set_password(password)
     try:
         with transaction():
             db.session.add(user)
             db.session.flush()
+            if role != Role.CUSTOMER:
+                record_change(None, "user.role", "user", user.id, None, {"role": str(role)})
             email_ids = [
                 _enqueue_confirm_email(user, key=f"confirm_email:user-{user.id}"),
                 enqueue_claim_email(user, key=f"claim_orders:user-{user.id}"),
@@ -91,10 +95,13 @@ def register_user(email: str, password: str, is_admin: bool = False) -> User:
 
 
 def make_admin(user: User) -> None:
-    """Give `user` the owner's pages (/admin)."""
+    """Make `user` an owner (every page of /admin); by a command, so the audit trail names
+    no one."""
     with transaction():
-        user.is_admin = True
         db.session.add(user)
+        if user.role != Role.OWNER:
+            record_change(None, "user.role", "user", user.id, {"role": user.role}, {"role": str(Role.OWNER)})
+        user.role = Role.OWNER
 
 
 def register_shopper(email: str, password: str) -> User | None:

@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from shop.audit import Actor, snapshot
 from shop.catalog.rules import CATEGORY_MAX_LENGTH, DESCRIPTION_MAX_LENGTH, MAX_STOCK, NAME_MAX_LENGTH, sku_problem
-from shop.catalog.service import category_named
+from shop.catalog.service import AUDITED_FIELDS, category_named, record_product_saved
 from shop.csv_cells import escape_cell, unescape_cell
 from shop.database import transaction
 from shop.extensions import db
@@ -165,9 +166,10 @@ def _csv_records(reader: csv.DictReader) -> Iterator[dict[str | Any, Any]]:
         yield record
 
 
-def import_products(lines: Iterable[str]) -> ImportResult:
+def import_products(lines: Iterable[str], *, by: Actor | None) -> ImportResult:
     """Upsert the file's products in one transaction; ImportFailed (one line per bad row,
-    with its number) writes nothing."""
+    with its number) writes nothing. Each product created or changed is recorded in the
+    audit trail, made `by` this user (None: a command)."""
     rows = read_rows(lines)
     created = updated = 0
     try:
@@ -182,10 +184,13 @@ def import_products(lines: Iterable[str]) -> ImportResult:
             if errors:
                 raise ImportFailed(errors)
             categories: dict[str, Category | None] = {}
+            before: dict[str, dict | None] = {}
             for row in rows:
                 if row.category not in categories:
                     categories[row.category] = category_named(row.category)
                 product = products.get(row.sku)
+                if row.sku not in before:
+                    before[row.sku] = snapshot(product, AUDITED_FIELDS) if product is not None else None
                 if product is None:
                     product = products[row.sku] = Product(sku=row.sku)
                     db.session.add(product)
@@ -195,6 +200,9 @@ def import_products(lines: Iterable[str]) -> ImportResult:
                 product.name, product.description = row.name, row.description
                 product.price_cents, product.stock = row.price_cents, row.stock
                 product.category = categories[row.category]
+            db.session.flush()  # the new products' ids; a stale version fails here
+            for sku, was in before.items():
+                record_product_saved(by, products[sku], was)
     except StaleDataError:  # a sale or an admin changed a product between the check and the write
         raise ImportFailed(
             ["a product in the file changed while it was being imported; nothing was imported: import it again"]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import FileStorage
 
+from shop.audit import Actor, changes, record_change, snapshot
 from shop.catalog.images import ProcessedImage, read_upload, store_product_image
 from shop.catalog.photos import forget_upload
 from shop.catalog.rules import sku_problem
@@ -63,6 +64,11 @@ class ProductValues:
     category: str  # a name; "" for none, a new name makes a new category
 
 
+# What the audit trail records of a product's changes (the description is left out: long,
+# and no figure depends on it).
+AUDITED_FIELDS = ("sku", "name", "price_cents", "stock", "low_stock_threshold", "active")
+
+
 def count_products() -> int:
     """How many products the catalogue has, on sale or not."""
     return db.session.execute(sa.select(sa.func.count(Product.id))).scalar_one()
@@ -98,10 +104,16 @@ class SavedProduct:
 
 
 def save_product(
-    product_id: int | None, values: ProductValues, seen_version: int | None, image: FileStorage | None = None
+    product_id: int | None,
+    values: ProductValues,
+    seen_version: int | None,
+    image: FileStorage | None = None,
+    *,
+    by: Actor | None,
 ) -> SavedProduct:
     """Create a product (`product_id` None) or update one, in one transaction; an `image`
-    (an upload) is added as its last photo, its alt text the name.
+    (an upload) is added as its last photo, its alt text the name. The change of any of
+    AUDITED_FIELDS is recorded in the audit trail as made `by` this user.
 
     The image is decoded, re-encoded and stored first (images.py), and its files deleted
     again if the product is not saved. A new or changed SKU must follow the rule (rules.py).
@@ -113,7 +125,7 @@ def save_product(
     """
     stored = store_product_image(read_upload(image.stream)) if image else None
     try:
-        product = _save(product_id, values, seen_version, stored)
+        product = _save(product_id, values, seen_version, stored, by)
     except BaseException:
         if stored is not None:
             forget_upload(stored)
@@ -122,7 +134,11 @@ def save_product(
 
 
 def _save(
-    product_id: int | None, values: ProductValues, seen_version: int | None, image: ProcessedImage | None
+    product_id: int | None,
+    values: ProductValues,
+    seen_version: int | None,
+    image: ProcessedImage | None,
+    by: Actor | None,
 ) -> Product:
     """save_product's transaction."""
     try:
@@ -143,6 +159,7 @@ def _save(
             ).first():
                 raise SkuTaken(values.sku)
             category = category_named(values.category)  # before a new product joins the session
+            before = snapshot(product, AUDITED_FIELDS) if product is not None else None
             if product is None:
                 product = Product(active=True)
                 db.session.add(product)
@@ -161,6 +178,8 @@ def _save(
                         fallback=image.fallback,
                     )
                 )
+            db.session.flush()  # the new product's id; a stale version fails here
+            record_product_saved(by, product, before)
     except StaleDataError:
         raise ProductChanged(_reloaded(product_id)) from None
     except IntegrityError as error:
@@ -170,6 +189,19 @@ def _save(
     return product
 
 
+def record_product_saved(by: Actor | None, product: Product, before: dict | None) -> None:
+    """Record in the audit trail that `by` created `product` (`before` None) or changed
+    it from `before` (a snapshot of AUDITED_FIELDS); nothing if none of them changed. In
+    the caller's transaction, after a flush (the new product's id)."""
+    after = snapshot(product, AUDITED_FIELDS)
+    if before is None:
+        record_change(by, "product.created", "product", product.id, None, after)
+        return
+    old, new = changes(before, after)
+    if new:
+        record_change(by, "product.changed", "product", product.id, old, new)
+
+
 def _reloaded(product_id: int | None) -> Product:
     current = db.session.get(Product, product_id, populate_existing=True) if product_id else None
     if current is None:
@@ -177,9 +209,10 @@ def _reloaded(product_id: int | None) -> Product:
     return current
 
 
-def set_product_active(product_id: int, active: bool) -> str:
+def set_product_active(product_id: int, active: bool, *, by: Actor | None) -> str:
     """Put a product on sale or take it off; its name. One UPDATE, which counts up the
-    version only when the switch changes something. Raises ProductNotFound."""
+    version (and records the change in the audit trail, made `by` this user) only when the
+    switch changes something. Raises ProductNotFound."""
     with transaction():
         name = db.session.execute(
             sa.update(Product)
@@ -190,6 +223,8 @@ def set_product_active(product_id: int, active: bool) -> str:
         ).scalar()
         if name is None:
             name = db.session.execute(sa.select(Product.name).where(Product.id == product_id)).scalar()
+        else:
+            record_change(by, "product.changed", "product", product_id, {"active": not active}, {"active": active})
     if name is None:
         raise ProductNotFound(product_id)
     return name

@@ -282,19 +282,18 @@ def oldest_pending_created_at() -> datetime | None:
 
 
 def retry_failed(email_ids: list[int] | None = None) -> list[int]:
-    """Make failed emails pending again, due now, with a fresh count of attempts.
+    """Make failed emails pending again, due now, with a fresh count of attempts (`email_ids`
+    None: every failed one); the ids that were failed and now wait. Its own transaction."""
+    with transaction():
+        return make_failed_pending(email_ids)
 
-    `email_ids` None: every failed email. Returns the ids that were failed and now wait.
-    """
+
+def make_failed_pending(email_ids: list[int] | None = None) -> list[int]:
+    """retry_failed in the caller's transaction (the admin's resend writes its audit entry
+    with it): one conditional UPDATE."""
     condition = OutboxEmail.status == EmailStatus.FAILED
     if email_ids is not None:
         condition = sa.and_(condition, OutboxEmail.id.in_(email_ids))
-    statement = (
-        sa.update(OutboxEmail)
-        .where(condition)
-        .values(status=EmailStatus.PENDING, attempts=0, next_attempt_at=utcnow(), updated_at=utcnow())
-        .returning(OutboxEmail.id)
-        .execution_options(synchronize_session=False)
-    )
-    with transaction():
-        return sorted(db.session.execute(statement).scalars())
+    values = {"status": EmailStatus.PENDING, "attempts": 0, "next_attempt_at": utcnow(), "updated_at": utcnow()}
+    statement = sa.update(OutboxEmail).where(condition).values(**values).returning(OutboxEmail.id)
+    return sorted(db.session.execute(statement.execution_options(synchronize_session=False)).scalars())

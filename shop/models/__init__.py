@@ -4,7 +4,8 @@ Money is stored as whole cents (int). Times are naive UTC, set by `utcnow` when 
 written (never a value computed once at import).
 """
 
-from shop.models.accounts import Address, User
+from shop.models.accounts import Address, Role, User
+from shop.models.audit import AuditEntry
 from shop.models.base import utcnow
 from shop.models.catalog import Category, Product, ProductImage
 from shop.models.orders import Order, OrderLine, OrderStatus, OrderStatusChange
@@ -14,6 +15,7 @@ from shop.models.vouchers import Voucher
 
 __all__ = [
     "Address",
+    "AuditEntry",
     "Category",
     "EmailStatus",
     "MailServerState",
@@ -26,6 +28,7 @@ __all__ = [
     "ProductImage",
     "Refund",
     "RefundStatus",
+    "Role",
     "User",
     "Voucher",
     "utcnow",

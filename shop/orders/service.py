@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from shop.audit import Actor, record_change
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
@@ -143,10 +144,11 @@ def next_statuses(order: Order) -> tuple[OrderStatus, ...]:
 
 
 def change_order_status(
-    order_id: int, to_status: str, by: User | None, note: str = "", seen_status: str | None = None
+    order_id: int, to_status: str, by: Actor | None, note: str = "", seen_status: str | None = None
 ) -> Order:
     """Move an order along an allowed transition, record who did it (None: the shop
-    itself, e.g. `flask shop cancel-unpaid`), and do what the move means: cancelling puts
+    itself, e.g. `flask shop cancel-unpaid`) in its history and the audit trail, and do
+    what the move means: cancelling puts
     the stock and the voucher's use back (exactly once), tells the customer and then the
     payment method (`on_cancel`: a refund); shipping emails the customer; a move to paid
     (or handing over an order paid on handover) records when the money came.
@@ -198,6 +200,7 @@ def change_order_status(
                 note=note.strip(),
             )
         )
+        record_change(by, "order.status", "order", order_id, {"status": from_status}, {"status": to_status})
         if to_status == OrderStatus.CANCELLED:
             _restock(order_id)
             give_back_voucher_use(order.voucher_id)
