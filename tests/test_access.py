@@ -92,7 +92,7 @@ def test_every_route_has_an_access_rule(app: Flask):
 
 
 def test_the_table_and_the_views_marked_for_staff_agree(app: Flask):
-    """"staff" in RULES exactly where the view is marked @staff_allowed (shop/admin/access.py)."""
+    """ "staff" in RULES exactly where the view is marked @staff_allowed (shop/admin/access.py)."""
     with app.test_request_context():
         marked = {endpoint for endpoint in RULES if staff_may_open(endpoint)}
     assert marked == {endpoint for endpoint, rule in RULES.items() if rule == "staff"}
@@ -177,9 +177,7 @@ def test_each_page_answers_each_kind_of_visitor_as_its_rule_says(app, people, pr
             assert admin.status_code == 200, url
 
 
-def test_posts_to_protected_routes_are_refused_to_guests_customers_and_staff_as_their_rule_says(
-    app, people, products
-):
+def test_posts_to_protected_routes_are_refused_to_guests_customers_and_staff_as_their_rule_says(app, people, products):
     token = people["guest"].csrf_token()
     for rule in app.url_map.iter_rules():
         if "POST" not in rule.methods or RULES[rule.endpoint] == "public":
