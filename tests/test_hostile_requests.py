@@ -12,7 +12,7 @@ a value that works, so the hostile value gets past the first check into the view
 code. Hostile values: huge and negative numbers, amounts Decimal overflows on, NUL and
 other control characters, lone surrogates and invalid UTF-8 (raw bytes), very long strings,
 impossible and edge dates, empty values, and hostile files. The visitor is drawn for every
-request: anonymous, a customer or the admin, each with a cart and a valid CSRF token (so
+request: anonymous, a customer, a staff member or the admin, each with a cart and a valid CSRF token (so
 the request gets past CSRF), and each put back as they were before every request (a logout
 in one request does not change who sends the next).
 
@@ -50,7 +50,7 @@ from werkzeug.routing import Rule
 from wtforms.fields.core import UnboundField
 
 from shop.extensions import db
-from shop.models import OutboxEmail, Voucher
+from shop.models import OutboxEmail, Role, User, Voucher
 from tests.conftest import ADDRESS, PASSWORD, Browser, order_id_from, signed_in_admin, signed_in_browser
 
 SHOP = Path(__file__).resolve().parent.parent / "shop"
@@ -246,7 +246,7 @@ HOSTILE_FILES = st.one_of(
     ),
 )
 # Drawn per request; the admin more often, as most routes are the admin's.
-ROLES = ["admin", "admin", "customer", "anonymous"]
+ROLES = ["admin", "admin", "staff", "customer", "anonymous"]
 
 
 # ---------------------------------------------------------------- the shop under attack
@@ -355,7 +355,9 @@ def build_shop(make_app, products: dict[str, int], **settings: Any) -> Shop:
     guest.add(products["MUG"], 1)
     guest_token = guest.checkout(email="guest@example.com").headers["Location"].rsplit("/", 1)[1]
     admin = signed_in_admin(app)
+    staff = signed_in_browser(app, "staff@example.com")
     with app.app_context():
+        db.session.execute(sa.update(User).where(User.email == "staff@example.com").values(role=Role.STAFF))
         voucher = Voucher(code="SAVE10", kind="percent", amount=1000)
         db.session.add(voucher)
         db.session.commit()
@@ -366,6 +368,7 @@ def build_shop(make_app, products: dict[str, int], **settings: Any) -> Shop:
         "anonymous": _visitor(Browser(app.test_client()), f"/products/{products['TEA']}", cart),
         "customer": _visitor(customer, f"/products/{products['TEA']}", cart),
         "admin": _visitor(admin, "/admin/vouchers", cart),
+        "staff": _visitor(staff, "/admin/orders", cart),
     }
     path_values = {
         "product_id": [str(i) for i in products.values()],
