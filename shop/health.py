@@ -90,13 +90,13 @@ def _check_writable() -> None:
 
 
 def _may_see_details() -> bool:
-    """A monitor's bearer token (compared in constant time), or a signed-in admin."""
+    """A monitor's bearer token (compared in constant time), or the signed-in owner."""
     token = get_settings().health_token
     given = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return True
     try:
-        return bool(current_user.is_authenticated and current_user.is_admin)
+        return bool(current_user.is_authenticated and current_user.is_owner)
     except SQLAlchemyError:  # the database is down: the user cannot be loaded
         db.session.rollback()
         return False

@@ -1,5 +1,5 @@
 """The owner's page for a product's photos: /admin/products/<id>/photos (upload, alt text,
-order, removal). Routes on the admin blueprint (is_admin only)."""
+order, removal). Routes on the admin blueprint (the owner's: shop/admin/access.py)."""
 
 from __future__ import annotations
 
