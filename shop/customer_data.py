@@ -123,6 +123,7 @@ def _order(order: Order) -> dict[str, Any]:
             for c in order.status_changes
         ],
         "refunds": [
-            {"amount_cents": r.amount_cents, "reason": r.reason, "created_at": _when(r.created_at)} for r in refunds
+            {"amount_cents": r.amount_cents, "status": r.status, "reason": r.reason, "created_at": _when(r.created_at)}
+            for r in refunds
         ],
     }
