@@ -504,3 +504,51 @@ def test_the_catalogue_and_a_product_page_show_their_photos_at_phone_and_desktop
     assert refused == []  # the JSON-LD block (allowed by its hash) and the pages break no rule of the policy
     assert problems == {}
     print(f"\n{device} {width}px: {', '.join(camera.taken)} in {camera.folder}")
+
+
+def sign_in(chromium, base: str, email: str, password: str):
+    page = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
+    page.goto(base + "/auth/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Admin").wait_for()
+    return page
+
+
+def test_the_owner_adds_a_staff_member_who_sees_only_the_orders_and_the_trail_shows_it(chromium, live_shop, smtp):
+    base, app = live_shop
+    camera = Camera("staff")
+    checked: dict[str, list[str]] = {}
+    with app.app_context():
+        packer = User(email="packer@example.com")
+        packer.set_password("packer-password-1")
+        db.session.add(packer)
+        db.session.commit()
+
+    owner = sign_in(chromium, base, "owner@example.com", "owner-password-1")
+    owner.get_by_role("link", name="Admin").click()
+    owner.get_by_role("link", name="Staff", exact=True).click()
+    owner.get_by_label("Email address of the account").fill("packer@example.com")
+    owner.get_by_role("button", name="Make staff member").click()
+    owner.get_by_text("packer@example.com is a staff member").wait_for()
+    camera.shoot(owner, "staff")
+    checked["staff"] = serious_violations(owner)
+    owner.get_by_role("link", name="Customers", exact=True).click()
+    owner.get_by_role("heading", level=1, name="Customers' data").wait_for()
+    camera.shoot(owner, "customers")
+    checked["customers"] = serious_violations(owner)
+    owner.get_by_role("link", name="Audit trail", exact=True).click()
+    owner.get_by_text("user.role").wait_for()
+    camera.shoot(owner, "audit")
+    checked["audit"] = serious_violations(owner)
+
+    staff = sign_in(chromium, base, "packer@example.com", "packer-password-1")
+    staff.get_by_role("link", name="Admin").click()
+    staff.get_by_role("heading", level=1, name="Orders").wait_for()  # their admin starts at the orders
+    nav = staff.get_by_role("navigation", name="Admin")
+    assert nav.get_by_role("link").all_inner_texts() == ["Orders", "Emails"]
+    camera.shoot(staff, "staff-orders")
+    checked["staff orders"] = serious_violations(staff)
+    assert staff.goto(base + "/admin").status == 403
+    assert {name: found for name, found in checked.items() if found} == {}

@@ -6,6 +6,7 @@ were. (The erasure's own rules: tests/test_privacy.py.)"""
 from __future__ import annotations
 
 import json
+import re
 
 import sqlalchemy as sa
 
@@ -136,3 +137,10 @@ def test_erasing_an_address_the_shop_does_not_know_says_so(app, admin):
     )
     assert response.status_code == 303
     assert "nothing was erased" in admin.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_page_names_each_field_once(app, admin):
+    html = admin.get("/admin/customers").get_data(as_text=True)
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), sorted(ids)
+    assert 'for="erase-email"' in html

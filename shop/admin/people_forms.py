@@ -15,11 +15,12 @@ def _stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def _address_field(label: str) -> StringField:
+def _address_field(label: str, field_id: str | None = None) -> StringField:
     # Not shop.forms.email_field: an address the shop holds may be one its forms would
     # refuse today (an older rule), and it must still be found.
     return StringField(
         label,
+        id=field_id,  # two forms on one page: their fields need ids of their own
         filters=[_stripped],
         validators=[
             DataRequired(_l("Enter an email address.")),
@@ -37,8 +38,8 @@ class CustomerForm(FlaskForm):
 class EraseCustomerForm(FlaskForm):
     """The address to erase, typed twice: an erasure cannot be undone."""
 
-    email = _address_field(_l("Email address"))
-    confirm = _address_field(_l("The same address again, to confirm"))
+    email = _address_field(_l("Email address"), "erase-email")
+    confirm = _address_field(_l("The same address again, to confirm"), "erase-confirm")
 
     def validate_confirm(self, field: StringField) -> None:
         if (field.data or "").lower() != (self.email.data or "").lower():
