@@ -21,7 +21,7 @@ from config import Settings, settings_from_env
 from shop import create_app
 from shop.extensions import SETTINGS, db, get_settings
 from shop.mail.dispatcher import get_dispatcher
-from shop.models import Category, Product, User
+from shop.models import Category, Product, Role, User
 from shop.payment import METHODS
 from tests.databases import TestDatabases
 from tests.served import HiddenFields
@@ -215,10 +215,10 @@ def signed_in_browser(app: Flask, email: str) -> Browser:
 
 
 def signed_in_admin(app: Flask, email: str = "owner@example.com") -> Browser:
-    """A visitor who registers and is then made an admin (as `flask shop create-admin` would)."""
+    """A visitor who registers and is then made the owner (as `flask shop create-admin` would)."""
     browser = signed_in_browser(app, email)
     with app.app_context():
-        db.session.execute(sa.update(User).where(User.email == email).values(is_admin=True))
+        db.session.execute(sa.update(User).where(User.email == email).values(role=Role.OWNER))
         db.session.commit()
     return browser
 

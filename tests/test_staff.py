@@ -126,6 +126,26 @@ def test_a_staff_member_cannot_delete_their_account_from_the_account_page(app):
     assert role_of(app, "packer@example.com") == Role.STAFF
 
 
+def test_code_written_before_roles_keeps_its_meaning_is_admin_is_the_owner(app):
+    with app.app_context():
+        db.session.add_all(
+            [
+                User(email="a@example.com", password_hash="x", is_admin=True),
+                User(email="b@example.com", password_hash="x"),
+            ]
+        )
+        db.session.commit()
+        db.session.execute(sa.update(User).where(User.email == "b@example.com").values(is_admin=True))
+        db.session.execute(sa.update(User).where(User.email == "a@example.com").values(is_admin=False))
+        db.session.commit()
+        roles = dict(db.session.execute(sa.select(User.email, User.role)).all())
+        assert roles == {"a@example.com": Role.CUSTOMER, "b@example.com": Role.OWNER}
+        owners = db.session.execute(sa.select(User.email).where(User.is_admin)).scalars().all()
+        assert owners == ["b@example.com"]
+        staff = User(email="c@example.com", password_hash="x", role=Role.STAFF)
+        assert (staff.is_admin, staff.is_owner, staff.is_staff) == (False, False, True)
+
+
 # ---------------------------------------------------------------- migration 0012
 @pytest.fixture
 def fresh(databases, tmp_path):
