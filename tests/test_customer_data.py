@@ -11,7 +11,7 @@ import re
 import sqlalchemy as sa
 
 from shop.extensions import db
-from shop.models import AuditEntry, Order, Role, User
+from shop.models import AuditEntry, Order, Refund, Role, User
 from shop.privacy import ERASED, ERASED_EMAIL
 from tests.conftest import ADDRESS, Browser, order_id_from, signed_in_browser
 from tests.test_privacy import ADA, GRACE, all_sent, everything_stored, totals
@@ -44,6 +44,10 @@ def shop_with_ada_and_grace(app, products) -> None:
 
 def test_the_export_holds_the_account_addresses_orders_with_lines_and_emails_and_nothing_else(app, products, admin):
     shop_with_ada_and_grace(app, products)
+    with app.app_context():
+        first = db.session.execute(sa.select(Order.id).order_by(Order.id)).scalars().first()
+        db.session.add(Refund(order_id=first, amount_cents=500, reason="Lid chipped", idempotency_key="k1"))
+        db.session.commit()
     data = export(admin, " ADA@example.com ")
 
     assert data["format"] == 1
@@ -55,6 +59,8 @@ def test_the_export_holds_the_account_addresses_orders_with_lines_and_emails_and
     assert [[(line["sku"], line["quantity"]) for line in o["lines"]] for o in orders] == [[("POT", 1)], [("MUG", 2)]]
     assert orders[1]["total_cents"] == totals(app)[1][2]
     assert orders[1]["status_history"] == []
+    assert [(r["amount_cents"], r["reason"]) for r in orders[0]["refunds"]] == [(500, "Lid chipped")]
+    assert orders[1]["refunds"] == []
     kinds = sorted(e["kind"] for e in data["emails"])
     assert kinds == ["claim_orders", "confirm_email", "order_confirmation", "order_confirmation"]
     assert all(e["recipient"].lower() == "ada@example.com" for e in data["emails"])
