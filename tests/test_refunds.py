@@ -13,6 +13,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from shop.audit import trail_of
 from shop.extensions import db
 from shop.models import Order, OutboxEmail, Refund, RefundStatus
 from shop.orders.refunds import RefundRefused, complete_pending_refunds, refund_payment, refundable_cents
@@ -40,6 +41,9 @@ def test_a_refund_is_recorded_and_the_customer_is_told(app, paid_order, smtp):
     assert f"order {number}: €5.00 refunded" in mail.subject
     assert "One mug arrived broken." in mail.text
     assert "the way you paid" in mail.text  # a bank transfer is paid back by hand
+    with app.app_context():
+        entry = trail_of("order", paid_order)[-1]
+        assert (entry.action, entry.after["amount_cents"]) == ("refund.created", 500)
 
 
 def test_more_than_is_left_and_unpaid_orders_are_refused_and_nothing_is_written(app, paid_order, products, shopper):

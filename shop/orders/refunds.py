@@ -24,6 +24,7 @@ import secrets
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from shop.audit import record_change
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
@@ -123,6 +124,8 @@ def _complete(refund: Refund, order: Order, keep_on_failure: bool = False) -> Re
             .values(status=RefundStatus.REFUNDED, reference=reference)
             .execution_options(synchronize_session=False)
         )
+        after = {"refund_id": refund.id, "amount_cents": refund.amount_cents, "reference": reference}
+        record_change(refund.created_by, "refund.created", "order", order.id, None, after)
         email_id = enqueue_email(
             "refund_issued",
             key=f"refund_issued:{refund.id}",
