@@ -26,7 +26,7 @@ from shop.mail.breaker import describe, server_unreachable
 from shop.mail.dispatcher import MailPool, get_dispatcher
 from shop.models import EmailStatus, OutboxEmail, utcnow
 from shop.orders.refunds import complete_pending_refunds
-from shop.orders.service import cancel_unpaid_orders
+from shop.orders.unpaid import cancel_unpaid_orders
 
 shop_cli = AppGroup("shop", help="Catalogue and accounts.")
 outbox_cli = AppGroup("outbox", help="The email outbox: inspect, retry, send.")
