@@ -223,7 +223,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, methods: MethodRe
         # "" : Stripe's own (https://api.stripe.com); another address for stripe-mock or tests.
         "STRIPE_API_BASE": get("STRIPE_API_BASE").strip().rstrip("/"),
         # How long one request to Stripe may take before checkout gives up on it.
-        "STRIPE_TIMEOUT_SECONDS": _float("STRIPE_TIMEOUT_SECONDS", get("STRIPE_TIMEOUT_SECONDS", "5"), 0.1),
+        "STRIPE_TIMEOUT_SECONDS": _float("STRIPE_TIMEOUT_SECONDS", get("STRIPE_TIMEOUT_SECONDS", "3"), 0.1),
         # Stock is held this long for an unpaid card order; Stripe allows 30 minutes to 24 hours.
         "SHOP_CARD_PAYMENT_MINUTES": _int(
             "SHOP_CARD_PAYMENT_MINUTES", get("SHOP_CARD_PAYMENT_MINUTES", "30"), 30, 24 * 60

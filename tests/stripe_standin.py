@@ -13,7 +13,8 @@ JSON objects and Stripe's error bodies. Endpoints:
                                            to its success_url, as Stripe Checkout does
 
 Every request is recorded (`requests`). `behave(mode)` makes the API hang until released
-("slow"), drop the connection ("drop"), or answer errors ("fail": 500, "refuse": 402).
+("slow"), drop the connection ("drop"), act on the next request but lose its answer
+("lose_answer_once": the client retries), or answer errors ("fail": 500, "refuse": 402).
 Webhook events are signed exactly as Stripe signs them: `t=<unix time>,v1=<HMAC-SHA256
 of "<t>.<body>" with the endpoint's secret>` (`signed_event`).
 """
@@ -84,7 +85,8 @@ class StripeStandIn:
         self.thread.join(5)
 
     def behave(self, mode: str) -> None:
-        """normal, slow (hang until stop), drop (close without answering), fail (500), refuse (402)."""
+        """normal, slow (hang until stop), drop (close without answering), lose_answer_once,
+        fail (500), refuse (402)."""
         self.mode = mode
 
     def calls(self, method: str, prefix: str) -> list[Recorded]:
@@ -234,6 +236,12 @@ def _handler(standin: StripeStandIn) -> type[BaseHTTPRequestHandler]:
                 standin.release.wait(30)
                 return
             if standin.mode == "drop":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if standin.mode == "lose_answer_once":  # done, but the answer never reaches the client
+                standin.mode = "normal"
+                standin.answer(method, path, params, key)
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return

@@ -97,6 +97,16 @@ def test_the_same_checkout_form_posted_twice_makes_one_session(app, products, sh
     assert count(app, Order) == 1
 
 
+def test_a_request_whose_answer_was_lost_is_retried_with_its_key_and_makes_one_session(
+    app, products, shopper, stripe_standin
+):
+    stripe_standin.behave("lose_answer_once")
+    order = pay_by_card(shopper, products, stripe_standin)
+    calls = stripe_standin.calls("POST", "/v1/checkout/sessions")
+    assert [c.idempotency_key for c in calls] == [f"checkout-session-{order.number}"] * 2  # stripe's retry
+    assert list(stripe_standin.sessions) == [order.payment_session_id]
+
+
 @pytest.mark.parametrize("trouble", ["unreachable", "slow", "failing"])
 def test_stripe_out_of_reach_cancels_and_restocks_the_order_and_charges_nothing(
     make_app, stripe_standin, smtp, trouble
@@ -239,7 +249,9 @@ def test_an_expiry_arriving_after_the_payment_never_undoes_it(app, products, sho
     assert emails(app, "order_cancelled") == 0
 
 
-@pytest.mark.parametrize("forgery", ["no header", "another secret", "body changed", "too old", "not json"])
+@pytest.mark.parametrize(
+    "forgery", ["no header", "another secret", "body changed", "too old", "not json", "not an event", "not utf-8"]
+)
 def test_a_forged_webhook_is_refused_and_changes_nothing(app, products, shopper, stripe_standin, forgery):
     order = pay_by_card(shopper, products, stripe_standin)
     stripe_standin.pay(order.payment_session_id)
@@ -251,13 +263,31 @@ def test_a_forged_webhook_is_refused_and_changes_nothing(app, products, shopper,
         "body changed": {"Stripe-Signature": sign(payload, secret)},
         "too old": {"Stripe-Signature": sign(payload, secret, int(time.time()) - 3600)},
         "not json": {"Stripe-Signature": sign(b"{not json", secret)},
+        "not an event": {"Stripe-Signature": sign(b'[{"data": 1}]', secret)},  # signed right, but no event
+        "not utf-8": {"Stripe-Signature": sign(b"\xff\xfe", secret)},
     }[forgery]
-    body = {"not json": b"{not json", "body changed": payload.replace(b'"evt_', b'"evt_x')}.get(forgery, payload)
+    body = {
+        "not json": b"{not json",
+        "body changed": payload.replace(b'"evt_', b'"evt_x'),
+        "not an event": b'[{"data": 1}]',
+        "not utf-8": b"\xff\xfe",
+    }.get(forgery, payload)
     assert forgery != "body changed" or body != payload
     response = shopper.client.post(WEBHOOK, data=body, headers=headers)
     assert response.status_code == 400
     assert order_of(app, order.id).status == "awaiting_payment"
     assert count(app, PaymentEvent) == 0
+
+
+def test_a_payment_of_another_amount_is_not_taken_for_the_order(app, products, shopper, stripe_standin, caplog):
+    order = pay_by_card(shopper, products, stripe_standin)
+    stripe_standin.pay(order.payment_session_id)["amount_total"] = 100
+    assert (
+        send(shopper.client, stripe_standin, "checkout.session.completed", order.payment_session_id).status_code == 200
+    )
+    assert order_of(app, order.id).status == "awaiting_payment"
+    assert "not marked paid" in caplog.text
+    assert emails(app, "order_confirmation") == 0
 
 
 def test_an_event_about_a_session_of_no_order_answers_200_and_is_logged(app, stripe_standin, caplog):

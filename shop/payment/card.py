@@ -152,9 +152,12 @@ def read_webhook(payload: bytes, signature: str | None, settings: Settings) -> P
     for an event about something other than a Checkout Session). Raises
     stripe.SignatureVerificationError or ValueError, as stripe_api.read_event."""
     event = stripe_api.read_event(payload, signature, settings)
-    session = event.get("data", {}).get("object", {})
-    kind = event.get("type", "")
-    if session.get("object") != "checkout.session":
+    data = event.get("data")
+    session = data.get("object") if isinstance(data, dict) else None
+    kind = event.get("type")
+    if not (isinstance(session, dict) and isinstance(kind, str) and isinstance(event.get("id"), str)):
+        raise ValueError("not a Stripe event: no id, type or data.object")
+    if session.get("object") != "checkout.session" or not isinstance(session.get("id"), str):
         return PaymentReport(None, "", event_id=event.get("id", ""), event_type=kind)
     outcome = OUTCOMES.get(kind)
     if kind == "checkout.session.completed":
@@ -169,12 +172,13 @@ def session_report(session: dict[str, Any], outcome: PaymentOutcome | None) -> P
     payment = session.get("payment_intent")
     if isinstance(payment, dict):  # expanded
         payment = payment.get("id")
+    amount, currency = session.get("amount_total"), session.get("currency")
     return PaymentReport(
         outcome,
-        session.get("id") or "",
-        payment_id=payment or "",
-        amount_cents=session.get("amount_total"),
-        currency=(session.get("currency") or "").upper(),
+        str(session.get("id") or ""),
+        payment_id=payment if isinstance(payment, str) else "",
+        amount_cents=amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
+        currency=currency.upper() if isinstance(currency, str) else "",
     )
 
 

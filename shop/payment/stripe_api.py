@@ -72,10 +72,13 @@ def read_event(payload: bytes, signature: str | None, settings: Settings) -> dic
     """The event Stripe sent, as plain data, once its Stripe-Signature header
     (`t=<unix time>,v1=<HMAC-SHA256 of "t.payload" with STRIPE_WEBHOOK_SECRET>`) was
     verified. Raises stripe.SignatureVerificationError (missing, forged, or older than
-    WEBHOOK_TOLERANCE_SECONDS) or ValueError (not an event)."""
+    WEBHOOK_TOLERANCE_SECONDS) or ValueError (not UTF-8, not JSON, not an object)."""
     if not settings.stripe_webhook_secret:
         raise stripe.SignatureVerificationError("no STRIPE_WEBHOOK_SECRET is set", signature)
-    event = stripe.Webhook.construct_event(
-        payload, signature or "", settings.stripe_webhook_secret, WEBHOOK_TOLERANCE_SECONDS
-    )
-    return event.to_dict()
+    try:
+        event = stripe.Webhook.construct_event(
+            payload, signature or "", settings.stripe_webhook_secret, WEBHOOK_TOLERANCE_SECONDS
+        )
+        return event.to_dict()
+    except (TypeError, AttributeError, KeyError) as error:  # signed, but not an object
+        raise ValueError(f"not a Stripe event: {error}") from error
