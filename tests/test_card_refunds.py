@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from config import ConfigError, settings_from_env
 from shop.extensions import db
-from shop.models import Order, OutboxEmail, Product, Refund, RefundStatus, utcnow
+from shop.models import Order, OutboxEmail, PaymentEvent, Refund, RefundStatus, utcnow
 from shop.payment import METHODS
 from tests.conftest import Browser, card_settings, count, signed_in_admin
 from tests.test_card_payments import WEBHOOK, emails, order_of, pay_by_card, send, stock
@@ -188,4 +188,4 @@ def test_a_webhook_without_a_secret_configured_is_refused(make_app):
     app = make_app()
     response = app.test_client().post(WEBHOOK, data=b"{}", headers={"Stripe-Signature": "t=1,v1=00"})
     assert response.status_code == 400
-    assert count(app, Product) == 0
+    assert count(app, PaymentEvent) == 0

@@ -64,7 +64,13 @@ class CardPayment(PaymentMethod):
         if order.paid_at is not None:
             return [_("Paid by card: %(amount)s.", amount=amount_due(order, settings))]
         if order.status == OrderStatus.AWAITING_PAYMENT:
-            return [_("Your card payment is being confirmed; this page shows it as paid as soon as Stripe tells us.")]
+            return [
+                _("We are waiting for Stripe to confirm your card payment; this page shows it as paid once it does."),
+                _(
+                    "An order not paid within %(minutes)d minutes is cancelled, and nothing is charged.",
+                    minutes=settings.card_payment_minutes,
+                ),
+            ]
         return []
 
     def reference(self, order: Order) -> str:
