@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from config import ConfigError, settings_from_env
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.models import Order, OutboxEmail, PaymentEvent, Refund, RefundStatus, utcnow
-from shop.payment import METHODS
+from shop.payment import METHODS, stripe_api
 from tests.conftest import Browser, card_settings, count, signed_in_admin
 from tests.test_card_payments import WEBHOOK, emails, order_of, pay_by_card, send, stock
 
@@ -153,6 +153,23 @@ def test_cancelling_an_unpaid_card_order_closes_its_payment_page(app, products, 
     assert stripe_standin.sessions[order.payment_session_id]["status"] == "expired"
     assert not stripe_standin.calls("POST", "/v1/refunds")
     assert stock(app, "TEA") == 100
+
+
+def test_a_refund_whose_process_died_after_stripe_refunded_is_completed_once(app, products, shopper, stripe_standin):
+    order = paid_card_order(app, products, shopper, stripe_standin)
+    key = f"refund-{order.number}-dead"
+    with app.app_context():
+        # The dead process: its pending row written, Stripe asked (and it refunded), nothing recorded.
+        db.session.add(Refund(order_id=order.id, amount_cents=1000, idempotency_key=key))
+        db.session.commit()
+        made = stripe_api.create_refund(order.payment_intent_id, 1000, key, get_settings())
+    result = app.test_cli_runner().invoke(args=["shop", "complete-refunds"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        refund = db.session.execute(sa.select(Refund)).scalar_one()
+        assert (refund.status, refund.reference) == (RefundStatus.REFUNDED, made.id)
+    assert [c.idempotency_key for c in stripe_standin.calls("POST", "/v1/refunds")] == [key, key]
+    assert list(stripe_standin.refunds) == [made.id]  # Stripe refunded once
 
 
 # ---------------------------------------------------------------- the owner's view
