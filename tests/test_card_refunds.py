@@ -193,6 +193,10 @@ def test_card_is_offered_only_with_both_keys():
         production["SHOP_BASE_URL"] = "https://shop.example.com"
         with pytest.raises(ConfigError, match=missing):
             settings_from_env(production, methods=METHODS)
+    production = {**production, **keys, "SHOP_PAYMENT_METHODS": "card", "STRIPE_API_BASE": "http://stripe-mock:12111"}
+    with pytest.raises(ConfigError, match="STRIPE_API_BASE must be an https:// address"):
+        settings_from_env(production, methods=METHODS)
+    assert settings_from_env({**production, "STRIPE_API_BASE": ""}, methods=METHODS)["STRIPE_SECRET_KEY"] == "sk_test_x"
 
 
 def test_the_hold_is_what_stripe_accepts():
