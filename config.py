@@ -165,9 +165,10 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, methods: MethodRe
         raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL exclude each other: pick one")
     rate = get("SHOP_MAIL_RATE_PER_MINUTE")
     known_payment, known_shipping = methods.payment_codes, methods.shipping_codes
-    payment_methods = _names(
-        "SHOP_PAYMENT_METHODS", get("SHOP_PAYMENT_METHODS", ",".join(known_payment)), known_payment
-    )
+    # By default every method is offered whose provider's keys are set (card: STRIPE_*);
+    # one without a development stand-in for a missing key is left out.
+    ready = [pay for pay in known_payment if all(get(n) or s for n, s in methods.needs_settings(pay).items())]
+    payment_methods = _names("SHOP_PAYMENT_METHODS", get("SHOP_PAYMENT_METHODS", ",".join(ready)), known_payment)
     shipping_methods = _names(
         "SHOP_SHIPPING_METHODS", get("SHOP_SHIPPING_METHODS", ",".join(known_shipping)), known_shipping
     )
@@ -216,6 +217,17 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, methods: MethodRe
         "SHOP_BANK_BIC": get("SHOP_BANK_BIC").strip(),
         # At most MAX_DAYS: a date that many days back must exist (timedelta overflows).
         "SHOP_UNPAID_CANCEL_DAYS": _int("SHOP_UNPAID_CANCEL_DAYS", get("SHOP_UNPAID_CANCEL_DAYS", "7"), 1, MAX_DAYS),
+        # Card payments through Stripe Checkout (README.md, "Card payments").
+        "STRIPE_SECRET_KEY": get("STRIPE_SECRET_KEY").strip(),
+        "STRIPE_WEBHOOK_SECRET": get("STRIPE_WEBHOOK_SECRET").strip(),
+        # "" : Stripe's own (https://api.stripe.com); another address for stripe-mock or tests.
+        "STRIPE_API_BASE": get("STRIPE_API_BASE").strip().rstrip("/"),
+        # How long one request to Stripe may take before checkout gives up on it.
+        "STRIPE_TIMEOUT_SECONDS": _float("STRIPE_TIMEOUT_SECONDS", get("STRIPE_TIMEOUT_SECONDS", "3"), 0.1),
+        # Stock is held this long for an unpaid card order; Stripe allows 30 minutes to 24 hours.
+        "SHOP_CARD_PAYMENT_MINUTES": _int(
+            "SHOP_CARD_PAYMENT_MINUTES", get("SHOP_CARD_PAYMENT_MINUTES", "30"), 30, 24 * 60
+        ),
         "SHOP_SHIPPING_METHODS": shipping_methods,
         "SHOP_SHIPPING_FLAT_RATE": _money("SHOP_SHIPPING_FLAT_RATE", get("SHOP_SHIPPING_FLAT_RATE", "4.90")),
         # None: shipping is never free.
@@ -296,6 +308,11 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, methods: MethodRe
     else:  # a stand-in for what an offered method needs (an example IBAN), development only
         for payment in payment_methods:
             for name, stand_in in methods.needs_settings(payment).items():
+                if not (settings[name] or stand_in):  # a provider's key has no stand-in
+                    raise ConfigError(
+                        f"{methods.label(payment).lower()} is offered (SHOP_PAYMENT_METHODS) but {name} is not "
+                        f"set: set it (a test-mode key in development), or leave {payment} out"
+                    )
                 settings[name] = settings[name] or stand_in
     return settings
 
@@ -324,6 +341,11 @@ class Settings:
     bank_iban: str
     bank_bic: str
     unpaid_cancel_days: int
+    card_payment_minutes: int  # stock held for an unpaid card order
+    stripe_secret_key: str  # "" : card payments are not offered
+    stripe_webhook_secret: str
+    stripe_api_base: str  # "" : Stripe's own
+    stripe_timeout_seconds: float  # per request to Stripe
     shipping_methods: tuple[str, ...]
     shipping_flat_rate: int  # cents
     free_shipping_over: int | None  # cents; None: shipping is never free
@@ -355,7 +377,11 @@ class Settings:
 
     @staticmethod
     def name_of(field_name: str) -> str:
-        """The variable a field is read from: 'tax_rate_bp' -> 'SHOP_TAX_RATE_BP'."""
+        """The variable a field is read from: 'tax_rate_bp' -> 'SHOP_TAX_RATE_BP'; Stripe's
+        settings keep the names Stripe's documentation uses ('stripe_secret_key' ->
+        'STRIPE_SECRET_KEY')."""
+        if field_name.startswith("stripe_"):
+            return field_name.upper()
         return "SHOP_" + field_name.upper().removeprefix("SHOP_")
 
     @classmethod
@@ -456,6 +482,9 @@ def check_production(settings: Mapping[str, Any], methods: MethodRegistry) -> No
             f"SHOP_BASE_URL must be an https:// address like https://shop.example.com in production, got "
             f"{base_url!r}: its links carry password-reset and order tokens, which must not travel in clear"
         )
+    api_base = settings.get("STRIPE_API_BASE") or ""
+    if api_base and urlsplit(api_base).scheme != "https":
+        raise ConfigError(f"STRIPE_API_BASE must be an https:// address in production, got {api_base!r}")
     for payment in settings.get("SHOP_PAYMENT_METHODS", ()):
         for name in methods.needs_settings(payment):
             if not settings.get(name):

@@ -129,9 +129,9 @@ def _development_secret_key(path: Path) -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from shop import account, admin, auth, cart, catalog, checkout, health, orders
+    from shop import account, admin, auth, cart, catalog, checkout, health, orders, webhooks
 
-    for module in (catalog, cart, checkout, orders, auth, account, admin, health):
+    for module in (catalog, cart, checkout, orders, auth, account, admin, health, webhooks):
         app.register_blueprint(module.bp)
 
 

@@ -26,7 +26,7 @@ from shop.mail.breaker import describe, server_unreachable
 from shop.mail.dispatcher import MailPool, get_dispatcher
 from shop.models import EmailStatus, OutboxEmail, Role, utcnow
 from shop.orders.refunds import complete_pending_refunds
-from shop.orders.service import cancel_unpaid_orders
+from shop.orders.unpaid import cancel_unpaid_orders
 from shop.staff import RoleRefused, set_role
 
 shop_cli = AppGroup("shop", help="Catalogue and accounts.")

@@ -26,6 +26,7 @@ from shop.payment import METHODS
 from tests.databases import TestDatabases
 from tests.served import HiddenFields
 from tests.smtp_sink import SmtpSink
+from tests.stripe_standin import StripeStandIn
 
 PASSWORD = "correct-horse-battery"
 
@@ -37,6 +38,27 @@ def smtp() -> Iterator[SmtpSink]:
     sink = SmtpSink().start()
     yield sink
     sink.stop()
+
+
+# ---------------------------------------------------------------- Stripe (a stand-in)
+@pytest.fixture
+def stripe_standin() -> Iterator[StripeStandIn]:
+    """A local stand-in for Stripe's API (tests/stripe_standin.py: Stripe cannot run here)."""
+    standin = StripeStandIn().start()
+    yield standin
+    standin.stop()
+
+
+def card_settings(standin: StripeStandIn, **overrides: Any) -> dict[str, Any]:
+    """Settings that offer card payment (and bank transfer) against the stand-in, in test mode."""
+    return {
+        "SHOP_PAYMENT_METHODS": ("card", "bank_transfer"),
+        "STRIPE_SECRET_KEY": "sk_test_standin",
+        "STRIPE_WEBHOOK_SECRET": standin.webhook_secret,
+        "STRIPE_API_BASE": standin.url,
+        "STRIPE_TIMEOUT_SECONDS": 1.0,
+        **overrides,
+    }
 
 
 # ---------------------------------------------------------------- the app

@@ -20,7 +20,7 @@ SHOP = ROOT / "shop"
 MAX_LINES = 300
 
 # The codes of the payment methods and shipping options, quoted as a program would compare them.
-METHOD_CODE = re.compile(r"""(["'])(bank_transfer|cash_on_delivery|pay_at_pickup|pickup|standard)\1""")
+METHOD_CODE = re.compile(r"""(["'])(bank_transfer|cash_on_delivery|pay_at_pickup|card|pickup|standard)\1""")
 # Where those codes may be written: the strategies themselves. (Tests post them as form values;
 # migrations/versions are the schema's history, written once.)
 STRATEGIES = (SHOP / "payment", SHOP / "shipping.py")

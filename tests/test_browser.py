@@ -24,7 +24,8 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from shop.extensions import db
-from shop.models import Category, Product, User
+from shop.models import Category, Order, Product, User
+from tests.conftest import card_settings
 
 pytestmark = pytest.mark.browser
 
@@ -551,4 +552,69 @@ def test_the_owner_adds_a_staff_member_who_sees_only_the_orders_and_the_trail_sh
     camera.shoot(staff, "staff-orders")
     checked["staff orders"] = serious_violations(staff)
     assert staff.goto(base + "/admin").status == 403
+
+
+@pytest.fixture
+def card_shop(make_app, stripe_standin) -> Iterator[tuple[str, Flask]]:
+    """A shop offering card payment, served over real HTTP, against the local stand-in of
+    Stripe (tests/stripe_standin.py: Stripe cannot run here), whose payment page sends its
+    signed webhook to this shop."""
+    app = make_app(**card_settings(stripe_standin), SHOP_BASE_URL="", SHOP_OWNER_EMAIL="")
+    with app.app_context():
+        db.session.add(Product(sku="TEA", name="Assam Tea", description="Malty.", price_cents=1250, stock=40))
+        db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    stripe_standin.webhook_url = base + "/payments/stripe/webhook"
+    yield base, app
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def test_a_guest_pays_by_card_on_stripes_page_and_comes_back_to_a_paid_order(chromium, card_shop, stripe_standin, smtp):
+    base, app = card_shop
+    camera = Camera("card-payment")
+    page = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
+    checked: dict[str, list[str]] = {}
+
+    page.goto(base + "/")
+    page.get_by_role("link", name="Assam Tea").click()
+    page.get_by_label("Quantity").fill("2")
+    page.get_by_role("button", name="Add to cart").click()
+    page.get_by_text("Added 2 × Assam Tea").wait_for()
+    page.goto(base + "/checkout")
+    page.get_by_label("Email", exact=True).fill("ada@example.com")
+    page.get_by_label("Full name").fill("Ada Lovelace")
+    page.get_by_label("Street address").fill("12 Analytical Street")
+    page.get_by_label("Town or city").fill("London")
+    page.get_by_label("Postal code").fill("N1 9GU")
+    page.get_by_label("Country").fill("United Kingdom")
+    page.locator("label", has_text="Card").click()
+    assert page.get_by_role("radio", name=re.compile("^Card")).is_checked()
+    camera.shoot(page, "checkout-card")
+    checked["checkout with card"] = serious_violations(page)
+    page.get_by_role("button", name="Place order").click()
+
+    # Stripe's hosted page (the stand-in's): the shop never sees the card number.
+    page.wait_for_url(re.compile("^" + re.escape(stripe_standin.url) + "/pay/cs_test_"))
+    assert "pay 29.90 EUR" in page.get_by_role("heading", level=1).inner_text()
+    with app.app_context():
+        order = db.session.execute(sa.select(Order)).scalar_one()
+        assert order.status == "awaiting_payment"
+    camera.shoot(page, "stripe-page")
+    page.get_by_role("button", name=re.compile("^Pay")).click()
+
+    # Back at the shop (success_url): the webhook came first, so the order shows paid.
+    page.wait_for_url(re.compile(r"/orders/guest/[^/]+$"))
+    assert page.get_by_role("heading", level=1).inner_text() == f"Order {order.number}"
+    assert "Paid" in page.locator(".status").inner_text()
+    assert "Paid by card: €29.90." in page.get_by_role("main").inner_text()
+    camera.shoot(page, "paid-order")
+    checked["paid card order"] = serious_violations(page)
+    [mail] = smtp.wait_for(1, to="ada@example.com", subject_contains=order.number, timeout=15)
+    assert "Paid by card: €29.90." in mail.text
+    with app.app_context():
+        assert db.session.execute(sa.select(Product.stock)).scalar_one() == 38
     assert {name: found for name, found in checked.items() if found} == {}

@@ -14,6 +14,7 @@ from shop.admin.service import OrderFilter, emails_about, orders_csv
 from shop.audit import trail_of
 from shop.inputs import paginate
 from shop.models import OrderStatus
+from shop.orders.refunds import RefundRefused
 from shop.orders.service import (
     OrderNotFound,
     StatusChangeRefused,
@@ -23,6 +24,7 @@ from shop.orders.service import (
     next_statuses,
 )
 from shop.payment import PAYMENT_METHODS
+from shop.payment.method import RefundFailed
 
 
 def _order_filter() -> tuple[OrderFilterForm, OrderFilter]:
@@ -91,7 +93,7 @@ def order_status(order_id: int) -> BaseResponse:
         order = change_order_status(order_id, to_status, current_user, form.note.data or "", seen_status)
     except OrderNotFound:
         abort(404)
-    except StatusChangeRefused as refused:
+    except (StatusChangeRefused, RefundRefused, RefundFailed) as refused:  # the order stays as it was
         flash(str(refused), "error")
         return redirect(url_for("admin.order_detail", order_id=order_id), 303)
     flash(f"Order {order.number} is now {order.status_label.lower()}.", "success")

@@ -1,5 +1,6 @@
 """The emails a placed order sends, enqueued in the order's transaction: the shopper's
-confirmation, the owner's "new order", a "low stock" notice for each product the order took
+confirmation and the owner's "new order" (shop/orders/confirmation.py; for a card order
+once it is paid), a "low stock" notice for each product the order took
 down to its threshold, and, for a guest who has an account, the offer to add the order to it.
 place_order() hands their ids to the mail dispatcher after the commit."""
 
@@ -13,8 +14,7 @@ from shop.auth.service import find_user
 from shop.extensions import get_settings
 from shop.mail.messages import enqueue_email
 from shop.models import Order, OrderLine
-from shop.money import format_money
-from shop.orders.links import order_link
+from shop.orders.confirmation import enqueue_confirmations
 from shop.orders.service import how_paid_and_shipped
 from shop.urls import absolute_url_for
 
@@ -33,44 +33,14 @@ class LowStock:
 def enqueue_order_emails(order: Order, lines: list[OrderLine], low: Sequence[LowStock]) -> list[int | None]:
     """Every email about the new `order` (with its `lines`), in the caller's transaction;
     their outbox ids (None for one enqueued before)."""
-    ids = _enqueue_confirmations(order, lines) + _enqueue_low_stock_emails(order, low)
+    # A method paid on the provider's page (card) confirms the order once it is paid
+    # (shop/orders/payments.py), not now: the shopper may still walk away from that page.
+    how = how_paid_and_shipped(order)
+    paid_later = how.payment is not None and how.payment.paid_through_provider
+    ids = [] if paid_later else enqueue_confirmations(order, lines)
+    ids += _enqueue_low_stock_emails(order, low)
     if order.user_id is None:
         ids.append(_offer_to_claim(order))
-    return ids
-
-
-def _enqueue_confirmations(order: Order, lines: list[OrderLine]) -> list[int | None]:
-    """The customer's confirmation and, when SHOP_OWNER_EMAIL is set, the owner's notice."""
-    settings = get_settings()
-    how = how_paid_and_shipped(order)
-    context = {
-        "order": order,
-        "lines": lines,
-        "how": how,
-        "customer_email": order.email,
-        "payment_instructions": how.instructions(),
-    }
-    ids = [
-        enqueue_email(
-            "order_confirmation",
-            key=f"order_confirmation:{order.id}",
-            recipient=order.email,
-            subject=f"Your {settings.shop_name} order {order.number}",
-            order_url=order_link(order),
-            **context,
-        )
-    ]
-    if settings.owner_email:
-        ids.append(
-            enqueue_email(
-                "new_order",
-                key=f"new_order:{order.id}",
-                recipient=settings.owner_email,
-                subject=f"New order {order.number}: {format_money(order.total_cents, settings.currency)}",
-                order_url=absolute_url_for("admin.order_detail", order_id=order.id),
-                **context,
-            )
-        )
     return ids
 
 

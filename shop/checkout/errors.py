@@ -54,3 +54,8 @@ class FormAlreadyUsed(CheckoutError):
 class OrderTooLarge(CheckoutError):
     def __init__(self) -> None:
         super().__init__("This order is larger than the shop can take at once; please split it or contact us.")
+
+
+class PaymentNotStarted(CheckoutError):
+    """The payment provider could not make the payment page: the order was cancelled and
+    restocked, nothing was charged. The message says so, for the shopper."""

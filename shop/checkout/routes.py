@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from shop.cart.service import Cart, CartLine, describe_removed, describe_shortfall, lines_total_cents
 from shop.checkout import bp
-from shop.checkout.errors import CheckoutError, FormAlreadyUsed, MethodNotOffered
+from shop.checkout.errors import CheckoutError, FormAlreadyUsed, MethodNotOffered, PaymentNotStarted
 from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
 from shop.checkout.service import Customer, checkout_address, new_checkout_token, place_order
 from shop.checkout.shown import PriceChanged, Shown
@@ -163,6 +163,9 @@ def submit() -> Response | tuple[str, int]:
     except FormAlreadyUsed as error:
         form.checkout_token.data = new_checkout_token()
         return render_checkout(form, 409, str(error))
+    except PaymentNotStarted as error:  # the order was cancelled and restocked; the cart stays
+        form.checkout_token.data = new_checkout_token()
+        return render_checkout(form, 503, str(error))
     except CheckoutError as error:  # an empty cart, or a line short of stock: nothing was written
         return render_checkout(form, 409, str(error))
     order = placed.order
@@ -172,6 +175,8 @@ def submit() -> Response | tuple[str, int]:
         cart.clear()
         session.pop(VOUCHER_KEY, None)
         flash(f"Thank you! Your order {order.number} is placed. A confirmation email is on its way.", "success")
+    if placed.payment_url:  # the provider's page (card): the order is paid there
+        return redirect(placed.payment_url, 303)
     method = payment_method(order.payment_method)
     after = method.page_after_order(order) if method is not None else None
     if after is not None:

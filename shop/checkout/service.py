@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from shop.addresses import ShippingAddress
 from shop.checkout.emails import LowStock, enqueue_order_emails
 from shop.checkout.errors import EmptyCart, FormAlreadyUsed, MethodNotOffered, OrderTooLarge, OutOfStock, Shortage
+from shop.checkout.payment_page import resume_payment, start_payment
 from shop.checkout.shown import Shown
 from shop.database import transaction
 from shop.extensions import db, get_settings
@@ -82,6 +83,7 @@ class Choices:
 class PlacedOrder:
     order: Order
     duplicate: bool  # the same checkout form was submitted before: this is that order
+    payment_url: str | None = None  # the provider's page to pay on (card); None: none
 
 
 def new_order_number() -> str:
@@ -148,12 +150,14 @@ def place_order(
     returns the first order (`duplicate`) instead of making a second one, whatever changed
     since. `shown` is what the checkout page showed (shown.py); when given, an order that
     would differ from it in any line, price, discount, shipping or total is not placed.
-    Raises a CheckoutError (EmptyCart, OutOfStock, MethodNotOffered, FormAlreadyUsed,
-    OrderTooLarge), a VoucherError or PriceChanged, with nothing written.
+    A method paid on a provider's page (card) gets that page once the order is committed
+    (payment_page.py): `payment_url`. Raises a CheckoutError (EmptyCart, OutOfStock,
+    MethodNotOffered, FormAlreadyUsed, OrderTooLarge), a VoucherError or PriceChanged,
+    with nothing written; PaymentNotStarted, with the order written and cancelled.
     """
     earlier = find_order_by_token(customer, checkout_token)
     if earlier is not None:
-        return PlacedOrder(earlier, duplicate=True)
+        return PlacedOrder(earlier, duplicate=True, payment_url=resume_payment(earlier))
     if not items:
         raise EmptyCart()
     method, option = check_choices(choices)
@@ -169,7 +173,7 @@ def place_order(
         earlier = find_order_by_token(customer, checkout_token)
         if earlier is None:  # the token of someone else's order, sent back by hand
             raise FormAlreadyUsed() from None
-        return PlacedOrder(earlier, duplicate=True)
+        return PlacedOrder(earlier, duplicate=True, payment_url=resume_payment(earlier))
     log.info(
         "order %s placed by %s: %d line(s), total %d cents, %s, %s",
         order.number,
@@ -180,7 +184,7 @@ def place_order(
         order.payment_method,
     )
     get_dispatcher().hand_off(email_ids)
-    return PlacedOrder(order, duplicate=False)
+    return PlacedOrder(order, duplicate=False, payment_url=start_payment(order))
 
 
 def _write_order(

@@ -10,6 +10,7 @@ from shop.models.base import utcnow
 from shop.models.catalog import Category, Product, ProductImage
 from shop.models.orders import Order, OrderLine, OrderStatus, OrderStatusChange
 from shop.models.outbox import EmailStatus, MailServerState, OutboxEmail
+from shop.models.payments import PaymentEvent
 from shop.models.refunds import Refund, RefundStatus
 from shop.models.vouchers import Voucher
 
@@ -24,6 +25,7 @@ __all__ = [
     "OrderStatus",
     "OrderStatusChange",
     "OutboxEmail",
+    "PaymentEvent",
     "Product",
     "ProductImage",
     "Refund",

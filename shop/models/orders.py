@@ -71,6 +71,10 @@ class Order(db.Model):
     voucher_id: Mapped[int | None] = mapped_column(sa.ForeignKey("voucher.id"), index=True)
     voucher_code: Mapped[str] = mapped_column(sa.String(40), default="")
     paid_at: Mapped[datetime | None]
+    # A card provider's payment (Stripe): the Checkout Session the shopper pays on (its
+    # webhooks name it), and the payment it made (refunds and the dashboard link name that).
+    payment_session_id: Mapped[str | None] = mapped_column(sa.String(255), index=True, unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255))
     # The hidden token of the checkout form: the same form posted twice makes one order.
     checkout_token: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,19 +1,21 @@
 """The order after it is placed: where its status may move, the moves and what each means
-(paid, shipped, cancelled and restocked), cancelling orders left unpaid, and how it was paid
-and shipped, as its pages and emails show it.
+(paid, shipped, cancelled and restocked), and how it was paid and shipped, as its pages and
+emails show it.
 
-Checkout creates orders (shop/checkout/service.py); the admin, `flask shop cancel-unpaid`
-and the order pages come here. What depends on the payment method or the shipping option
-is asked of it (shop/payment, shop/shipping.py). The links to an order are in links.py.
+Checkout creates orders (shop/checkout/service.py); the admin and the order pages come
+here. What depends on the payment method or the shipping option is asked of it
+(shop/payment, shop/shipping.py). Beside this module: links.py (links to an order),
+refunds.py, unpaid.py (`flask shop cancel-unpaid`), payments.py (what a payment provider
+says), confirmation.py (the order's confirmation emails).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from shop.audit import Actor, record_change
@@ -23,7 +25,8 @@ from shop.mail.dispatcher import get_dispatcher
 from shop.mail.messages import enqueue_email
 from shop.models import Order, OrderLine, OrderStatus, OrderStatusChange, Product, User, utcnow
 from shop.orders.links import order_link
-from shop.payment import PAYMENT_METHODS, PaymentMethod, payment_method
+from shop.orders.refunds import refund_payment, refundable_cents
+from shop.payment import PaymentMethod, payment_method
 from shop.shipping import ShippingOption, shipping_option
 from shop.vouchers import give_back_voucher_use
 
@@ -88,6 +91,11 @@ class HowPaidAndShipped:
         waiting = self.order.status in (OrderStatus.AWAITING_PAYMENT, OrderStatus.PLACED)
         return waiting and self.payment is not None and not self.payment.paid_on_handover
 
+    @property
+    def dashboard_url(self) -> str:
+        """The payment in the provider's dashboard, for the owner ("" : none)."""
+        return self.payment.dashboard_url(self.order, get_settings()) if self.payment else ""
+
     def instructions(self) -> list[str]:
         """How to pay, as lines for the order page and the emails (none for an unknown method)."""
         return self.payment.instructions(self.order, get_settings()) if self.payment else []
@@ -150,14 +158,17 @@ def change_order_status(
     itself, e.g. `flask shop cancel-unpaid`) in its history and the audit trail, and do
     what the move means: cancelling puts
     the stock and the voucher's use back (exactly once), tells the customer and then the
-    payment method (`on_cancel`: a refund); shipping emails the customer; a move to paid
-    (or handing over an order paid on handover) records when the money came.
+    payment method (`on_cancel`); shipping emails the customer; a move to paid (or handing
+    over an order paid on handover) records when the money came. Cancelling a paid order
+    of a method that `refunds_on_cancel` (card) refunds what is left of its payment
+    first (shop/orders/refunds.py): if the provider refuses, RefundFailed is raised and
+    the order stays as it was.
 
     `seen_status` is the status the admin's page showed: if the order has another one now
     (another admin marked it paid meanwhile), StatusChangeRefused says so and nothing
     changes. The move is one conditional UPDATE (`WHERE status = <the status seen>`), so
     two owners clicking at once, or one form submitted twice, make one change.
-    Raises OrderNotFound, StatusChangeRefused.
+    Raises OrderNotFound, StatusChangeRefused, shop.payment.method.RefundFailed.
     """
     order = get_order(order_id)
     from_status = seen_status or order.status
@@ -175,38 +186,18 @@ def change_order_status(
             f"{OrderStatus.label_of(to_status).lower()}."
         )
     method = payment_method(order.payment_method)
-    values: dict[str, object] = {"status": to_status}
+    if to_status == OrderStatus.CANCELLED and method is not None and method.refunds_on_cancel:
+        _refund_before_cancelling(order, by, note)
+    values: dict[str, object] = {}
     paid_now = to_status == OrderStatus.PAID or (
         to_status == OrderStatus.DELIVERED and method is not None and method.paid_on_handover
     )
     if paid_now and order.paid_at is None:
         values["paid_at"] = utcnow()
-    email_id = None
     with transaction():
-        moved = db.session.execute(
-            sa.update(Order)
-            .where(Order.id == order_id, Order.status == from_status)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        moved, email_id = move_order(order, from_status, to_status, by, note, **values)
         if not moved:
             raise StatusChangeRefused("The order was changed meanwhile; reload it and try again.")
-        db.session.add(
-            OrderStatusChange(
-                order_id=order_id,
-                from_status=from_status,
-                to_status=to_status,
-                changed_by_id=by.id if by is not None else None,
-                note=note.strip(),
-            )
-        )
-        record_change(by, "order.status", "order", order_id, {"status": from_status}, {"status": to_status})
-        if to_status == OrderStatus.CANCELLED:
-            _restock(order_id)
-            give_back_voucher_use(order.voucher_id)
-            email_id = _enqueue_status_email(order, "order_cancelled", "has been cancelled", note.strip())
-        if to_status == OrderStatus.SHIPPED:
-            email_id = _enqueue_status_email(order, "order_shipped", "has shipped", note.strip())
     db.session.refresh(order)
     get_dispatcher().hand_off([email_id])
     if to_status == OrderStatus.CANCELLED and method is not None:
@@ -214,41 +205,58 @@ def change_order_status(
     return order
 
 
-def unpaid_orders_due(days: int | None = None, now: datetime | None = None) -> list[tuple[int, timedelta]]:
-    """(order id, the time it was given to pay) for every order still awaiting payment past
-    its payment method's `unpaid_deadline` (methods without one never expire), oldest id
-    first. `days`: this many days instead of each method's deadline."""
-    now, settings = now or utcnow(), get_settings()
-    due = []
-    for method in PAYMENT_METHODS.values():
-        wait = method.unpaid_deadline(settings)
-        if wait is None:
-            continue
-        if days is not None:
-            wait = timedelta(days=days)
-        ids = db.session.execute(
-            sa.select(Order.id).where(
-                Order.status == OrderStatus.AWAITING_PAYMENT,
-                Order.payment_method == method.code,
-                Order.created_at < now - wait,
-            )
-        ).scalars()
-        due += [(order_id, wait) for order_id in ids]
-    return sorted(due)
+def move_order(
+    order: Order,
+    from_status: str,
+    to_status: str,
+    by: Actor | None,
+    note: str = "",
+    tell_customer: bool = True,
+    **values: object,
+) -> tuple[bool, int | None]:
+    """Inside the caller's transaction: move `order` from `from_status` to `to_status` by
+    one conditional UPDATE (setting `values` too: paid_at=...), record the change, and do
+    what it means (cancelling restocks and gives the voucher's use back; cancelling and
+    shipping enqueue the customer's email, unless not `tell_customer`). Returns (moved, the email's outbox id or
+    None); moved is False when the order was not in `from_status` any more: nothing changed."""
+    moved = db.session.execute(
+        sa.update(Order)
+        .where(Order.id == order.id, Order.status == from_status)
+        .values(status=to_status, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not moved:
+        return False, None
+    db.session.add(
+        OrderStatusChange(
+            order_id=order.id,
+            from_status=from_status,
+            to_status=to_status,
+            changed_by_id=by.id if by is not None else None,
+            note=note.strip()[:500],
+        )
+    )
+    record_change(by, "order.status", "order", order.id, {"status": from_status}, {"status": to_status})
+    email_id = None
+    if to_status == OrderStatus.CANCELLED:
+        _restock(order.id)
+        give_back_voucher_use(order.voucher_id)
+        if tell_customer:
+            email_id = _enqueue_status_email(order, "order_cancelled", "has been cancelled", note.strip())
+    if to_status == OrderStatus.SHIPPED and tell_customer:
+        email_id = _enqueue_status_email(order, "order_shipped", "has shipped", note.strip())
+    return True, email_id
 
 
-def cancel_unpaid_orders(days: int | None = None, now: datetime | None = None) -> list[Order]:
-    """Cancel (restock, email) every order unpaid past its deadline (unpaid_orders_due);
-    each once, however often this runs or however many run at once (the move is
-    conditional). The orders cancelled."""
-    cancelled = []
-    for order_id, wait in unpaid_orders_due(days, now):
-        try:
-            note = f"Not paid within {wait.days} days."
-            cancelled.append(change_order_status(order_id, OrderStatus.CANCELLED, None, note))
-        except (StatusChangeRefused, OrderNotFound):
-            continue  # paid or cancelled meanwhile
-    return cancelled
+def _refund_before_cancelling(order: Order, by: Actor | None, note: str) -> None:
+    """A paid order of a method that refunds on cancel (card) gets what is left of its
+    payment back first; a refused refund (RefundFailed) stops the cancellation, so the
+    order stays as it was. Its refund_issued email goes out with the cancellation's."""
+    if order.paid_at is None:
+        return
+    left = refundable_cents(order.id)
+    if left > 0:
+        refund_payment(order.id, left, note.strip() or _("Order cancelled"), by)
 
 
 def _restock(order_id: int) -> None:

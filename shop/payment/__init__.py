@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from config import Settings
+from shop.payment.card import CardPayment
 from shop.payment.method import PaymentMethod
 from shop.payment.offline import BankTransfer, CashOnDelivery, PayAtPickup
 from shop.shipping import SHIPPING_OPTIONS
 
 # Every method the code knows, by code, in the order offered by default.
-PAYMENT_METHODS: dict[str, PaymentMethod] = {m.code: m for m in (BankTransfer(), CashOnDelivery(), PayAtPickup())}
+PAYMENT_METHODS: dict[str, PaymentMethod] = {
+    m.code: m for m in (BankTransfer(), CashOnDelivery(), PayAtPickup(), CardPayment())
+}
 
 
 def payment_method(code: str) -> PaymentMethod | None:
@@ -55,7 +58,7 @@ class Methods:
 
     def label(self, payment: str) -> str:
         method = PAYMENT_METHODS.get(payment)
-        return method.label if method is not None else payment
+        return str(method.label) if method is not None else payment
 
 
 METHODS = Methods()

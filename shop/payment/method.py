@@ -9,15 +9,19 @@ order starts in (`initial_status`) and where the shopper goes once it is placed
 the method when an order was cancelled (`on_cancel`). config.py asks which settings the
 method cannot work without (`needs_settings`) and why it may not fit (`fit_rule`).
 
-A card provider is one more subclass: `initial_status` awaiting payment, `page_after_order`
-the provider's hosted payment page, a webhook view of its own that marks the order paid
-(shop.orders.service.change_order_status), and `refund` giving money back through the
-provider (offline methods are refunded by the owner by hand: `refund` returns "").
+A card provider is one more subclass (shop/payment/card.py, Stripe Checkout):
+`paid_through_provider`, `start_payment` making the provider's hosted payment page once the
+order is written, `payment_state` asked by the unpaid-order sweep before it cancels, a
+webhook of its own (shop/webhooks/) whose events shop/orders/payments.py applies, `refund`
+giving money back through the provider (offline methods are refunded by the owner by
+hand: `refund` returns "") and `dashboard_url` for the owner.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import ClassVar
 
@@ -32,6 +36,42 @@ class RefundFailed(Exception):
     order stays as it was. str(error) is a message for the owner."""
 
 
+class PaymentUnavailable(Exception):
+    """The provider could not be reached in time, or refused the request: nothing was
+    charged. str(error) is a message for the shopper (or the owner)."""
+
+
+@dataclass(frozen=True)
+class PaymentStart:
+    """The provider's payment page made for an order: its id (Stripe: the Checkout
+    Session's cs_...) and where the shopper pays."""
+
+    session_id: str
+    url: str
+
+
+class PaymentOutcome(enum.StrEnum):
+    PAID = "paid"  # the money came
+    FAILED = "failed"  # it will not come (the page expired, the bank refused): cancel
+    PENDING = "pending"  # not yet (the page is still open, a bank debit is under way)
+
+
+@dataclass(frozen=True)
+class PaymentReport:
+    """What the provider says about the payment of the order whose page is `session_id`:
+    from a webhook event (`event_id`, `event_type`) or asked by the shop (event_id "").
+    `amount_cents` (minor units) and `currency` (ISO 4217, upper case) are what was
+    charged, when the provider says; `payment_id` is its id of the payment (Stripe: pi_...)."""
+
+    outcome: PaymentOutcome | None  # None: an event that changes nothing here
+    session_id: str
+    payment_id: str = ""
+    amount_cents: int | None = None
+    currency: str = ""
+    event_id: str = ""
+    event_type: str = ""
+
+
 class PaymentMethod:
     code: ClassVar[str]  # stored on the order and posted by the checkout form
     label: ClassVar[str]  # what the shopper chooses at checkout
@@ -44,6 +84,13 @@ class PaymentMethod:
     # Settings it cannot work without, {name: the stand-in used in development}: production
     # refuses to start without them (config.check_production).
     needs_settings: ClassVar[Mapping[str, str]] = {}
+    # The shopper pays on the provider's page (start_payment): the order's confirmation
+    # email waits for the payment, and the unpaid-order sweep asks the provider
+    # (payment_state) before it cancels.
+    paid_through_provider: ClassVar[bool] = False
+    # Cancelling a paid order refunds the whole payment through the provider first (and a
+    # refused refund leaves the order as it was); offline methods are paid back by hand.
+    refunds_on_cancel: ClassVar[bool] = False
 
     def fits(self, option: ShippingOption) -> bool:
         """Whether the shopper may choose this method with shipping `option`."""
@@ -66,6 +113,27 @@ class PaymentMethod:
     def page_after_order(self, order: Order) -> str | None:
         """Where to send the shopper once the order is placed; None: the order's page."""
         return None
+
+    def start_payment(self, order: Order, return_url: str, settings: Settings) -> PaymentStart | None:
+        """Make the provider's payment page for the just-written `order` (the shopper comes
+        back to `return_url`); None for a method paid without a provider (this default).
+        Safe to call again for the same order: the provider answers with the same page.
+        Raises PaymentUnavailable: nothing was charged."""
+        return None
+
+    def payment_page_url(self, order: Order, settings: Settings) -> str | None:
+        """Where the shopper pays `order` (its page made by start_payment) while that page is
+        still open; None otherwise (this default). Raises PaymentUnavailable."""
+        return None
+
+    def payment_state(self, order: Order, settings: Settings) -> PaymentReport | None:
+        """Ask the provider how `order`'s payment stands (the sweep, before it cancels an
+        unpaid order); None: there is nobody to ask (this default). Raises PaymentUnavailable."""
+        return None
+
+    def dashboard_url(self, order: Order, settings: Settings) -> str:
+        """The payment in the provider's dashboard, for the owner; "" : none."""
+        return ""
 
     def refund(self, order: Order, amount_cents: int, idempotency_key: str, settings: Settings) -> str:
         """Give `amount_cents` (minor units, > 0) of `order`'s payment back. Returns the
