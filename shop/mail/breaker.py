@@ -125,6 +125,13 @@ class CircuitBreaker:
             mark_server_unreachable(self.process, since, error)
         except SQLAlchemyError as failure:  # the database has its own trouble: said elsewhere
             log.debug("could not record the mail server's state: %s", failure)
+            return
+        # A sender may have closed the breaker (and deleted the row) while the sweep was
+        # writing it back: then the row would say "unreachable" long after it is not.
+        with self._lock:
+            closed = self.open_since is None
+        if closed:
+            _forget(self.process)
 
 
 def _ago(since: datetime) -> str:
