@@ -4,6 +4,7 @@ preview of its HTML, and sending a failed one again."""
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from shop.admin import PAGE_SIZE, bp
@@ -69,7 +70,7 @@ def email_resend(email_id: int) -> BaseResponse:
     except EmailNotFound:
         abort(404)
     if resent:
-        flash(f"Email to {email.recipient} queued to be sent again.", "success")
+        flash(_("Email to %(recipient)s queued to be sent again.", recipient=email.recipient), "success")
     else:
-        flash(f"Only a failed email can be resent; this one is {email.status}.", "error")
+        flash(_("Only a failed email can be resent; this one is %(status)s.", status=email.status), "error")
     return redirect(url_for("admin.email_detail", email_id=email.id), 303)

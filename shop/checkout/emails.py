@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from shop.auth.claims import enqueue_claim_email
 from shop.auth.service import find_user
 from shop.extensions import get_settings
@@ -55,7 +57,7 @@ def _enqueue_confirmations(order: Order, lines: list[OrderLine]) -> list[int | N
             "order_confirmation",
             key=f"order_confirmation:{order.id}",
             recipient=order.email,
-            subject=f"Your {settings.shop_name} order {order.number}",
+            subject=_("Your %(shop)s order %(number)s", shop=settings.shop_name, number=order.number),
             order_url=order_link(order),
             **context,
         )
@@ -66,7 +68,11 @@ def _enqueue_confirmations(order: Order, lines: list[OrderLine]) -> list[int | N
                 "new_order",
                 key=f"new_order:{order.id}",
                 recipient=settings.owner_email,
-                subject=f"New order {order.number}: {format_money(order.total_cents, settings.currency)}",
+                subject=_(
+                    "New order %(number)s: %(total)s",
+                    number=order.number,
+                    total=format_money(order.total_cents, settings.currency),
+                ),
                 order_url=absolute_url_for("admin.order_detail", order_id=order.id),
                 **context,
             )
@@ -93,7 +99,7 @@ def _enqueue_low_stock_emails(order: Order, low: Sequence[LowStock]) -> list[int
             "low_stock",
             key=f"low_stock:{item.product_id}:{order.id}",
             recipient=owner,
-            subject=f"Low stock: {item.name} ({item.stock} left)",
+            subject=_("Low stock: %(name)s (%(stock)d left)", name=item.name, stock=item.stock),
             item=item,
             order=order,
             product_url=absolute_url_for("admin.product_edit", product_id=item.product_id),

@@ -14,10 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
 from shop.database import transaction
 from shop.extensions import db, get_settings
+from shop.language import in_sentence
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.messages import enqueue_email
 from shop.models import Order, OrderLine, OrderStatus, OrderStatusChange, Product, User, utcnow
@@ -60,16 +64,16 @@ class HowPaidAndShipped:
 
     @property
     def payment_label(self) -> str:
-        return self.payment.label if self.payment else ""
+        return str(self.payment.label) if self.payment else ""
 
     @property
     def shipping_label(self) -> str:
-        return self.shipping.label if self.shipping else ""
+        return str(self.shipping.label) if self.shipping else ""
 
     @property
     def shipping_in_words(self) -> str:
         """'delivery', 'pickup in store': the option inside a sentence."""
-        return self.shipping.in_words if self.shipping else "delivery"
+        return str(self.shipping.in_words) if self.shipping else _("delivery")
 
     @property
     def collected(self) -> bool:
@@ -160,17 +164,26 @@ def change_order_status(
     order = get_order(order_id)
     from_status = seen_status or order.status
     if order.status != from_status and order.status == to_status:
-        raise StatusChangeRefused(f"This order is {order.status_label.lower()} already (changed meanwhile).")
+        raise StatusChangeRefused(
+            _("This order is %(status)s already (changed meanwhile).", status=in_sentence(order.status_label))
+        )
     if order.status != from_status:
         raise StatusChangeRefused(
-            f"This order was {OrderStatus.label_of(from_status).lower()} when you opened it and is "
-            f"{order.status_label.lower()} now (changed meanwhile), so it was not made "
-            f"{OrderStatus.label_of(to_status).lower()}. Check it and choose again."
+            _(
+                "This order was %(seen)s when you opened it and is %(now)s now (changed meanwhile), "
+                "so it was not made %(wanted)s. Check it and choose again.",
+                seen=in_sentence(OrderStatus.label_of(from_status)),
+                now=in_sentence(order.status_label),
+                wanted=in_sentence(OrderStatus.label_of(to_status)),
+            )
         )
     if to_status not in next_statuses(order):
         raise StatusChangeRefused(
-            f"An order that is {OrderStatus.label_of(from_status).lower()} cannot become "
-            f"{OrderStatus.label_of(to_status).lower()}."
+            _(
+                "An order that is %(seen)s cannot become %(wanted)s.",
+                seen=in_sentence(OrderStatus.label_of(from_status)),
+                wanted=in_sentence(OrderStatus.label_of(to_status)),
+            )
         )
     method = payment_method(order.payment_method)
     values: dict[str, object] = {"status": to_status}
@@ -188,7 +201,7 @@ def change_order_status(
             .execution_options(synchronize_session=False)
         ).rowcount
         if not moved:
-            raise StatusChangeRefused("The order was changed meanwhile; reload it and try again.")
+            raise StatusChangeRefused(_("The order was changed meanwhile; reload it and try again."))
         db.session.add(
             OrderStatusChange(
                 order_id=order_id,
@@ -201,9 +214,9 @@ def change_order_status(
         if to_status == OrderStatus.CANCELLED:
             _restock(order_id)
             give_back_voucher_use(order.voucher_id)
-            email_id = _enqueue_status_email(order, "order_cancelled", "has been cancelled", note.strip())
+            email_id = _enqueue_status_email(order, "order_cancelled", note.strip())
         if to_status == OrderStatus.SHIPPED:
-            email_id = _enqueue_status_email(order, "order_shipped", "has shipped", note.strip())
+            email_id = _enqueue_status_email(order, "order_shipped", note.strip())
     db.session.refresh(order)
     get_dispatcher().hand_off([email_id])
     if to_status == OrderStatus.CANCELLED and method is not None:
@@ -241,7 +254,7 @@ def cancel_unpaid_orders(days: int | None = None, now: datetime | None = None) -
     cancelled = []
     for order_id, wait in unpaid_orders_due(days, now):
         try:
-            note = f"Not paid within {wait.days} days."
+            note = ngettext("Not paid within %(num)d day.", "Not paid within %(num)d days.", wait.days)
             cancelled.append(change_order_status(order_id, OrderStatus.CANCELLED, None, note))
         except (StatusChangeRefused, OrderNotFound):
             continue  # paid or cancelled meanwhile
@@ -266,13 +279,20 @@ def _restock(order_id: int) -> None:
         )
 
 
-def _enqueue_status_email(order: Order, kind: str, what_happened: str, note: str) -> int | None:
+# The subject of the customer's email about each change (kind: the email's template).
+SUBJECTS = {
+    "order_cancelled": _l("Your %(shop)s order %(number)s has been cancelled"),
+    "order_shipped": _l("Your %(shop)s order %(number)s has shipped"),
+}
+
+
+def _enqueue_status_email(order: Order, kind: str, note: str) -> int | None:
     """The customer's email about a change of their order ("order_shipped", "order_cancelled")."""
     return enqueue_email(
         kind,
         key=f"{kind}:{order.id}",
         recipient=order.email,
-        subject=f"Your {get_settings().shop_name} order {order.number} {what_happened}",
+        subject=SUBJECTS[kind] % {"shop": get_settings().shop_name, "number": order.number},
         order=order,
         note=note,
         order_url=order_link(order),
