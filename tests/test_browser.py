@@ -578,7 +578,7 @@ def test_a_german_shopper_orders_by_bank_transfer_in_a_real_browser(chromium, li
     page.get_by_label("E-Mail", exact=True).fill("erika@example.com")
     camera.shoot(page, "kasse")
     check_a11y("Kasse")
-    page.set_viewport_size({"width": 1280, "height": 1900})  # the whole form, for the docs
+    page.set_viewport_size({"width": 1280, "height": 2000})  # the whole form, for the docs
     page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")
     _save_for_the_docs(page, "screenshot-de-checkout.png")
     page.set_viewport_size({"width": 1280, "height": 900})

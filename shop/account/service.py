@@ -205,9 +205,9 @@ def check_deletion_token(user: User, token: str) -> None:
     credentials last changed, within DELETION_LINK_HOURS."""
     user_id, email, token_print = read_link("delete-account", token, DELETION_LINK_HOURS * 3600, length=3)
     if user_id != user.id or email != user.email:
-        raise LinkInvalid("This link is for another account: sign in with the account it was sent to.")
+        raise LinkInvalid(_("This link is for another account: sign in with the account it was sent to."))
     if token_print != fingerprint(user.session_token):
-        raise LinkInvalid("This link stopped working: the account's password or address changed since it was sent.")
+        raise LinkInvalid(_("This link stopped working: the account's password or address changed since it was sent."))
 
 
 def delete_account(user: User, token: str) -> Erasure:
