@@ -23,7 +23,7 @@ from flask import Flask
 
 from shop.extensions import db
 from shop.models import Order
-from tests.conftest import Browser, order_id_from
+from tests.conftest import Browser, order_id_from, signed_in_admin
 from tests.smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,6 +121,8 @@ def test_catalogue_product_cart_checkout_and_error_pages_are_in_german(german: F
 
 def test_form_messages_and_flashes_are_in_german(german: Flask) -> None:
     shopper = Browser(german.test_client())
+    sign_in_first = shopper.get("/account", follow_redirects=True).get_data(as_text=True)  # Flask-Login's flash
+    assert "Bitte melden Sie sich an, um diese Seite zu sehen." in sign_in_first
     shopper.add(1)
     refused = shopper.checkout(email="ada@example.com", full_name="")
     assert refused.status_code == 422
@@ -132,6 +134,20 @@ def test_form_messages_and_flashes_are_in_german(german: Flask) -> None:
     assert "Vielen Dank! Ihre Bestellung" in order_page
     assert "So bezahlen Sie: Überweisung" in order_page
     assert "Bitte überweisen Sie" in order_page
+
+
+def test_the_owners_pages_are_in_german_too(german: Flask) -> None:
+    owner = signed_in_admin(german)
+    dashboard = owner.get("/admin").get_data(as_text=True)
+    assert "Übersicht" in dashboard
+    assert "Umsatz heute" in dashboard
+    orders = owner.get("/admin/orders").get_data(as_text=True)  # the status choices are made at import, shown in German
+    assert ">Alle</option>" in orders
+    assert ">Zahlung ausstehend</option>" in orders
+    assert ">Storniert</option>" in orders
+    products = owner.get("/admin/products").get_data(as_text=True)
+    assert "Neuer Artikel" in products
+    assert "Im Verkauf" in products
 
 
 def test_the_order_confirmation_email_is_in_german(german: Flask, smtp: SmtpSink) -> None:
