@@ -30,9 +30,9 @@ MIN_SECRET_KEY_BITS = 90
 # The longest span in days a setting or command may give (ten years).
 MAX_DAYS = 3650
 
-# SHOP_TAX_NAME when unset; the pages show it in the shop's language (shop._tax_name).
+# SHOP_TAX_NAME and SHOP_PICKUP_ADDRESS when unset: the pages and emails show these
+# defaults in the shop's language (shop/language.py).
 DEFAULT_TAX_NAME = "VAT"
-# SHOP_PICKUP_ADDRESS when unset, also shown in the shop's language (shop.language).
 DEFAULT_PICKUP_ADDRESS = "our shop"
 
 

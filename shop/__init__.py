@@ -155,8 +155,12 @@ def _register_templates(app: Flask) -> None:
     @app.context_processor
     def layout_values() -> dict[str, Any]:
         settings = get_settings(app)
-        values: dict[str, Any] = {"settings": settings, "shop_name": settings.shop_name, "tax_name": tax_name(settings)}
-        values["pickup_address"] = pickup_address(settings)
+        values: dict[str, Any] = {
+            "settings": settings,
+            "shop_name": settings.shop_name,
+            "tax_name": tax_name(settings),  # these two in the shop's language when left at their defaults
+            "pickup_address": pickup_address(settings),
+        }
         if has_request_context():  # emails are rendered by commands and threads too
             values["cart_count"] = Cart(session).count()
             # Built only if the page uses it (signed in): not for a guest's page, and not
