@@ -7,7 +7,7 @@ DEV_SMTP_PORT ?= 8025
 
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint format bench clean translations translations-extract translations-init translations-update
+.PHONY: run test test-pg lint format bench clean translations translations-extract translations-init translations-update translations-check
 
 PO_FILES := $(wildcard shop/translations/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
@@ -63,9 +63,14 @@ translations-extract: $(VENV)/.run-deps
 translations-init: translations-extract
 	$(BIN)/pybabel init -i shop/translations/messages.pot -d shop/translations -l $(LANG)
 
-## translations-update: merge messages.pot's new strings into every language
+## translations-update: merge messages.pot's new strings into every language (empty, to translate)
 translations-update: translations-extract
-	$(BIN)/pybabel update -i shop/translations/messages.pot -d shop/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i shop/translations/messages.pot -d shop/translations --no-fuzzy-matching --ignore-obsolete
+	@echo "Now translate every empty msgstr in shop/translations/*/LC_MESSAGES/messages.po, then: make translations-check"
+
+## translations-check: every string of the code and templates is in the German catalogue, translated
+translations-check: $(VENV)/.dev-deps translations
+	$(BIN)/python -m pytest -q tests/test_translations.py -k "translated or placeholder or missing"
 
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .

@@ -30,6 +30,11 @@ MIN_SECRET_KEY_BITS = 90
 # The longest span in days a setting or command may give (ten years).
 MAX_DAYS = 3650
 
+# SHOP_TAX_NAME and SHOP_PICKUP_ADDRESS when unset: the pages and emails show these
+# defaults in the shop's language (shop/language.py).
+DEFAULT_TAX_NAME = "VAT"
+DEFAULT_PICKUP_ADDRESS = "our shop"
+
 
 class ConfigError(RuntimeError):
     """The environment asks for something the shop cannot run with."""
@@ -232,9 +237,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, methods: MethodRe
         "SHOP_SHIPPING_FLAT_RATE": _money("SHOP_SHIPPING_FLAT_RATE", get("SHOP_SHIPPING_FLAT_RATE", "4.90")),
         # None: shipping is never free.
         "SHOP_FREE_SHIPPING_OVER": _money("SHOP_FREE_SHIPPING_OVER", free_over) if free_over else None,
-        "SHOP_PICKUP_ADDRESS": get("SHOP_PICKUP_ADDRESS", "our shop").strip(),
+        "SHOP_PICKUP_ADDRESS": get("SHOP_PICKUP_ADDRESS", DEFAULT_PICKUP_ADDRESS).strip(),
         "SHOP_TAX_RATE_BP": _percent_bp("SHOP_TAX_RATE", get("SHOP_TAX_RATE", "20")),
-        "SHOP_TAX_NAME": get("SHOP_TAX_NAME", "VAT").strip(),
+        "SHOP_TAX_NAME": get("SHOP_TAX_NAME", DEFAULT_TAX_NAME).strip(),
         "SHOP_PRICES_INCLUDE_TAX": _bool(get("SHOP_PRICES_INCLUDE_TAX", "true")),
         "SHOP_LOW_STOCK_THRESHOLD": _int("SHOP_LOW_STOCK_THRESHOLD", get("SHOP_LOW_STOCK_THRESHOLD", "5"), 0),
         "SHOP_MAIL_DISPATCH": dispatch,

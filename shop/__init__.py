@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, has_request_context, session
+from flask_babel import lazy_gettext as _l
 from werkzeug.local import LocalProxy
 
 from config import ConfigError, Settings, check_production, settings_from_env
@@ -54,7 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message = _l("Please sign in to see that page.")
     login_manager.login_message_category = "info"
     # "basic": a session used from a new address is no longer "fresh" ("strong" would sign
     # out every phone that changes networks during a checkout).
@@ -138,6 +139,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_templates(app: Flask) -> None:
     from shop.auth.forms import LogoutForm
     from shop.cart.service import Cart
+    from shop.language import in_sentence, pickup_address, tax_name
     from shop.models import OrderStatus
     from shop.money import format_money
     from shop.pricing import format_rate
@@ -147,12 +149,18 @@ def _register_templates(app: Flask) -> None:
         return format_money(cents, get_settings(app).currency)
 
     app.add_template_filter(format_rate, "rate")
+    app.add_template_filter(in_sentence, "in_sentence")
     app.add_template_filter(OrderStatus.label_of, "status_label")
 
     @app.context_processor
     def layout_values() -> dict[str, Any]:
         settings = get_settings(app)
-        values: dict[str, Any] = {"settings": settings, "shop_name": settings.shop_name, "tax_name": settings.tax_name}
+        values: dict[str, Any] = {
+            "settings": settings,
+            "shop_name": settings.shop_name,
+            "tax_name": tax_name(settings),  # these two in the shop's language when left at their defaults
+            "pickup_address": pickup_address(settings),
+        }
         if has_request_context():  # emails are rendered by commands and threads too
             values["cart_count"] = Cart(session).count()
             # Built only if the page uses it (signed in): not for a guest's page, and not

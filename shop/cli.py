@@ -11,6 +11,7 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from flask_babel import gettext as _
 
 from config import MAX_DAYS
 from shop.auth.service import EmailTaken, find_user, make_admin, register_user
@@ -48,10 +49,12 @@ def import_products_command(csv_file: Path) -> None:
     except ImportFailed as failure:
         for error in failure.errors:
             click.echo(f"{csv_file}: {error}", err=True)
-        raise click.ClickException(f"{len(failure.errors)} bad row(s); nothing was imported") from None
+        raise click.ClickException(_("%(count)d bad row(s); nothing was imported", count=len(failure.errors))) from None
     except UnicodeDecodeError:
-        raise click.ClickException(f"{csv_file} is not UTF-8 text; save it as CSV (UTF-8)") from None
-    click.echo(f"imported {result.created} new and updated {result.updated} product(s)")
+        raise click.ClickException(_("%(file)s is not UTF-8 text; save it as CSV (UTF-8)", file=csv_file)) from None
+    click.echo(
+        _("imported %(created)d new and updated %(updated)d product(s)", created=result.created, updated=result.updated)
+    )
 
 
 @shop_cli.command("seed-demo")
@@ -75,15 +78,17 @@ def create_admin_command(email: str, password: str) -> None:
     user = find_user(email)
     if user is not None:
         make_admin(user)
-        click.echo(f"{user.email} is now an admin")
+        click.echo(_("%(email)s is now an admin", email=user.email))
         return
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise click.ClickException(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise click.ClickException(_("the password needs at least %(least)d characters", least=MIN_PASSWORD_LENGTH))
     try:
         user = register_user(email, password, role=Role.OWNER)
     except EmailTaken:
-        raise click.ClickException(f"{email} was registered meanwhile; run the command again") from None
-    click.echo(f"created admin {user.email}")
+        raise click.ClickException(
+            _("%(email)s was registered meanwhile; run the command again", email=email)
+        ) from None
+    click.echo(_("created admin %(email)s", email=user.email))
 
 
 @shop_cli.command("create-staff")
@@ -117,9 +122,16 @@ def cancel_unpaid_command(days: int | None) -> None:
     once, however often it runs: made for a daily cron job."""
     cancelled = cancel_unpaid_orders(days)
     for order in cancelled:
-        click.echo(f"cancelled {order.number} ({order.email}), unpaid since {order.created_at:%Y-%m-%d}")
+        click.echo(
+            _(
+                "cancelled %(number)s (%(email)s), unpaid since %(day)s",
+                number=order.number,
+                email=order.email,
+                day=f"{order.created_at:%Y-%m-%d}",
+            )
+        )
     days = days or get_settings().unpaid_cancel_days
-    click.echo(f"{len(cancelled)} unpaid order(s) older than {days} days cancelled")
+    click.echo(_("%(count)d unpaid order(s) older than %(days)d days cancelled", count=len(cancelled), days=days))
     if cancelled and get_dispatcher().mode == "thread":
         get_dispatcher().drain()  # send the cancellation emails before the command exits
 

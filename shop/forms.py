@@ -8,6 +8,8 @@ import re
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, ValidationError
@@ -23,7 +25,7 @@ class QuantityField(IntegerField):
     def process_formdata(self, valuelist: list[Any]) -> None:
         if valuelist and not re.fullmatch(r"\s*[0-9]{1,9}\s*", str(valuelist[0])):
             self.data = None
-            raise ValueError("Enter a whole number, like 2.")
+            raise ValueError(_("Enter a whole number, like 2."))
         super().process_formdata(valuelist)
 
 
@@ -37,30 +39,32 @@ def email_field() -> EmailField:
         local_part = (field.data or "").rpartition("@")[0]
         if not local_part.isascii() and not current_app.config["MAIL_SMTPUTF8"]:
             raise ValidationError(
-                "This shop cannot send email to an address with letters like ö or é before the @; "
-                "please give another address."
+                _(
+                    "This shop cannot send email to an address with letters like ö or é before the @; "
+                    "please give another address."
+                )
             )
 
     return EmailField(
-        "Email",
+        _l("Email"),
         validators=[
-            DataRequired("Enter your email address."),
-            Length(max=254, message="At most 254 characters."),
-            Email("Enter an email address like name@example.com.", check_deliverability=False),
+            DataRequired(_l("Enter your email address.")),
+            Length(max=254, message=_l("At most %(max)d characters.")),
+            Email(_l("Enter an email address like name@example.com."), check_deliverability=False),
             sendable,
         ],
         filters=[lambda value: value.strip().lower() if isinstance(value, str) else value],
     )
 
 
-QUANTITY_MESSAGE = f"Enter a whole number from 1 to {MAX_QUANTITY}."
+QUANTITY_MESSAGE = _l("Enter a whole number from 1 to %(most)d.", most=MAX_QUANTITY)
 
 
 class AddToCartForm(FlaskForm):
     """The product page's form (the catalogue shows it, the cart takes it)."""
 
     quantity = QuantityField(
-        "Quantity",
+        _l("Quantity"),
         default=1,
         validators=[InputRequired(QUANTITY_MESSAGE), NumberRange(1, MAX_QUANTITY, QUANTITY_MESSAGE)],
     )

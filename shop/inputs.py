@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from flask import abort, request
+from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 from werkzeug.routing import IntegerConverter, Map
 
@@ -48,7 +49,7 @@ def page_number() -> int:
     if text == "":
         return 1
     if not _PAGE.fullmatch(text) or not 1 <= int(text) <= MAX_ID:
-        abort(404, "There is no such page.")
+        abort(404, _("There is no such page."))
     return int(text)
 
 
@@ -67,16 +68,24 @@ def unstorable_character(text: str) -> str | None:
 def refuse_unstorable_text() -> None:
     """Before every request: a query argument (400), form field (422) or part of the path
     (404) with a character the database cannot store is refused, naming the field."""
-    for values, status, where in ((request.args, 400, "“{}” in the address"), (request.form, 422, "The field “{}”")):
+    for values, status, in_form in ((request.args, 400, False), (request.form, 422, True)):
         for name, value in values.items(multi=True):
             bad = unstorable_character(name) or unstorable_character(value)
             if bad:
                 shown = name.encode("unicode_escape").decode() if unstorable_character(name) else name
-                abort(
-                    status,
-                    f"{where.format(shown[:40])} contains a control character ({bad}) that cannot be stored. "
-                    "Remove it and try again.",
-                )
+                if in_form:
+                    why = _(
+                        "The field “%(name)s” contains a control character (%(bad)s) that cannot be stored.",
+                        name=shown[:40],
+                        bad=bad,
+                    )
+                else:
+                    why = _(
+                        "“%(name)s” in the address contains a control character (%(bad)s) that cannot be stored.",
+                        name=shown[:40],
+                        bad=bad,
+                    )
+                abort(status, why + " " + _("Remove it and try again."))
     for value in (request.view_args or {}).values():
         if isinstance(value, str) and unstorable_character(value):
             abort(404)

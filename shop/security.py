@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, request, session
+from flask_babel import gettext as _
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
@@ -88,4 +89,4 @@ def refuse_unparsable_origin() -> None:
     try:
         urlsplit(request.referrer or "").port  # noqa: B018  (parsing it is the check)
     except ValueError:
-        abort(400, "The Referer header of this request is not a valid address.")
+        abort(400, _("The Referer header of this request is not a valid address."))

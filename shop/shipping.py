@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from config import Settings
+from shop.language import pickup_address
 from shop.money import format_money
 
 
@@ -36,8 +40,8 @@ class Delivery(ShippingOption):
     """To the shopper's address, at a flat rate, free from a threshold of goods."""
 
     code = "standard"
-    label = "Delivery to your address"
-    in_words = "delivery"
+    label = _l("Delivery to your address")
+    in_words = _l("delivery")
 
     def cost(self, goods_cents: int, settings: Settings) -> int:
         """SHOP_SHIPPING_FLAT_RATE, or nothing once the goods reach SHOP_FREE_SHIPPING_OVER."""
@@ -50,17 +54,19 @@ class Delivery(ShippingOption):
         """'€4.90, free from €50.00', '€4.90' or 'free'."""
         rate, free_over = settings.shipping_flat_rate, settings.free_shipping_over
         if rate == 0:
-            return "free"
+            return _("free")
         cost = format_money(rate, settings.currency)
-        return f"{cost}, free from {format_money(free_over, settings.currency)}" if free_over is not None else cost
+        if free_over is None:
+            return cost
+        return _("%(cost)s, free from %(threshold)s", cost=cost, threshold=format_money(free_over, settings.currency))
 
 
 class Pickup(ShippingOption):
     """Collected at the shop (SHOP_PICKUP_ADDRESS): no address, no cost."""
 
     code = "pickup"
-    label = "Pickup in store"
-    in_words = "pickup in store"
+    label = _l("Pickup in store")
+    in_words = _l("pickup in store")
     needs_address = False
     handed_over_at_shop = True
 
@@ -68,7 +74,7 @@ class Pickup(ShippingOption):
         return 0
 
     def describe_cost(self, settings: Settings) -> str:
-        return f"free, at {settings.pickup_address}"
+        return _("free, at %(place)s", place=pickup_address(settings))
 
 
 # Every option the code knows, by code; SHOP_SHIPPING_METHODS chooses which are offered.

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from shop.audit import Actor, record_change, snapshot
@@ -102,17 +103,22 @@ def usable_voucher(code: str, subtotal_cents: int, now: datetime | None = None) 
     now = now or utcnow()
     voucher = db.session.execute(sa.select(Voucher).where(Voucher.code == normalise_code(code))).scalar_one_or_none()
     if voucher is None or not voucher.active:
-        raise VoucherError(f"{normalise_code(code)!r} is not a voucher code we know.")
+        raise VoucherError(_("%(code)r is not a voucher code we know.", code=normalise_code(code)))
     if voucher.valid_from is not None and now < voucher.valid_from:
-        raise VoucherError(f"Voucher {voucher.code} can be used from {voucher.valid_from:%d %b %Y}.")
+        raise VoucherError(
+            _("Voucher %(code)s can be used from %(day)s.", code=voucher.code, day=f"{voucher.valid_from:%d %b %Y}")
+        )
     if voucher.valid_until is not None and now >= voucher.valid_until:
-        raise VoucherError(f"Voucher {voucher.code} has expired.")
+        raise VoucherError(_("Voucher %(code)s has expired.", code=voucher.code))
     if voucher.usage_limit is not None and voucher.times_used >= voucher.usage_limit:
-        raise VoucherError(f"Voucher {voucher.code} has been used up.")
+        raise VoucherError(_("Voucher %(code)s has been used up.", code=voucher.code))
     if subtotal_cents < voucher.min_basket_cents:
         raise VoucherError(
-            f"Voucher {voucher.code} needs a basket of at least "
-            f"{format_money(voucher.min_basket_cents, get_settings().currency)}."
+            _(
+                "Voucher %(code)s needs a basket of at least %(minimum)s.",
+                code=voucher.code,
+                minimum=format_money(voucher.min_basket_cents, get_settings().currency),
+            )
         )
     return voucher
 
@@ -127,7 +133,7 @@ def take_voucher_use(voucher: Voucher) -> None:
         .execution_options(synchronize_session=False)
     ).rowcount
     if not taken:
-        raise VoucherError(f"Voucher {voucher.code} has just been used up; nothing was ordered.")
+        raise VoucherError(_("Voucher %(code)s has just been used up; nothing was ordered.", code=voucher.code))
 
 
 def give_back_voucher_use(voucher_id: int | None) -> None:
@@ -150,7 +156,7 @@ def voucher_discount(voucher: Voucher, subtotal_cents: int) -> int:
 def describe_voucher(voucher: Voucher, currency: str = "EUR") -> str:
     """'10 % off' or '€5.00 off', with the minimum basket if there is one."""
     off = format_rate(voucher.amount) if voucher.kind == "percent" else format_money(voucher.amount, currency)
-    minimum = (
-        f" a basket of {format_money(voucher.min_basket_cents, currency)} or more" if voucher.min_basket_cents else ""
-    )
-    return f"{off} off{minimum}"
+    if voucher.min_basket_cents:
+        minimum = format_money(voucher.min_basket_cents, currency)
+        return _("%(off)s off a basket of %(minimum)s or more", off=off, minimum=minimum)
+    return _("%(off)s off", off=off)

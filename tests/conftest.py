@@ -4,6 +4,7 @@ forms, and a signed-in shopper."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage
@@ -59,6 +62,27 @@ def card_settings(standin: StripeStandIn, **overrides: Any) -> dict[str, Any]:
         "STRIPE_TIMEOUT_SECONDS": 1.0,
         **overrides,
     }
+
+
+# ---------------------------------------------------------------- translations
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "shop" / "translations"
+
+
+@pytest.fixture(scope="session")
+def german_catalogue() -> Path:
+    """shop/translations/de/LC_MESSAGES/messages.mo, compiled from its .po as `make
+    translations` (pybabel compile) does, when missing or older than the .po: so `pytest`
+    alone runs the German tests too. The .mo is not committed (.gitignore)."""
+    po = TRANSLATIONS / "de" / "LC_MESSAGES" / "messages.po"
+    mo = po.with_suffix(".mo")
+    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+        with po.open("rb") as source:
+            catalogue = read_po(source, locale="de")
+        written = mo.with_suffix(f".{os.getpid()}.tmp")  # complete before it is seen: a parallel run reads it
+        with written.open("wb") as target:
+            write_mo(target, catalogue)
+        written.replace(mo)
+    return mo
 
 
 # ---------------------------------------------------------------- the app

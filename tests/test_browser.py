@@ -71,7 +71,19 @@ def chromium() -> Iterator[object]:
 @pytest.fixture
 def live_shop(make_app) -> Iterator[tuple[str, Flask]]:
     """The shop served over real HTTP on a free port, in a thread of this process."""
-    app = make_app(SHOP_BASE_URL="", SHOP_OWNER_EMAIL="", SHOP_BANK_ACCOUNT_HOLDER=BANK_HOLDER, SHOP_BANK_IBAN=IBAN)
+    yield from _served_shop(make_app)
+
+
+@pytest.fixture
+def live_german_shop(make_app, german_catalogue) -> Iterator[tuple[str, Flask]]:
+    """The same shop with SHOP_LOCALE=de (its German catalogue compiled)."""
+    yield from _served_shop(make_app, SHOP_LOCALE="de")
+
+
+def _served_shop(make_app, **settings: str) -> Iterator[tuple[str, Flask]]:
+    app = make_app(
+        SHOP_BASE_URL="", SHOP_OWNER_EMAIL="", SHOP_BANK_ACCOUNT_HOLDER=BANK_HOLDER, SHOP_BANK_IBAN=IBAN, **settings
+    )
     with app.app_context():
         tea, mugs = Category(name="Tea", slug="tea"), Category(name="Mugs", slug="mugs")
         db.session.add_all(
@@ -618,3 +630,105 @@ def test_a_guest_pays_by_card_on_stripes_page_and_comes_back_to_a_paid_order(chr
     with app.app_context():
         assert db.session.execute(sa.select(Product.stock)).scalar_one() == 38
     assert {name: found for name, found in checked.items() if found} == {}
+
+
+def test_a_german_shopper_orders_by_bank_transfer_in_a_real_browser(chromium, live_german_shop, smtp):
+    """SHOP_LOCALE=de: the guest's journey from the catalogue to the confirmation email, every
+    step found by its German name (as a German shopper and a screen reader would), the form's
+    mistake told in German, and axe-core content with each page (CSP bypassed to inject it). With DOCS_SCREENSHOTS=1 the
+    catalogue and the checkout go to docs/screenshot-de-*.png."""
+    base, app = live_german_shop
+    _add_photos(app)
+    camera = Camera("german-checkout")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE", bypass_csp=True)
+    page = context.new_page()
+    checked: dict[str, list[str]] = {}
+
+    def check_a11y(name: str) -> None:
+        checked[name] = serious_violations(page)
+
+    page.goto(base + "/")
+    page.get_by_role("heading", level=1, name="Unser Sortiment").wait_for()
+    assert page.locator("html").get_attribute("lang") == "de"
+    assert "alle Preise inkl. MwSt." in page.locator("footer").inner_text()
+    page.wait_for_function("[...document.querySelectorAll('main img')].every(i => i.complete)")
+    camera.shoot(page, "katalog")
+    _save_for_the_docs(page, "screenshot-de-catalogue.png")
+    check_a11y("Katalog")
+
+    page.get_by_role("searchbox", name="Artikel suchen").fill("Earl")
+    page.get_by_role("button", name="Suchen").click()
+    page.get_by_role("heading", level=1, name="Ergebnisse für „Earl“").wait_for()
+    page.get_by_role("link", name="Earl Grey Tea").click()
+    assert "Nur noch 3 Stück" in page.locator(".stock").inner_text()
+    page.get_by_label("Menge").fill("2")
+    page.get_by_role("button", name="In den Warenkorb").click()
+    page.get_by_text("2 × Earl Grey Tea in den Warenkorb gelegt (jetzt 2).").wait_for()
+    page.get_by_role("link", name=re.compile(r"^Warenkorb")).click()
+    page.get_by_role("heading", level=1, name="Ihr Warenkorb").wait_for()
+    check_a11y("Warenkorb")
+    page.get_by_role("link", name="Zur Kasse").click()
+    page.wait_for_url(base + "/checkout")
+    page.get_by_role("heading", level=1, name="Kasse").wait_for()
+    summary = page.locator("tfoot").inner_text()
+    assert "Versand: Lieferung an Ihre Adresse" in summary
+    assert "Gesamtsumme" in summary
+    assert "inkl." in summary
+
+    delivery = page.get_by_role("radio", name="Lieferung an Ihre Adresse")
+    bank_transfer = page.get_by_role("radio", name="Überweisung")
+    assert delivery.is_checked()
+    page.get_by_label("Vollständiger Name").fill("Erika Mustermann")
+    page.get_by_label("Straße und Hausnummer").fill("Heidestraße 17")
+    page.get_by_label("Ort").fill("Köln")
+    page.get_by_label("Postleitzahl").fill("51147")
+    country = page.get_by_label("Land", exact=True)
+    if country.evaluate("field => field.tagName") == "SELECT":  # a list of countries, by ISO code
+        country.select_option("DE")
+    else:
+        country.fill("Deutschland")
+    page.locator("label", has_text="Überweisung").click()
+    assert bank_transfer.is_checked()
+    page.get_by_label("E-Mail", exact=True).fill("erika@example.com")
+    camera.shoot(page, "kasse")
+    check_a11y("Kasse")
+    page.set_viewport_size({"width": 1280, "height": 2000})  # the whole form, for the docs
+    page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")
+    _save_for_the_docs(page, "screenshot-de-checkout.png")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # The address forgotten: the mistake is said in German, next to its field.
+    page.get_by_label("E-Mail", exact=True).fill("")
+    page.get_by_role("button", name="Zahlungspflichtig bestellen").click()
+    page.locator("#email-error").wait_for()
+    assert page.locator("#email-error").inner_text() == "Bitte geben Sie Ihre E-Mail-Adresse ein."
+    assert bank_transfer.is_checked()
+    camera.shoot(page, "kasse-fehler")
+    check_a11y("Kasse, mit Fehler")
+    page.get_by_label("E-Mail", exact=True).fill("erika@example.com")
+    page.get_by_role("button", name="Zahlungspflichtig bestellen").click()
+
+    page.wait_for_url(re.compile(r"/orders/guest/[^/]+$"))
+    number = re.fullmatch(r"Bestellung (\S+)", page.get_by_role("heading", level=1).inner_text()).group(1)
+    assert f"Vielen Dank! Ihre Bestellung {number} ist aufgegeben." in page.locator(".flashes").inner_text()
+    assert "Zahlung ausstehend" in page.locator(".status").inner_text()
+    content = page.get_by_role("main").inner_text()
+    for text in ("So bezahlen Sie: Überweisung", f"IBAN: {IBAN}", f"Verwendungszweck: {number}", "Lieferadresse"):
+        assert text in content, text
+    camera.shoot(page, "bestellung")
+    check_a11y("Bestellung")
+
+    [mail] = smtp.wait_for(1, to="erika@example.com", timeout=15)
+    assert mail.subject == f"Ihre Bestellung {number} bei Swiftcart"
+    for text in (
+        "Guten Tag Erika Mustermann,",
+        f"Bestellnummer: {number}",
+        f"Kontoinhaber: {BANK_HOLDER}",
+        f"Verwendungszweck: {number}",
+        "Bitte überweisen Sie",
+        "Lieferadresse:",
+    ):
+        assert text in mail.text, (text, mail.text)
+    assert "Vielen Dank für Ihre Bestellung" in mail.html
+    assert {name: found for name, found in checked.items() if found} == {}
+    print(f"\nscreenshots in {camera.folder}: {', '.join(camera.taken)}")

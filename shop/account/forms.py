@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
@@ -7,7 +8,7 @@ from shop.auth.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, email_fiel
 
 
 def _current_password() -> PasswordField:
-    return PasswordField("Your current password", validators=[DataRequired("Enter your current password.")])
+    return PasswordField(_l("Your current password"), validators=[DataRequired(_l("Enter your current password."))])
 
 
 def _stripped(value: object) -> object:
@@ -22,19 +23,22 @@ class EmailChangeForm(FlaskForm):
 class PasswordChangeForm(FlaskForm):
     current_password = _current_password()
     new_password = PasswordField(
-        "New password",
+        _l("New password"),
         validators=[
-            DataRequired("Choose a new password."),
+            DataRequired(_l("Choose a new password.")),
             Length(
                 min=MIN_PASSWORD_LENGTH,
                 max=MAX_PASSWORD_LENGTH,
-                message=f"Use {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.",
+                message=_l("Use %(min)d to %(max)d characters."),
             ),
         ],
     )
     confirm = PasswordField(
-        "Repeat the new password",
-        validators=[DataRequired("Repeat the new password."), EqualTo("new_password", "The two passwords differ.")],
+        _l("Repeat the new password"),
+        validators=[
+            DataRequired(_l("Repeat the new password.")),
+            EqualTo("new_password", _l("The two passwords differ.")),
+        ],
     )
 
 
@@ -46,26 +50,30 @@ class ConfirmForm(FlaskForm):
     """Only the CSRF token: the emailed links act on a POST (a mail scanner's GET does nothing)."""
 
 
-def _required(label: str, max_length: int) -> list:
-    return [DataRequired(f"Enter the {label}."), Length(max=max_length, message=f"At most {max_length} characters.")]
+def _required(message: str, max_length: int) -> list:
+    return [DataRequired(message), Length(max=max_length, message=_l("At most %(max)d characters."))]
 
 
 class AddressForm(FlaskForm):
     """The fields and rules of checkout's address (shop/checkout/forms.py)."""
 
-    full_name = StringField("Full name", filters=[_stripped], validators=_required("full name", 120))
-    address = StringField("Street address", filters=[_stripped], validators=_required("street address", 200))
-    city = StringField("Town or city", filters=[_stripped], validators=_required("town or city", 100))
+    full_name = StringField(_l("Full name"), filters=[_stripped], validators=_required(_l("Enter the full name."), 120))
+    address = StringField(
+        _l("Street address"), filters=[_stripped], validators=_required(_l("Enter the street address."), 200)
+    )
+    city = StringField(
+        _l("Town or city"), filters=[_stripped], validators=_required(_l("Enter the town or city."), 100)
+    )
     postal_code = StringField(
-        "Postal code",
+        _l("Postal code"),
         filters=[_stripped],
         validators=[
-            *_required("postal code", 20),
-            Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message="Use letters, digits, spaces and dashes."),
+            *_required(_l("Enter the postal code."), 20),
+            Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message=_l("Use letters, digits, spaces and dashes.")),
         ],
     )
-    country = StringField("Country", filters=[_stripped], validators=_required("country", 80))
-    is_default = BooleanField("Fill in this address at checkout (the default)")
+    country = StringField(_l("Country"), filters=[_stripped], validators=_required(_l("Enter the country."), 80))
+    is_default = BooleanField(_l("Fill in this address at checkout (the default)"))
 
     def values(self) -> ShippingAddress:
         return ShippingAddress(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_limiter.util import get_remote_address
 from flask_login import COOKIE_NAME, current_user, login_required, logout_user
 from werkzeug.wrappers import Response
@@ -59,8 +61,12 @@ def _count_password_attempt() -> None:
 
 def _too_many(refused: TooManyAttempts) -> tuple[str, int, dict[str, str]]:
     minutes = -(-refused.retry_after // 60)
-    message = f"Too many password attempts. Please wait {'a minute' if minutes <= 1 else f'{minutes} minutes'}."
-    page = render_template("errors/error.html", code=429, title="Too many attempts", message=message)
+    message = ngettext(
+        "Too many password attempts. Please wait a minute.",
+        "Too many password attempts. Please wait %(num)d minutes.",
+        max(minutes, 1),
+    )
+    page = render_template("errors/error.html", code=429, title=_("Too many attempts"), message=message)
     return page, 429, {"Retry-After": str(refused.retry_after)}
 
 
@@ -81,7 +87,7 @@ def change_email() -> Page:
     if not form.validate_on_submit():
         return _page(422, email_form=form)
     if form.new_email.data == current_user.email:
-        form.new_email.errors = ["That is the address the account has now."]
+        form.new_email.errors = [_("That is the address the account has now.")]
         return _page(422, email_form=form)
     try:
         _count_password_attempt()
@@ -89,11 +95,14 @@ def change_email() -> Page:
     except TooManyAttempts as refused:
         return _too_many(refused)
     except WrongPassword:
-        form.current_password.errors = ["That is not your current password."]
+        form.current_password.errors = [_("That is not your current password.")]
         return _page(422, email_form=form)
     flash(
-        f"Check your inbox at {form.new_email.data}: your account moves to that address when you open the link "
-        "in it. Until then, nothing changes.",
+        _(
+            "Check your inbox at %(email)s: your account moves to that address when you open the link "
+            "in it. Until then, nothing changes.",
+            email=form.new_email.data,
+        ),
         "info",
     )
     return redirect(url_for("account.index"), 303)
@@ -105,7 +114,7 @@ def confirm_email_change(token: str) -> Page:
     try:
         user, new_email = email_change_of(token)
     except LinkInvalid as error:
-        return render_template("errors/error.html", code=400, title="Link not valid", message=str(error)), 400
+        return render_template("errors/error.html", code=400, title=_("Link not valid"), message=str(error)), 400
     form = ConfirmForm()
     if form.validate_on_submit():
         signed_in_here = current_user.is_authenticated and current_user.id == user.id
@@ -113,15 +122,18 @@ def confirm_email_change(token: str) -> Page:
         try:
             user = complete_email_change(token)
         except LinkInvalid as error:
-            return render_template("errors/error.html", code=400, title="Link not valid", message=str(error)), 400
+            return render_template("errors/error.html", code=400, title=_("Link not valid"), message=str(error)), 400
         except EmailTaken:
-            message = f"{new_email} has an account of its own now, so this one cannot move there."
-            return render_template("errors/error.html", code=409, title="Address taken", message=message), 409
+            message = _("%(email)s has an account of its own now, so this one cannot move there.", email=new_email)
+            return render_template("errors/error.html", code=409, title=_("Address taken"), message=message), 409
         if signed_in_here:
             _sign_in(user, remember=remember)  # every other session ended; this one goes on
-            flash(f"Your account's address is now {user.email}. Every other session was signed out.", "success")
+            flash(
+                _("Your account's address is now %(email)s. Every other session was signed out.", email=user.email),
+                "success",
+            )
             return redirect(url_for("account.index"), 303)
-        flash(f"Your account's address is now {user.email}: sign in with it.", "success")
+        flash(_("Your account's address is now %(email)s: sign in with it.", email=user.email), "success")
         return redirect(url_for("auth.login"), 303)
     return render_template("account/confirm_email_change.html", form=form, old_email=user.email, new_email=new_email)
 
@@ -144,10 +156,10 @@ def change_password() -> Page:
     except TooManyAttempts as refused:
         return _too_many(refused)
     except WrongPassword:
-        form.current_password.errors = ["That is not your current password."]
+        form.current_password.errors = [_("That is not your current password.")]
         return _page(422, password_form=form)
     _sign_in(user, remember=remember)  # the new session token: this browser stays signed in
-    flash("Your password is changed. Every other session was signed out.", "success")
+    flash(_("Your password is changed. Every other session was signed out."), "success")
     return redirect(url_for("account.index"), 303)
 
 
@@ -165,9 +177,9 @@ def address_new() -> Page:
     try:
         save_address(current_user, None, form.values(), form.is_default.data)
     except TooManyAddresses:
-        form.full_name.errors = ["Your address book is full: delete an address first."]
+        form.full_name.errors = [_("Your address book is full: delete an address first.")]
         return _address_page(form, None, 409)
-    flash("Address saved.", "success")
+    flash(_("Address saved."), "success")
     return redirect(url_for("account.index"), 303)
 
 
@@ -177,12 +189,12 @@ def address_edit(address_id: int) -> Page:
     try:
         address = address_of(current_user, address_id)
     except AddressNotFound:
-        return render_template("errors/error.html", code=404, message="There is no such address."), 404
+        return render_template("errors/error.html", code=404, message=_("There is no such address.")), 404
     form = AddressForm(obj=address)
     if not form.validate_on_submit():
         return _address_page(form, address_id, 422 if form.errors else 200)
     save_address(current_user, address_id, form.values(), form.is_default.data)
-    flash("Address saved.", "success")
+    flash(_("Address saved."), "success")
     return redirect(url_for("account.index"), 303)
 
 
@@ -193,8 +205,8 @@ def address_default(address_id: int) -> Page:
     try:
         make_default_address(current_user, address_id)
     except AddressNotFound:
-        return render_template("errors/error.html", code=404, message="There is no such address."), 404
-    flash("Checkout will fill in that address.", "success")
+        return render_template("errors/error.html", code=404, message=_("There is no such address.")), 404
+    flash(_("Checkout will fill in that address."), "success")
     return redirect(url_for("account.index"), 303)
 
 
@@ -205,8 +217,8 @@ def address_delete(address_id: int) -> Page:
     try:
         delete_address(current_user, address_id)
     except AddressNotFound:
-        return render_template("errors/error.html", code=404, message="There is no such address."), 404
-    flash("Address deleted.", "success")
+        return render_template("errors/error.html", code=404, message=_("There is no such address.")), 404
+    flash(_("Address deleted."), "success")
     return redirect(url_for("account.index"), 303)
 
 
@@ -223,12 +235,15 @@ def delete() -> Page:
     except TooManyAttempts as refused:
         return _too_many(refused)
     except WrongPassword:
-        form.current_password.errors = ["That is not your current password."]
+        form.current_password.errors = [_("That is not your current password.")]
         return _page(422, delete_form=form)
     except OwnerAccount:
-        form.current_password.errors = ["This is an owner's account: it cannot be deleted here."]
+        form.current_password.errors = [_("This is an owner's account: it cannot be deleted here.")]
         return _page(409, delete_form=form)
-    flash(f"To delete your account, open the link we sent to {current_user.email} (it works for a day).", "info")
+    flash(
+        _("To delete your account, open the link we sent to %(email)s (it works for a day).", email=current_user.email),
+        "info",
+    )
     return redirect(url_for("account.index"), 303)
 
 
@@ -239,18 +254,18 @@ def confirm_deletion(token: str) -> Page:
     try:
         check_deletion_token(current_user, token)
     except LinkInvalid as error:
-        return render_template("errors/error.html", code=400, title="Link not valid", message=str(error)), 400
+        return render_template("errors/error.html", code=400, title=_("Link not valid"), message=str(error)), 400
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
             delete_account(current_user, token)
         except LinkInvalid as error:
-            return render_template("errors/error.html", code=400, title="Link not valid", message=str(error)), 400
+            return render_template("errors/error.html", code=400, title=_("Link not valid"), message=str(error)), 400
         except OwnerAccount:
-            message = "This is an owner's account: it cannot be deleted here."
+            message = _("This is an owner's account: it cannot be deleted here.")
             return render_template("errors/error.html", code=409, message=message), 409
         session.clear()
         logout_user()  # after clear(): it marks the remember cookie for deletion (see auth.logout)
-        flash("Your account is deleted, and your name and addresses are erased from your orders.", "info")
+        flash(_("Your account is deleted, and your name and addresses are erased from your orders."), "info")
         return redirect(url_for("catalog.index"), 303)
     return render_template("account/confirm_deletion.html", form=form)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from shop.addresses import ShippingAddress
@@ -57,7 +58,7 @@ def request_email_change(user: User, current_password: str, new_email: str) -> N
                 "email_change_taken",
                 key=f"email_change_taken:user-{user.id}:{uuid.uuid4().hex}",
                 recipient=new_email,
-                subject=f"Your address was given for another {shop} account",
+                subject=_("Your address was given for another %(shop)s account", shop=shop),
                 email=new_email,
             )
         else:
@@ -66,7 +67,7 @@ def request_email_change(user: User, current_password: str, new_email: str) -> N
                 "email_change",
                 key=f"email_change:user-{user.id}:{uuid.uuid4().hex}",
                 recipient=new_email,
-                subject=f"Confirm your new address for {shop}",
+                subject=_("Confirm your new address for %(shop)s", shop=shop),
                 email=new_email,
                 link=absolute_url_for("account.confirm_email_change", token=token),
                 days=EMAIL_CHANGE_LINK_DAYS,
@@ -80,7 +81,7 @@ def email_change_of(token: str) -> tuple[User, str]:
     user_id, old, new, token_print = read_link("change-email", token, EMAIL_CHANGE_LINK_DAYS * 24 * 3600, length=4)
     user = db.session.get(User, user_id) if isinstance(user_id, int) else None
     if user is None or user.email != old or token_print != fingerprint(user.session_token):
-        raise LinkInvalid("This link stopped working: the account's address or password changed since it was sent.")
+        raise LinkInvalid(_("This link stopped working: the account's address or password changed since it was sent."))
     return user, new
 
 
@@ -100,7 +101,7 @@ def complete_email_change(token: str) -> User:
                 "email_changed",
                 key=f"email_changed:user-{user.id}:{uuid.uuid4().hex}",
                 recipient=old_email,
-                subject=f"Your {get_settings().shop_name} address was changed",
+                subject=_("Your %(shop)s address was changed", shop=get_settings().shop_name),
                 old_email=old_email,
                 new_email=new_email,
                 reset_url=absolute_url_for("auth.reset_request"),
@@ -193,7 +194,7 @@ def request_account_deletion(user: User, current_password: str) -> None:
             "delete_account",
             key=f"delete_account:user-{user.id}:{uuid.uuid4().hex}",
             recipient=user.email,
-            subject=f"Confirm: delete your {get_settings().shop_name} account",
+            subject=_("Confirm: delete your %(shop)s account", shop=get_settings().shop_name),
             link=absolute_url_for("account.confirm_deletion", token=token),
             hours=DELETION_LINK_HOURS,
         )
@@ -205,9 +206,9 @@ def check_deletion_token(user: User, token: str) -> None:
     credentials last changed, within DELETION_LINK_HOURS."""
     user_id, email, token_print = read_link("delete-account", token, DELETION_LINK_HOURS * 3600, length=3)
     if user_id != user.id or email != user.email:
-        raise LinkInvalid("This link is for another account: sign in with the account it was sent to.")
+        raise LinkInvalid(_("This link is for another account: sign in with the account it was sent to."))
     if token_print != fingerprint(user.session_token):
-        raise LinkInvalid("This link stopped working: the account's password or address changed since it was sent.")
+        raise LinkInvalid(_("This link stopped working: the account's password or address changed since it was sent."))
 
 
 def delete_account(user: User, token: str) -> Erasure:

@@ -4,6 +4,8 @@ preview of its HTML, and sending a failed one again."""
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -15,6 +17,41 @@ from shop.auth.links import hide_live_links
 from shop.inputs import paginate
 from shop.mail.outbox import counts_by_status
 from shop.models import EmailStatus
+
+# The outbox's states and the emails' kinds (stored as codes), as the owner reads them.
+STATUS_NAMES = {
+    EmailStatus.PENDING: _l("Pending"),
+    EmailStatus.SENDING: _l("Sending"),
+    EmailStatus.SENT: _l("Sent"),
+    EmailStatus.FAILED: _l("Failed"),
+}
+KIND_NAMES = {
+    "order_confirmation": _l("order confirmation"),
+    "new_order": _l("new order"),
+    "low_stock": _l("low stock"),
+    "order_shipped": _l("order shipped"),
+    "order_cancelled": _l("order cancelled"),
+    "password_reset": _l("password reset"),
+    "confirm_email": _l("confirm email"),
+    "claim_orders": _l("claim orders"),
+    "account_exists": _l("account exists"),
+    "email_change": _l("email change"),
+    "email_change_taken": _l("email change taken"),
+    "email_changed": _l("email changed"),
+    "delete_account": _l("delete account"),
+}
+
+
+@bp.app_template_filter("email_status")
+def email_status_name(status: str) -> str:
+    """'failed' -> 'Failed' ('Fehlgeschlagen' in German); an unknown state capitalised."""
+    return str(STATUS_NAMES.get(status, status.capitalize()))
+
+
+@bp.app_template_filter("email_kind")
+def email_kind_name(kind: str) -> str:
+    """'order_confirmation' -> 'order confirmation', in the shop's language."""
+    return str(KIND_NAMES.get(kind, kind.replace("_", " ")))
 
 
 @bp.get("/emails")
@@ -75,7 +112,7 @@ def email_resend(email_id: int) -> BaseResponse:
     except EmailNotFound:
         abort(404)
     if resent:
-        flash(f"Email to {email.recipient} queued to be sent again.", "success")
+        flash(_("Email to %(recipient)s queued to be sent again.", recipient=email.recipient), "success")
     else:
-        flash(f"Only a failed email can be resent; this one is {email.status}.", "error")
+        flash(_("Only a failed email can be resent; this one is %(status)s.", status=email.status), "error")
     return redirect(url_for("admin.email_detail", email_id=email.id), 303)

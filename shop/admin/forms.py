@@ -5,6 +5,9 @@ import re
 from datetime import date
 from typing import Any
 
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
@@ -30,27 +33,41 @@ class ProductForm(FlaskForm):
 
     current_sku: str | None = None  # the product's stored SKU: keeping it is always allowed (rules.py)
 
-    sku = StringField("SKU", filters=[_stripped])
+    sku = StringField(_l("SKU"), filters=[_stripped])
     name = StringField(
-        "Name", filters=[_stripped], validators=[DataRequired("Enter a name."), Length(max=NAME_MAX_LENGTH)]
+        _l("Name"),
+        filters=[_stripped],
+        validators=[
+            DataRequired(_l("Enter a name.")),
+            Length(max=NAME_MAX_LENGTH, message=_l("At most %(max)d characters.")),
+        ],
     )
     description = TextAreaField(
-        "Description", filters=[_stripped], validators=[Optional(), Length(max=DESCRIPTION_MAX_LENGTH)]
+        _l("Description"),
+        filters=[_stripped],
+        validators=[Optional(), Length(max=DESCRIPTION_MAX_LENGTH, message=_l("At most %(max)d characters."))],
     )
-    price = StringField("Price", validators=[DataRequired("Enter a price, like 12.50.")])
+    price = StringField(_l("Price"), validators=[DataRequired(_l("Enter a price, like 12.50."))])
     stock = QuantityField(
-        "Stock",
+        _l("Stock"),
         validators=[
-            InputRequired("Enter the stock (0 or more)."),
-            NumberRange(0, MAX_STOCK, f"Enter a whole number from 0 to {MAX_STOCK}."),
+            InputRequired(_l("Enter the stock (0 or more).")),
+            NumberRange(0, MAX_STOCK, _l("Enter a whole number from 0 to %(most)d.", most=MAX_STOCK)),
         ],
     )
     low_stock_threshold = QuantityField(
-        "Low-stock alert at",
-        validators=[Optional(), NumberRange(0, MAX_STOCK, f"Enter a whole number from 0 to {MAX_STOCK}.")],
+        _l("Low-stock alert at"),
+        validators=[
+            Optional(),
+            NumberRange(0, MAX_STOCK, _l("Enter a whole number from 0 to %(most)d.", most=MAX_STOCK)),
+        ],
     )
-    category = StringField("Category", filters=[_stripped], validators=[Optional(), Length(max=CATEGORY_MAX_LENGTH)])
-    image = FileField("Add a photo (PNG, JPEG, GIF or WebP, up to 10 MB)")
+    category = StringField(
+        _l("Category"),
+        filters=[_stripped],
+        validators=[Optional(), Length(max=CATEGORY_MAX_LENGTH, message=_l("At most %(max)d characters."))],
+    )
+    image = FileField(_l("Add a photo (PNG, JPEG, GIF or WebP, up to 10 MB)"))
     version = HiddenField()  # the product's version_id when the form was filled
     shown = HiddenField()  # JSON: the values the form showed then (shown_values)
 
@@ -94,18 +111,18 @@ class ProductForm(FlaskForm):
         now = shown_values(current)
         data = product_form_data(current)
         if then is None:  # an old or damaged form: say what differs from it, keep all it says
-            changes = [_differs_sentence(_SHOWN_LABELS[key], now[key]) for key in data if not self._posted_is(key, now)]
+            changes = [_differs_sentence(key, now[key]) for key in data if not self._posted_is(key, now)]
         else:
             changes = [
-                _change_sentence(label, then.get(key), now[key])
-                for key, label in _SHOWN_LABELS.items()
+                _change_sentence(key, then.get(key), now[key])
+                for key in _SHOWN_LABELS
                 if not _same(then.get(key), now[key])
             ]
             for key, value in data.items():
                 if self._posted_is(key, then):  # not edited on this page: show it as it is now
                     self[key].data, self[key].raw_data = value, None
         self.set_seen(current)
-        return changes or ["This product was changed while you were editing."]
+        return changes or [_("This product was changed while you were editing.")]
 
     def _posted_is(self, key: str, values: dict[str, str]) -> bool:
         field = self[key]
@@ -127,16 +144,17 @@ def product_form_data(product: Product) -> dict[str, Any]:
 
 
 _SHOWN_LABELS = {
-    "sku": "SKU",
-    "name": "Name",
-    "description": "Description",
-    "price": "Price",
-    "stock": "Stock",
-    "low_stock_threshold": "Low-stock alert",
-    "category": "Category",
-    "active": "On sale",
-    "image": "Image",
+    "sku": _l("SKU"),
+    "name": _l("Name"),
+    "description": _l("Description"),
+    "price": _l("Price"),
+    "stock": _l("Stock"),
+    "low_stock_threshold": _l("Low-stock alert"),
+    "category": _l("Category"),
+    "active": _l("On sale"),
+    "image": _l("Image"),
 }
+_NOT_QUOTED = ("description", "image")  # too long to quote, or a file name
 
 
 def shown_values(product: Product) -> dict[str, str]:
@@ -162,16 +180,24 @@ def _same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.replace("\r\n", "\n") == b.replace("\r\n", "\n")
 
 
-def _change_sentence(label: str, then: str | None, now: str) -> str:
-    if label in ("Description", "Image") or then is None:  # too long to quote, or a file name
-        return f"{label} changed while you were editing."
-    return f"{label} changed from {then or '(empty)'} to {now or '(empty)'} while you were editing."
+def _change_sentence(key: str, then: str | None, now: str) -> str:
+    label = _SHOWN_LABELS[key]
+    if key in _NOT_QUOTED or then is None:
+        return _("%(field)s changed while you were editing.", field=label)
+    empty = _("(empty)")
+    return _(
+        "%(field)s changed from %(before)s to %(now)s while you were editing.",
+        field=label,
+        before=then or empty,
+        now=now or empty,
+    )
 
 
-def _differs_sentence(label: str, now: str) -> str:
-    if label == "Description":
-        return "Description is different now."
-    return f"{label} is now {now or '(empty)'}."
+def _differs_sentence(key: str, now: str) -> str:
+    label = _SHOWN_LABELS[key]
+    if key == "description":
+        return _("%(field)s is different now.", field=label)
+    return _("%(field)s is now %(value)s.", field=label, value=now or _("(empty)"))
 
 
 LAST_DATE = date(9998, 12, 31)  # a day after it must exist: a range ends at the start of the next day
@@ -179,24 +205,26 @@ LAST_DATE = date(9998, 12, 31)  # a day after it must exist: a range ends at the
 
 def before_the_last_date(form: FlaskForm, field: Field) -> None:
     if field.data is not None and field.data > LAST_DATE:
-        raise ValidationError(f"Enter a date up to {LAST_DATE:%Y-%m-%d}.")
+        raise ValidationError(_("Enter a date up to %(day)s.", day=f"{LAST_DATE:%Y-%m-%d}"))
 
 
 class CsvImportForm(FlaskForm):
-    file = FileField("CSV file (sku,name,description,price,stock,category[,version])")
+    file = FileField(_l("CSV file (sku,name,description,price,stock,category[,version])"))
 
 
 def status_choices(statuses: tuple[str, ...]) -> list[SelectChoice]:
-    """The statuses as choices of a select field, with their labels."""
-    return [SelectChoice(s, OrderStatus.label_of(s)) for s in statuses]
+    """The statuses as choices of a select field, with their labels (lazy: made at import,
+    shown in the shop's language)."""
+    return [SelectChoice(s, LazyString(OrderStatus.label_of, s)) for s in statuses]
 
 
 class OrderStatusForm(FlaskForm):
     # The status the page showed: the move is refused if the order has another one now.
     from_status = HiddenField()
-    to_status = SelectField("New status", choices=status_choices(tuple(OrderStatus)))
+    to_status = SelectField(_l("New status"), choices=status_choices(tuple(OrderStatus)))
     note = StringField(
-        "Note (e.g. the tracking number; sent to the customer when shipping)", validators=[Optional(), Length(max=500)]
+        _l("Note (e.g. the tracking number; sent to the customer when shipping)"),
+        validators=[Optional(), Length(max=500, message=_l("At most %(max)d characters."))],
     )
 
 
@@ -204,30 +232,34 @@ class OrderFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET search form changes nothing
 
-    status = SelectField("Status", choices=[SelectChoice("", "Any"), *status_choices(tuple(OrderStatus))])
-    customer = StringField("Customer email", validators=[Optional(), Length(max=254)])
-    date_from = DateField("From", validators=[Optional(), before_the_last_date])
-    date_to = DateField("To", validators=[Optional(), before_the_last_date])
+    status = SelectField(_l("Status"), choices=[SelectChoice("", _l("Any")), *status_choices(tuple(OrderStatus))])
+    customer = StringField(
+        _l("Customer email"), validators=[Optional(), Length(max=254, message=_l("At most %(max)d characters."))]
+    )
+    date_from = DateField(_l("From"), validators=[Optional(), before_the_last_date])
+    date_to = DateField(_l("To"), validators=[Optional(), before_the_last_date])
 
 
 class VoucherForm(FlaskForm):
     min_basket_cents = 0  # when the optional field is left empty its validator does not run
     code = StringField(
-        "Code",
+        _l("Code"),
         validators=[
-            DataRequired("Enter a code."),
-            Length(max=40, message="At most 40 characters."),
-            Regexp(r"^[A-Za-z0-9_-]+$", message="Letters, digits, dashes and underscores."),
+            DataRequired(_l("Enter a code.")),
+            Length(max=40, message=_l("At most %(max)d characters.")),
+            Regexp(r"^[A-Za-z0-9_-]+$", message=_l("Letters, digits, dashes and underscores.")),
         ],
         filters=[lambda value: value.strip().upper() if isinstance(value, str) else value],
     )
-    kind = SelectField("Kind", choices=[SelectChoice("percent", "Percentage off"), SelectChoice("fixed", "Amount off")])
-    amount = StringField("Amount", validators=[DataRequired("Enter the amount, like 10 or 5.00.")])
-    min_basket = StringField("Minimum basket", validators=[Optional()])
-    valid_from = DateField("Valid from", validators=[Optional(), before_the_last_date])
-    valid_until = DateField("Valid until (last day)", validators=[Optional(), before_the_last_date])
+    kind = SelectField(
+        _l("Kind"), choices=[SelectChoice("percent", _l("Percentage off")), SelectChoice("fixed", _l("Amount off"))]
+    )
+    amount = StringField(_l("Amount"), validators=[DataRequired(_l("Enter the amount, like 10 or 5.00."))])
+    min_basket = StringField(_l("Minimum basket"), validators=[Optional()])
+    valid_from = DateField(_l("Valid from"), validators=[Optional(), before_the_last_date])
+    valid_until = DateField(_l("Valid until (last day)"), validators=[Optional(), before_the_last_date])
     usage_limit = QuantityField(
-        "Number of uses", validators=[Optional(), NumberRange(1, 1_000_000, "Enter a whole number from 1.")]
+        _l("Number of uses"), validators=[Optional(), NumberRange(1, 1_000_000, _l("Enter a whole number from 1."))]
     )
 
     def validate_amount(self, field: StringField) -> None:
@@ -236,12 +268,12 @@ class VoucherForm(FlaskForm):
             cents = parse_money(field.data or "")
         except MoneyError as error:
             if self.kind.data == "percent":
-                raise ValidationError("Enter a percentage like 10 or 12.5 (at most two decimals).") from None
+                raise ValidationError(_("Enter a percentage like 10 or 12.5 (at most two decimals).")) from None
             raise ValidationError(str(error)) from None
         if cents <= 0:
-            raise ValidationError("Enter more than 0.")
+            raise ValidationError(_("Enter more than 0."))
         if self.kind.data == "percent" and cents > 100_00:
-            raise ValidationError("A percentage goes up to 100.")
+            raise ValidationError(_("A percentage goes up to 100."))
         self.amount_value = cents  # 12.5 % -> 1250, €5.00 -> 500: both hundredths
 
     def validate_min_basket(self, field: StringField) -> None:
@@ -252,7 +284,7 @@ class VoucherForm(FlaskForm):
 
     def validate_valid_until(self, field: DateField) -> None:
         if field.data and self.valid_from.data and field.data < self.valid_from.data:
-            raise ValidationError("The last day comes before the first.")
+            raise ValidationError(_("The last day comes before the first."))
 
 
 class ActionForm(FlaskForm):

@@ -4,6 +4,7 @@ order's page, and moving it to another status (shop/orders/service.py)."""
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -13,6 +14,7 @@ from shop.admin.forms import OrderFilterForm, OrderStatusForm, status_choices
 from shop.admin.service import OrderFilter, emails_about, orders_csv
 from shop.audit import trail_of
 from shop.inputs import paginate
+from shop.language import in_sentence
 from shop.models import OrderStatus
 from shop.orders.refunds import RefundRefused
 from shop.orders.service import (
@@ -83,12 +85,12 @@ def order_status(order_id: int) -> BaseResponse:
     form.validate_on_submit()
     to_status = request.form.get("to_status", "")
     if to_status not in list(OrderStatus):
-        abort(422, "Choose a status.")
+        abort(422, _("Choose a status."))
     if form.note.errors:
-        abort(422, f"The note: {form.note.errors[0]}")
+        abort(422, _("The note: %(problem)s", problem=form.note.errors[0]))
     seen_status = form.from_status.data or ""
     if seen_status not in list(OrderStatus):
-        abort(422, "The form did not say which status you saw: reload the order and choose again.")
+        abort(422, _("The form did not say which status you saw: reload the order and choose again."))
     try:
         order = change_order_status(order_id, to_status, current_user, form.note.data or "", seen_status)
     except OrderNotFound:
@@ -96,5 +98,7 @@ def order_status(order_id: int) -> BaseResponse:
     except (StatusChangeRefused, RefundRefused, RefundFailed) as refused:  # the order stays as it was
         flash(str(refused), "error")
         return redirect(url_for("admin.order_detail", order_id=order_id), 303)
-    flash(f"Order {order.number} is now {order.status_label.lower()}.", "success")
+    flash(
+        _("Order %(number)s is now %(status)s.", number=order.number, status=in_sentence(order.status_label)), "success"
+    )
     return redirect(url_for("admin.order_detail", order_id=order_id), 303)

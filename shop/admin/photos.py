@@ -4,6 +4,8 @@ order, removal). Routes on the admin blueprint (the owner's: shop/admin/access.p
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from werkzeug.wrappers import Response
@@ -25,19 +27,19 @@ from shop.catalog.photos import (
 from shop.extensions import db
 from shop.models import Product
 
-ALT_HINT = "What the photo shows, for people who cannot see it (and for search engines). Empty: the product's name."
+ALT_HINT = _l("What the photo shows, for people who cannot see it (and for search engines). Empty: the product's name.")
 
 
 def _alt_text_field() -> StringField:
     return StringField(
-        "Alt text",
+        _l("Alt text"),
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
         validators=[Optional(), Length(max=ALT_TEXT_MAX_LENGTH)],
     )
 
 
 class PhotoUploadForm(FlaskForm):
-    photo = FileField("Photo (PNG, JPEG, GIF or WebP, up to 10 MB)")
+    photo = FileField(_l("Photo (PNG, JPEG, GIF or WebP, up to 10 MB)"))
     alt_text = _alt_text_field()
 
 
@@ -51,7 +53,7 @@ def product_photos(product_id: int) -> Response | tuple[str, int]:
     form = PhotoUploadForm()
     if form.validate_on_submit():
         if not form.photo.data:
-            form.photo.errors = ["Choose a photo to upload."]
+            form.photo.errors = [_("Choose a photo to upload.")]
         else:
             try:
                 stored = store_product_image(read_upload(form.photo.data.stream))
@@ -65,7 +67,7 @@ def product_photos(product_id: int) -> Response | tuple[str, int]:
                     abort(404)
                 for note in stored.notes:
                     flash(note, "info")
-                flash("Photo added.", "success")
+                flash(_("Photo added."), "success")
                 return redirect(url_for("admin.product_photos", product_id=product.id), 303)
     status = 422 if form.errors else 200
     return render_template(
@@ -83,15 +85,15 @@ def product_photo(product_id: int, image_id: int) -> Response:
     """Save a photo's alt text, or move it (`move`: "up" or "down")."""
     form = PhotoForm()
     if not form.validate_on_submit():
-        abort(422, f"The alt text: {form.alt_text.errors[0]}" if form.alt_text.errors else None)
+        abort(422, _("The alt text: %(problem)s", problem=form.alt_text.errors[0]) if form.alt_text.errors else None)
     move = request.form.get("move", "")
     try:
         if move in ("up", "down"):
             move_photo(product_id, image_id, -1 if move == "up" else 1)
-            flash("Photo moved.", "success")
+            flash(_("Photo moved."), "success")
         else:
             describe_photo(product_id, image_id, form.alt_text.data or "")
-            flash("Alt text saved.", "success")
+            flash(_("Alt text saved."), "success")
     except PhotoNotFound:
         abort(404)
     return redirect(url_for("admin.product_photos", product_id=product_id), 303)
@@ -104,5 +106,5 @@ def product_photo_delete(product_id: int, image_id: int) -> Response:
         remove_photo(product_id, image_id)
     except PhotoNotFound:
         abort(404)
-    flash("Photo removed.", "success")
+    flash(_("Photo removed."), "success")
     return redirect(url_for("admin.product_photos", product_id=product_id), 303)

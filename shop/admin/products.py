@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -66,16 +67,17 @@ def _edit_product(product: Product | None) -> BaseResponse | tuple[str, int]:
         form.image.errors = [str(error)]
         return _product_page(form, product, 422)
     except (SkuRefused, SkuTaken) as error:
-        form.sku.errors = [str(error) if isinstance(error, SkuRefused) else "Another product has this SKU."]
+        form.sku.errors = [str(error) if isinstance(error, SkuRefused) else _("Another product has this SKU.")]
         return _product_page(form, product, 422 if isinstance(error, SkuRefused) else 409)
     except ProductChanged as error:
         changes = form.rebase(error.current)  # the admin's edits kept, the rest as it is now
         if form.image.data:
-            changes.append("Choose the image again.")
+            changes.append(_("Choose the image again."))
         return _product_page(form, error.current, 409, changes)
     if saved.notes:
         flash(" ".join(saved.notes), "info")
-    flash(f"{'Created' if product is None else 'Saved'} {saved.product.name}.", "success")
+    done = _("Created %(name)s.") if product is None else _("Saved %(name)s.")
+    flash(done % {"name": saved.product.name}, "success")
     return redirect(url_for("admin.product_edit", product_id=saved.product.id), 303)
 
 
@@ -101,7 +103,7 @@ def product_active(product_id: int) -> BaseResponse:
         name = set_product_active(product_id, active, by=current_user)
     except ProductNotFound:
         abort(404)
-    flash(f"{name} is {'on sale again' if active else 'no longer sold'}.", "success")
+    flash((_("%(name)s is on sale again.") if active else _("%(name)s is no longer sold.")) % {"name": name}, "success")
     return redirect(request.referrer if _same_site(request.referrer) else url_for("admin.products"), 303)
 
 
@@ -115,17 +117,24 @@ def products_import() -> BaseResponse | tuple[str, int]:
     errors: list[str] = []
     if form.validate_on_submit():
         if not form.file.data:
-            errors = ["Choose a CSV file."]
+            errors = [_("Choose a CSV file.")]
         else:
             try:
                 text = form.file.data.stream.read().decode("utf-8-sig")
                 result = import_products(io.StringIO(text, newline=""), by=current_user)
             except UnicodeDecodeError:
-                errors = ["The file is not UTF-8 text; save it as CSV (UTF-8)."]
+                errors = [_("The file is not UTF-8 text; save it as CSV (UTF-8).")]
             except ImportFailed as failure:
                 errors = failure.errors
             else:
-                flash(f"Imported {result.created} new and updated {result.updated} product(s).", "success")
+                flash(
+                    _(
+                        "Imported %(created)d new and updated %(updated)d product(s).",
+                        created=result.created,
+                        updated=result.updated,
+                    ),
+                    "success",
+                )
                 return redirect(url_for("admin.products"), 303)
     status = 422 if errors else 200
     return render_template("admin/products_import.html", form=form, errors=errors), status

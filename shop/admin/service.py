@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
 from shop.audit import Actor, record_change
@@ -227,7 +228,13 @@ def sales_chart(sales: list[DaySales], width: int = 600, height: int = 160) -> d
                 round(i * step + 1, 1),
                 round(height - h, 1),
                 h,
-                f"{s.day:%d %b}: {s.orders} orders, {format_amount(s.revenue_cents)}",
+                ngettext(
+                    "%(day)s: %(num)d order, %(revenue)s",
+                    "%(day)s: %(num)d orders, %(revenue)s",
+                    s.orders,
+                    day=f"{s.day:%d %b}",
+                    revenue=format_amount(s.revenue_cents),
+                ),
             )
         )
     return {

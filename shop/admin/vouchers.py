@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -37,10 +38,10 @@ def vouchers() -> BaseResponse | tuple[str, int]:
                 by=current_user,
             )
         except VoucherCodeTaken:
-            form.code.errors = ["A voucher with this code exists already."]
+            form.code.errors = [_("A voucher with this code exists already.")]
             status = 409
         else:
-            flash(f"Voucher {voucher.code} created.", "success")
+            flash(_("Voucher %(code)s created.", code=voucher.code), "success")
             return redirect(url_for("admin.vouchers"), 303)
     elif form.errors:
         status = 422
@@ -61,5 +62,9 @@ def voucher_active(voucher_id: int) -> BaseResponse:
         voucher = set_voucher_active(voucher_id, active, by=current_user)
     except VoucherNotFound:
         abort(404)
-    flash(f"Voucher {voucher.code} is {'active again' if active else 'switched off'}.", "success")
+    flash(
+        (_("Voucher %(code)s is active again.") if active else _("Voucher %(code)s is switched off."))
+        % {"code": voucher.code},
+        "success",
+    )
     return redirect(url_for("admin.vouchers"), 303)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from shop.auth.links import CLAIM_LINK_DAYS, LinkExpired, LinkInvalid, fingerprint, read_link, sign_link
 from shop.database import transaction
@@ -49,7 +50,7 @@ def enqueue_claim_email(user: User, key: str, just_ordered: bool = False) -> int
         "claim_orders",
         key=key,
         recipient=user.email,
-        subject=f"Add your {get_settings().shop_name} guest orders to your account",
+        subject=_("Add your %(shop)s guest orders to your account", shop=get_settings().shop_name),
         email=user.email,
         count=count,
         days=CLAIM_LINK_DAYS,
@@ -68,11 +69,13 @@ def check_claim_token(user: User, token: str) -> None:
     except LinkInvalid as error:
         raise ClaimLinkInvalid(str(error)) from None
     if user_id != user.id or email != user.email:
-        raise ClaimLinkInvalid("This link is for another account: sign in with the account it was sent to.")
+        raise ClaimLinkInvalid(_("This link is for another account: sign in with the account it was sent to."))
     if token_print != fingerprint(user.session_token):
         raise ClaimLinkInvalid(
-            "This link stopped working when the account's password or address changed. "
-            "If there were guest orders to add, a new link was emailed then."
+            _(
+                "This link stopped working when the account's password or address changed. "
+                "If there were guest orders to add, a new link was emailed then."
+            )
         )
 
 

@@ -1,3 +1,5 @@
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
@@ -7,19 +9,19 @@ from shop.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, email_field
 
 def _new_password_fields() -> tuple[PasswordField, PasswordField]:
     password = PasswordField(
-        "Password",
+        _l("Password"),
         validators=[
-            DataRequired("Choose a password."),
+            DataRequired(_l("Choose a password.")),
             Length(
                 min=MIN_PASSWORD_LENGTH,
                 max=MAX_PASSWORD_LENGTH,
-                message=f"Use {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.",
+                message=_l("Use %(min)d to %(max)d characters."),
             ),
         ],
     )
     confirm = PasswordField(
-        "Repeat the password",
-        validators=[DataRequired("Repeat the password."), EqualTo("password", "The two passwords differ.")],
+        _l("Repeat the password"),
+        validators=[DataRequired(_l("Repeat the password.")), EqualTo("password", _l("The two passwords differ."))],
     )
     return password, confirm
 
@@ -30,7 +32,7 @@ def check_not_like_email(password: str, email: str | None) -> None:
     email = (email or "").lower()
     local_part = email.partition("@")[0]
     if email and (password.lower() == email or (len(local_part) >= 4 and local_part in password.lower())):
-        raise ValidationError("Choose a password that does not contain your email address.")
+        raise ValidationError(_("Choose a password that does not contain your email address."))
 
 
 class RegisterForm(FlaskForm):
@@ -43,8 +45,8 @@ class RegisterForm(FlaskForm):
 
 class LoginForm(FlaskForm):
     email = email_field()
-    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
-    remember = BooleanField("Keep me signed in on this device")
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))])
+    remember = BooleanField(_l("Keep me signed in on this device"))
 
 
 class ResetRequestForm(FlaskForm):

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from flask import current_app, url_for
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 RESET_LINK_SECONDS = 3600  # a password-reset link works for one hour
@@ -62,11 +63,11 @@ def read_link(purpose: str, token: str, max_age_seconds: int, length: int) -> li
     try:
         payload = _serializer(purpose).loads(token, max_age=max_age_seconds)
     except SignatureExpired:
-        raise LinkExpired("This link has expired.") from None
+        raise LinkExpired(_("This link has expired.")) from None
     except BadSignature:
-        raise LinkInvalid("This link is not valid.") from None
+        raise LinkInvalid(_("This link is not valid.")) from None
     if not isinstance(payload, list) or len(payload) != length:
-        raise LinkInvalid("This link is not valid.")
+        raise LinkInvalid(_("This link is not valid."))
     return payload
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import after_this_request, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_limiter.util import get_remote_address
 from flask_login import COOKIE_NAME, current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
@@ -105,19 +107,21 @@ def register() -> Response | tuple[str, int] | str:
             _sign_in(user)
         # The same answer whether the address was new or had an account (whose owner is
         # emailed instead): the form does not tell a stranger who has an account here.
-        flash(f"Check your inbox at {form.email.data} to confirm your address.", "info")
+        flash(_("Check your inbox at %(email)s to confirm your address.", email=form.email.data), "info")
         return redirect(safe_next(request.args.get("next")) or url_for("catalog.index"), 303)
     return render_template("auth/register.html", form=form), 422 if form.errors else 200
 
 
 def _too_many_attempts(refused: TooManyAttempts) -> tuple[str, int, dict[str, str]]:
     minutes = -(-refused.retry_after // 60)
-    wait = "a minute" if minutes <= 1 else f"{minutes} minutes"
-    message = (
-        f"Too many sign-in attempts. Please wait {wait} and try again, "
-        "or choose a new password through “Forgotten your password?”."
+    message = ngettext(
+        "Too many sign-in attempts. Please wait a minute and try again, "
+        "or choose a new password through “Forgotten your password?”.",
+        "Too many sign-in attempts. Please wait %(num)d minutes and try again, "
+        "or choose a new password through “Forgotten your password?”.",
+        max(minutes, 1),
     )
-    page = render_template("errors/error.html", code=429, title="Too many attempts", message=message)
+    page = render_template("errors/error.html", code=429, title=_("Too many attempts"), message=message)
     return page, 429, {"Retry-After": str(refused.retry_after)}
 
 
@@ -138,9 +142,9 @@ def login() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]] | st
         if user is not None:
             forget_attempts(email, address)
             _sign_in(user, remember=form.remember.data)
-            flash("You are signed in.", "success")
+            flash(_("You are signed in."), "success")
             return redirect(next_url or url_for("catalog.index"), 303)
-        form.password.errors = ["Wrong email or password."]
+        form.password.errors = [_("Wrong email or password.")]
         return render_template("auth/login.html", form=form, next_url=next_url), 422
     return render_template("auth/login.html", form=form, next_url=next_url), 422 if form.errors else 200
 
@@ -158,8 +162,10 @@ def reset_request() -> Response | tuple[str, int] | str:
     if form.validate_on_submit():
         request_password_reset(form.email.data)
         flash(
-            "If an account exists for that address, a link to choose a new password is on its way. "
-            "It works for one hour.",
+            _(
+                "If an account exists for that address, a link to choose a new password is on its way. "
+                "It works for one hour."
+            ),
             "info",
         )
         return redirect(url_for("auth.login"), 303)
@@ -170,7 +176,7 @@ def reset_request() -> Response | tuple[str, int] | str:
 def reset_password(token: str) -> Response | tuple[str, int] | str:
     user = user_for_reset_token(token)
     if user is None:
-        message = "This link is not valid: it may have expired or been used already. Ask for a new one."
+        message = _("This link is not valid: it may have expired or been used already. Ask for a new one.")
         return render_template("auth/reset_invalid.html", message=message), 400
     form = ResetPasswordForm()
     if form.validate_on_submit():
@@ -181,7 +187,7 @@ def reset_password(token: str) -> Response | tuple[str, int] | str:
             return render_template("auth/reset_password.html", form=form, token=token), 422
         complete_password_reset(user, form.password.data)  # every other session of the account ends
         _sign_in(user)  # this one goes on, with the new session token
-        flash("Your password is changed and you are signed in. Every other session was signed out.", "success")
+        flash(_("Your password is changed and you are signed in. Every other session was signed out."), "success")
         return redirect(url_for("catalog.index"), 303)
     return render_template("auth/reset_password.html", form=form, token=token), 422 if form.errors else 200
 
@@ -193,12 +199,12 @@ def confirm_email(token: str) -> Response | tuple[str, int] | str:
     try:
         user = user_for_confirm_token(token)
     except LinkInvalid as error:
-        message = f"{error} If you registered recently, sign in: your account works without it."
-        return render_template("errors/error.html", code=400, title="Link not valid", message=message), 400
+        message = _("%(why)s If you registered recently, sign in: your account works without it.", why=error)
+        return render_template("errors/error.html", code=400, title=_("Link not valid"), message=message), 400
     form = ConfirmEmailForm()
     if form.validate_on_submit():
         confirm_address(token)
-        flash(f"Thank you: {user.email} is confirmed.", "success")
+        flash(_("Thank you: %(email)s is confirmed.", email=user.email), "success")
         return redirect(url_for("catalog.index"), 303)
     return render_template("auth/confirm_email.html", form=form, email=user.email, confirmed=user.email_confirmed_at)
 
@@ -214,7 +220,12 @@ def claim_orders(token: str) -> Response | tuple[str, int] | str:
     form = ClaimOrdersForm()
     if form.validate_on_submit():
         claimed = claim_guest_orders(current_user, token)
-        flash(f"{claimed} earlier order{'s' if claimed != 1 else ''} added to My Orders.", "success")
+        flash(
+            ngettext(
+                "%(num)d earlier order added to My Orders.", "%(num)d earlier orders added to My Orders.", claimed
+            ),
+            "success",
+        )
         return redirect(url_for("orders.index"), 303)
     return render_template("auth/claim_orders.html", form=form, orders=guest_orders_of(current_user.email))
 
@@ -227,5 +238,5 @@ def logout() -> Response:
     # and clearing the session after it would lose that mark and keep the cookie alive.
     session.clear()
     logout_user()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("catalog.index"), 303)

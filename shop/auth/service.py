@@ -13,6 +13,7 @@ import logging
 import uuid
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -123,7 +124,7 @@ def register_shopper(email: str, password: str) -> User | None:
             "account_exists",
             key=f"account_exists:user-{user.id}:{day}",
             recipient=user.email,
-            subject=f"Someone tried to register at {get_settings().shop_name} with your address",
+            subject=_("Someone tried to register at %(shop)s with your address", shop=get_settings().shop_name),
             email=user.email,
             login_url=absolute_url_for("auth.login"),
             reset_url=absolute_url_for("auth.reset_request"),
@@ -140,7 +141,7 @@ def _enqueue_confirm_email(user: User, key: str) -> int | None:
         "confirm_email",
         key=key,
         recipient=user.email,
-        subject=f"Confirm your address for {get_settings().shop_name}",
+        subject=_("Confirm your address for %(shop)s", shop=get_settings().shop_name),
         email=user.email,
         link=absolute_url_for("auth.confirm_email", token=token),
         days=CONFIRM_LINK_DAYS,
@@ -154,7 +155,7 @@ def user_for_confirm_token(token: str) -> User:
     user_id, email = read_link("confirm-email", token, CONFIRM_LINK_DAYS * 24 * 3600, length=2)
     user = db.session.get(User, user_id) if isinstance(user_id, int) else None
     if user is None or user.email != email:
-        raise LinkInvalid("This link is not valid: the address it confirms has changed.")
+        raise LinkInvalid(_("This link is not valid: the address it confirms has changed."))
     return user
 
 
@@ -205,7 +206,7 @@ def request_password_reset(email: str) -> None:
             "password_reset",
             key=f"password_reset:{user.id}:{uuid.uuid4().hex}",
             recipient=user.email,
-            subject=f"Reset your {get_settings().shop_name} password",
+            subject=_("Reset your %(shop)s password", shop=get_settings().shop_name),
             link=link,
             minutes=RESET_LINK_SECONDS // 60,
         )

@@ -1,6 +1,7 @@
 """The cart page's forms. The product page's "Add to cart" form is shared with the catalogue:
 shop/forms.py."""
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms.validators import InputRequired, NumberRange
 
@@ -11,10 +12,12 @@ __all__ = ["AddToCartForm", "RemoveFromCartForm", "UpdateCartForm"]
 
 class UpdateCartForm(FlaskForm):
     quantity = QuantityField(
-        "Quantity",
+        _l("Quantity"),
         validators=[
-            InputRequired(f"Enter a whole number from 0 to {MAX_QUANTITY}."),
-            NumberRange(0, MAX_QUANTITY, f"Enter a whole number from 0 to {MAX_QUANTITY} (0 removes it)."),
+            InputRequired(_l("Enter a whole number from 0 to %(most)d.", most=MAX_QUANTITY)),
+            NumberRange(
+                0, MAX_QUANTITY, _l("Enter a whole number from 0 to %(most)d (0 removes it).", most=MAX_QUANTITY)
+            ),
         ],
     )
 

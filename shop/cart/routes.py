@@ -1,6 +1,7 @@
 """GET /cart, POST /cart/add/<id>, /cart/update/<id>, /cart/remove/<id>."""
 
 from flask import abort, flash, redirect, render_template, session, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from shop.cart import bp
@@ -44,7 +45,7 @@ def show() -> tuple[str, int]:
 def add(product_id: int) -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     product = db.get_or_404(Product, product_id)
     if not product.active:
-        return render_template("errors/error.html", code=404, message="This product is not sold any more."), 404
+        return render_template("errors/error.html", code=404, message=_("This product is not sold any more.")), 404
     form = AddToCartForm()
     if not form.validate_on_submit():
         return render_product(product, form, 422)
@@ -53,7 +54,15 @@ def add(product_id: int) -> Response | tuple[str, int] | tuple[str, int, dict[st
     except CartError as error:
         form.quantity.errors = [str(error)]
         return render_product(product, form, _status(error))
-    flash(f"Added {form.quantity.data} × {product.name} to your cart (now {quantity}).", "success")
+    flash(
+        _(
+            "Added %(quantity)d × %(name)s to your cart (now %(total)d).",
+            quantity=form.quantity.data,
+            name=product.name,
+            total=quantity,
+        ),
+        "success",
+    )
     return redirect(product_url(product), 303)
 
 
@@ -61,15 +70,20 @@ def add(product_id: int) -> Response | tuple[str, int] | tuple[str, int, dict[st
 def update(product_id: int) -> Response | tuple[str, int]:
     product = db.get_or_404(Product, product_id)
     if product_id not in Cart(session).items():
-        abort(404, "This product is not in your cart.")
+        abort(404, _("This product is not in your cart."))
     form = UpdateCartForm()
     if not form.validate_on_submit():
-        return render_cart(422, {product_id: form.quantity.errors[0] if form.quantity.errors else "Invalid form."})
+        return render_cart(422, {product_id: form.quantity.errors[0] if form.quantity.errors else _("Invalid form.")})
     try:
         quantity = Cart(session).set(product, form.quantity.data)
     except CartError as error:
         return render_cart(_status(error), {product_id: str(error)})
-    flash(f"{product.name}: quantity now {quantity}." if quantity else f"Removed {product.name}.", "success")
+    message = (
+        _("%(name)s: quantity now %(quantity)d.", name=product.name, quantity=quantity)
+        if quantity
+        else _("Removed %(name)s.", name=product.name)
+    )
+    flash(message, "success")
     return redirect(url_for("cart.show"), 303)
 
 
@@ -84,5 +98,5 @@ def remove(product_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return render_cart(400)
     Cart(session).remove(product_id)
-    flash("Removed from your cart.", "success")
+    flash(_("Removed from your cart."), "success")
     return redirect(url_for("cart.show"), 303)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from shop.extensions import db
 from shop.forms import MAX_QUANTITY
@@ -59,11 +61,11 @@ def shortfall(active: bool, stock: int, wanted: int) -> str | None:
     """Why `wanted` of a product cannot be bought now, as a phrase for the shopper: 'no
     longer sold' (switched off by the owner), 'out of stock', 'only 2 left'; None if it can."""
     if not active:
-        return "no longer sold"
+        return _("no longer sold")
     if stock <= 0:
-        return "out of stock"
+        return _("out of stock")
     if stock < wanted:
-        return f"only {stock} left"
+        return ngettext("only %(num)d left", "only %(num)d left", stock)
     return None
 
 
@@ -72,18 +74,22 @@ def describe_shortfall(name: str | None, active: bool, stock: int, wanted: int) 
     is out of stock', 'Assam Tea: only 2 left, you asked for 3'. `name` None: a product
     that was deleted from the catalogue."""
     if name is None:
-        return "a product in your cart is no longer sold"
+        return _("a product in your cart is no longer sold")
     why = shortfall(active, stock, wanted)
     if why is None:  # short a moment ago, back since (an order was cancelled)
-        return f"{name} was short a moment ago, please try again"
-    return f"{name}: {why}, you asked for {wanted}" if stock > 0 and active else f"{name} is {why}"
+        return _("%(name)s was short a moment ago, please try again", name=name)
+    if stock > 0 and active:
+        return _("%(name)s: %(why)s, you asked for %(wanted)d", name=name, why=why, wanted=wanted)
+    return _("%(name)s is %(why)s", name=name, why=why)
 
 
 def describe_removed(count: int) -> str:
     """What the shopper is told when Cart.lines() took deleted products out of the cart."""
-    if count == 1:
-        return "A product in your cart is no longer sold; it was taken out of your cart."
-    return f"{count} products in your cart are no longer sold; they were taken out of your cart."
+    return ngettext(
+        "A product in your cart is no longer sold; it was taken out of your cart.",
+        "%(num)d products in your cart are no longer sold; they were taken out of your cart.",
+        count,
+    )
 
 
 class Cart:
@@ -123,13 +129,13 @@ class Cart:
             self._save(items)
             return 0
         if not product.active:
-            raise CannotAdd(f"Sorry, {describe_shortfall(product.name, False, product.stock, quantity)}.")
+            raise CannotAdd(_("Sorry, %(why)s.", why=describe_shortfall(product.name, False, product.stock, quantity)))
         if quantity > MAX_QUANTITY:
-            raise TooManyOfOne(f"At most {MAX_QUANTITY} of one product per order.")
+            raise TooManyOfOne(_("At most %(most)d of one product per order.", most=MAX_QUANTITY))
         if quantity > product.stock:
-            raise CannotAdd(f"Sorry, {describe_shortfall(product.name, True, product.stock, quantity)}.")
+            raise CannotAdd(_("Sorry, %(why)s.", why=describe_shortfall(product.name, True, product.stock, quantity)))
         if product.id not in items and len(items) >= MAX_LINES:
-            raise CannotAdd(f"A cart holds at most {MAX_LINES} different products.")
+            raise CannotAdd(_("A cart holds at most %(most)d different products.", most=MAX_LINES))
         items[product.id] = quantity
         self._save(items)
         return quantity

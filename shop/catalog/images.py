@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from shop.files import private_folder, write_private_file
@@ -81,11 +82,16 @@ def _looks_like_an_image(head: bytes) -> bool:
 def _refuse_size(size: tuple[int, int]) -> None:
     width, height = size
     if width < 1 or height < 1:
-        raise ImageRefused("The image has no pixels.")
+        raise ImageRefused(_("The image has no pixels."))
     if width * height > MAX_PIXELS:
         raise ImageRefused(
-            f"The image is {width} × {height} pixels; at most {MAX_PIXELS // 1_000_000} megapixels are accepted "
-            "(a photo from a phone or camera is well below). Make it smaller and upload it again."
+            _(
+                "The image is %(width)d × %(height)d pixels; at most %(most)d megapixels are accepted "
+                "(a photo from a phone or camera is well below). Make it smaller and upload it again.",
+                width=width,
+                height=height,
+                most=MAX_PIXELS // 1_000_000,
+            )
         )
 
 
@@ -93,20 +99,22 @@ def open_image(data: bytes) -> Image.Image:
     """The image in `data`, opened (header read, no pixel decoded yet). Raises ImageRefused
     for anything but a PNG, JPEG, GIF or WebP of acceptable size."""
     if not data:
-        raise ImageRefused("The file is empty.")
+        raise ImageRefused(_("The file is empty."))
     if len(data) > MAX_IMAGE_BYTES:
-        raise ImageRefused(f"The image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB.")
+        raise ImageRefused(_("The image is larger than %(most)d MB.", most=MAX_IMAGE_BYTES // (1024 * 1024)))
     if not _looks_like_an_image(data[:16]):
-        raise ImageRefused("That is not a PNG, JPEG, GIF or WebP image.")
+        raise ImageRefused(_("That is not a PNG, JPEG, GIF or WebP image."))
     try:
         with warnings.catch_warnings():
             # Pillow warns above Image.MAX_IMAGE_PIXELS and raises above twice that: both refuse.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRefused(f"The image has more than {MAX_PIXELS // 1_000_000} megapixels.") from None
+        raise ImageRefused(_("The image has more than %(most)d megapixels.", most=MAX_PIXELS // 1_000_000)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise ImageRefused("That image cannot be read: the file is damaged or not a PNG, JPEG, GIF or WebP.") from None
+        raise ImageRefused(
+            _("That image cannot be read: the file is damaged or not a PNG, JPEG, GIF or WebP.")
+        ) from None
     _refuse_size(image.size)  # from the header, before anything is decoded
     return image
 
@@ -141,7 +149,7 @@ def process_image(data: bytes) -> tuple[ProcessedImage, dict[str, bytes]]:
     image = open_image(data)
     notes = []
     if getattr(image, "n_frames", 1) > 1:
-        notes.append("This image is animated: its first frame is shown.")
+        notes.append(_("This image is animated: its first frame is shown."))
         image.seek(0)
     try:
         if image.format == "JPEG":  # decode at the smallest scale that still covers 1200 px
@@ -149,7 +157,7 @@ def process_image(data: bytes) -> tuple[ProcessedImage, dict[str, bytes]]:
         image = ImageOps.exif_transpose(image)
         image = _to_srgb(image)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        raise ImageRefused("That image cannot be read: the file is damaged.") from None
+        raise ImageRefused(_("That image cannot be read: the file is damaged.")) from None
     image.info = {}  # nothing of the upload's metadata reaches the encoders
     largest = min(image.width, WIDTHS[-1])
     alpha = image.mode == "RGBA"

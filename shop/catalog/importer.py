@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -100,7 +101,15 @@ def read_rows(lines: Iterable[str]) -> list[ProductRow]:
     reader = csv.DictReader(lines)
     missing = [c for c in COLUMNS if c not in (_csv_read(lambda: reader.fieldnames, reader) or [])]
     if missing:
-        raise ImportFailed([f"line 1: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}"])
+        raise ImportFailed(
+            [
+                _(
+                    "line 1: missing column(s) %(missing)s; expected %(columns)s",
+                    missing=", ".join(missing),
+                    columns=",".join(COLUMNS),
+                )
+            ]
+        )
     rows, seen = [], {}
     for record in _csv_records(reader):
         line = reader.line_num
@@ -109,29 +118,31 @@ def read_rows(lines: Iterable[str]) -> list[ProductRow]:
         price_text, stock_text = (record.get("price") or "").strip(), (record.get("stock") or "").strip()
         version_text = (record.get(VERSION_COLUMN) or "").strip()
         if None in record:
-            problems.append("more fields than columns")
+            problems.append(_("more fields than columns"))
         unstorable = next(filter(None, map(unstorable_character, (sku, name, description, category))), None)
         if unstorable:
-            problems.append(f"a control character ({unstorable}) that cannot be stored")
+            problems.append(_("a control character (%(bad)s) that cannot be stored", bad=unstorable))
         if sku in seen:
-            problems.append(f"sku {sku} already on line {seen[sku]}")
+            problems.append(_("sku %(sku)s already on line %(line)d", sku=sku, line=seen[sku]))
         if not name or len(name) > NAME_MAX_LENGTH:
-            problems.append(f"name must be 1 to {NAME_MAX_LENGTH} characters")
+            problems.append(_("name must be 1 to %(most)d characters", most=NAME_MAX_LENGTH))
         if len(description) > DESCRIPTION_MAX_LENGTH:
-            problems.append(f"description longer than {DESCRIPTION_MAX_LENGTH} characters")
+            problems.append(_("description longer than %(most)d characters", most=DESCRIPTION_MAX_LENGTH))
         if len(category) > CATEGORY_MAX_LENGTH:
-            problems.append(f"category longer than {CATEGORY_MAX_LENGTH} characters")
+            problems.append(_("category longer than %(most)d characters", most=CATEGORY_MAX_LENGTH))
         try:
             price = parse_money(price_text)
         except MoneyError as error:
-            problems.append(f"price: {error}")
+            problems.append(_("price: %(problem)s", problem=error))
             price = 0
         stock = int(stock_text) if re.fullmatch(r"[0-9]{1,7}", stock_text) else -1
         if not 0 <= stock <= MAX_STOCK:
-            problems.append(f"stock must be a whole number from 0 to {MAX_STOCK}, got {stock_text!r}")
+            problems.append(
+                _("stock must be a whole number from 0 to %(most)d, got %(got)r", most=MAX_STOCK, got=stock_text)
+            )
         version = int(version_text) if re.fullmatch(r"[0-9]{1,18}", version_text) else None
         if version_text and version is None:
-            problems.append(f"version must be the number the export wrote (or empty), got {version_text!r}")
+            problems.append(_("version must be the number the export wrote (or empty), got %(got)r", got=version_text))
         seen.setdefault(sku, line)
         rows.append(ProductRow(line, sku, name, description, price, stock, category, version, problems))
     return rows
@@ -143,11 +154,13 @@ def _problems_with(row: ProductRow, product: Product | None) -> list[str]:
     problems = []
     problem = sku_problem(row.sku, product.sku if product is not None else None)
     if problem:
-        problems.append(f"sku: {problem}")
+        problems.append(_("sku: %(problem)s", problem=problem))
     if row.version is not None and product is None:
-        problems.append(f"no product has sku {row.sku} any more (changed since this file was exported): export again")
+        problems.append(
+            _("no product has sku %(sku)s any more (changed since this file was exported): export again", sku=row.sku)
+        )
     elif row.version is not None and product.version_id != row.version:
-        problems.append(f"product {row.sku} changed since this file was exported: export again")
+        problems.append(_("product %(sku)s changed since this file was exported: export again", sku=row.sku))
     return problems
 
 
@@ -158,7 +171,9 @@ def _csv_read(read: Callable[[], T], reader: csv.DictReader) -> T:
     try:
         return read()
     except csv.Error as error:
-        raise ImportFailed([f"line {reader.line_num + 1}: this is not readable as CSV ({error})"]) from None
+        raise ImportFailed(
+            [_("line %(line)d: this is not readable as CSV (%(problem)s)", line=reader.line_num + 1, problem=error)]
+        ) from None
 
 
 def _csv_records(reader: csv.DictReader) -> Iterator[dict[str | Any, Any]]:
@@ -180,7 +195,7 @@ def import_products(lines: Iterable[str], *, by: Actor | None) -> ImportResult:
             for row in rows:
                 problems = row.problems + _problems_with(row, products.get(row.sku))
                 if problems:
-                    errors.append(f"line {row.line}: " + "; ".join(problems))
+                    errors.append(_("line %(line)d: %(problems)s", line=row.line, problems="; ".join(problems)))
             if errors:
                 raise ImportFailed(errors)
             categories: dict[str, Category | None] = {}

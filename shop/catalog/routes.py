@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Response, abort, redirect, render_template, request, send_from_directory
+from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
 from shop.catalog import bp
@@ -58,7 +59,7 @@ def index() -> str:
     if slug:
         category = db.session.execute(sa.select(Category).where(Category.slug == slug)).scalar_one_or_none()
         if category is None:
-            abort(404, "There is no such category.")
+            abort(404, _("There is no such category."))
         statement = statement.where(Product.category_id == category.id)
     statement = search_products(statement, q)
     page = paginate(statement, min(get_settings().page_size, 100))
@@ -84,7 +85,7 @@ def product(product_id: int, slug: str | None) -> Response | tuple[str, int, dic
     if item is None:
         abort(404)
     if not item.active:
-        abort(404, "This product is not sold any more.")
+        abort(404, _("This product is not sold any more."))
     if slug != (product_slug(item.name) or None):
         query = request.query_string.decode("ascii", "replace")
         keep = query if query.isascii() and query.isprintable() and "\ufffd" not in query else ""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 SKU_MAX_LENGTH = 64
 NAME_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 5000
@@ -14,7 +17,7 @@ MAX_STOCK = 1_000_000
 # option), then letters, digits, dots, dashes and underscores: safe in URLs, file names
 # and CSV cells without quoting.
 SKU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-SKU_RULE = "Letters, digits, dots, dashes and underscores, starting with a letter or digit."
+SKU_RULE = _l("Letters, digits, dots, dashes and underscores, starting with a letter or digit.")
 
 
 def sku_problem(sku: str, current: str | None = None) -> str | None:
@@ -27,9 +30,9 @@ def sku_problem(sku: str, current: str | None = None) -> str | None:
     if current is not None and sku == current:
         return None
     if not sku:
-        return "Enter a SKU."
+        return _("Enter a SKU.")
     if len(sku) > SKU_MAX_LENGTH:
-        return f"At most {SKU_MAX_LENGTH} characters."
+        return _("At most %(max)d characters.", max=SKU_MAX_LENGTH)
     if not SKU_PATTERN.fullmatch(sku):
-        return SKU_RULE
+        return str(SKU_RULE)
     return None

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
 from flask import request, url_for
+from flask_babel import gettext as _
 
 from shop.catalog.images import file_name
 from shop.catalog.search import terms
@@ -83,13 +84,15 @@ def shorten(text: str, limit: int = DESCRIPTION_MAX_LENGTH) -> str:
 
 def product_description(product: Product) -> str:
     shop = get_settings().shop_name
-    return shorten(product.description or f"{product.name} at {shop}.")
+    return shorten(product.description or _("%(product)s at %(shop)s.", product=product.name, shop=shop))
 
 
 def category_description(category: Category, names: list[str]) -> str:
     shop = get_settings().shop_name
     some = ", ".join(names[:4])
-    return shorten(f"{category.name} at {shop}" + (f": {some} and more." if some else "."))
+    if some:
+        return shorten(_("%(category)s at %(shop)s: %(some)s and more.", category=category.name, shop=shop, some=some))
+    return shorten(_("%(category)s at %(shop)s.", category=category.name, shop=shop))
 
 
 def photo_url(image: Any, width: int, extension: str, external: bool = False) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from shop.auth.claims import enqueue_claim_email
 from shop.auth.service import find_user
 from shop.extensions import get_settings
@@ -63,7 +65,7 @@ def _enqueue_low_stock_emails(order: Order, low: Sequence[LowStock]) -> list[int
             "low_stock",
             key=f"low_stock:{item.product_id}:{order.id}",
             recipient=owner,
-            subject=f"Low stock: {item.name} ({item.stock} left)",
+            subject=_("Low stock: %(name)s (%(stock)d left)", name=item.name, stock=item.stock),
             item=item,
             order=order,
             product_url=absolute_url_for("admin.product_edit", product_id=item.product_id),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from shop.cart.service import describe_shortfall
 
 
@@ -14,7 +16,7 @@ class CheckoutError(Exception):
 
 class EmptyCart(CheckoutError):
     def __init__(self) -> None:
-        super().__init__("Your cart is empty: add something before checking out.")
+        super().__init__(_("Your cart is empty: add something before checking out."))
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ class OutOfStock(CheckoutError):
     def __init__(self, shortages: list[Shortage]) -> None:
         self.shortages = shortages
         what = "; ".join(s.describe() for s in shortages)
-        super().__init__(f"Some products cannot be ordered: {what}. Nothing was ordered; please change your cart.")
+        super().__init__(
+            _("Some products cannot be ordered: %(what)s. Nothing was ordered; please change your cart.", what=what)
+        )
 
 
 class MethodNotOffered(CheckoutError):
@@ -48,12 +52,12 @@ class FormAlreadyUsed(CheckoutError):
     """The checkout form's idempotency key belongs to another shopper's order."""
 
     def __init__(self) -> None:
-        super().__init__("This form was used for another order already; please check it and place the order again.")
+        super().__init__(_("This form was used for another order already; please check it and place the order again."))
 
 
 class OrderTooLarge(CheckoutError):
     def __init__(self) -> None:
-        super().__init__("This order is larger than the shop can take at once; please split it or contact us.")
+        super().__init__(_("This order is larger than the shop can take at once; please split it or contact us."))
 
 
 class PaymentNotStarted(CheckoutError):

@@ -1,5 +1,7 @@
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, Form, HiddenField, RadioField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation, ValidationError
@@ -15,8 +17,8 @@ from shop.shipping import offered_shipping_options, shipping_option
 class AddressRequired:
     """Required unless the shipping option chosen needs no address (a pickup)."""
 
-    def __init__(self, label: str) -> None:
-        self.message = f"Enter your {label}."
+    def __init__(self, message: str) -> None:
+        self.message = message
 
     def __call__(self, form: Form, field: Field) -> None:
         option = shipping_option(form.shipping_method.data or "")
@@ -30,30 +32,33 @@ def _summary(form: Form, field: Field) -> None:
     try:
         Shown.parse(field.data)
     except ValueError:
-        raise ValidationError("This form was not recognised.") from None
+        raise ValidationError(_("This form was not recognised.")) from None
 
 
-def _address(label: str, max_length: int) -> list:
-    return [AddressRequired(label), Length(max=max_length, message=f"At most {max_length} characters.")]
+def _address(message: str, max_length: int) -> list:
+    return [AddressRequired(message), Length(max=max_length, message=_l("At most %(max)d characters."))]
 
 
 class CheckoutForm(FlaskForm):
-    shipping_method = RadioField("How should it reach you?", validate_choice=True)
+    shipping_method = RadioField(_l("How should it reach you?"), validate_choice=True)
     full_name = StringField(
-        "Full name",
-        validators=[DataRequired("Enter your full name."), Length(max=120, message="At most 120 characters.")],
-    )
-    address = StringField("Street address", validators=_address("street address", 200))
-    city = StringField("Town or city", validators=_address("town or city", 100))
-    postal_code = StringField(
-        "Postal code",
+        _l("Full name"),
         validators=[
-            *_address("postal code", 20),
-            Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message="Use letters, digits, spaces and dashes."),
+            DataRequired(_l("Enter your full name.")),
+            Length(max=120, message=_l("At most %(max)d characters.")),
         ],
     )
-    country = StringField("Country", validators=_address("country", 80))
-    payment_method = RadioField("How will you pay?", validate_choice=True)
+    address = StringField(_l("Street address"), validators=_address(_l("Enter your street address."), 200))
+    city = StringField(_l("Town or city"), validators=_address(_l("Enter your town or city."), 100))
+    postal_code = StringField(
+        _l("Postal code"),
+        validators=[
+            *_address(_l("Enter your postal code."), 20),
+            Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message=_l("Use letters, digits, spaces and dashes.")),
+        ],
+    )
+    country = StringField(_l("Country"), validators=_address(_l("Enter your country."), 80))
+    payment_method = RadioField(_l("How will you pay?"), validate_choice=True)
     # The idempotency key, made when the form is shown: the same form submitted twice
     # (a double click, a reload, a retry after a timeout) makes one order.
     checkout_token = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9_-]{16,64}$")])
@@ -76,8 +81,8 @@ class CheckoutForm(FlaskForm):
             chosen = shipping_option(self.shipping_method.data)
             fitting = [m.code for m in payment if chosen is not None and m.fits(chosen)]
             self.payment_method.data = (fitting or [payment[0].code])[0]
-        self.shipping_method.validators = [DataRequired("Choose how the order should reach you.")]
-        self.payment_method.validators = [DataRequired("Choose how you will pay.")]
+        self.shipping_method.validators = [DataRequired(_("Choose how the order should reach you."))]
+        self.payment_method.validators = [DataRequired(_("Choose how you will pay."))]
 
     def shipping_address(self) -> ShippingAddress:
         return ShippingAddress(
@@ -105,10 +110,10 @@ class GuestCheckoutForm(CheckoutForm):
 
 class VoucherForm(FlaskForm):
     code = StringField(
-        "Voucher code",
+        _l("Voucher code"),
         validators=[
-            DataRequired("Enter the voucher's code."),
-            Length(max=40, message="At most 40 characters."),
-            Regexp(r"^[A-Za-z0-9 _-]+$", message="A code has letters, digits and dashes only."),
+            DataRequired(_l("Enter the voucher's code.")),
+            Length(max=40, message=_l("At most %(max)d characters.")),
+            Regexp(r"^[A-Za-z0-9 _-]+$", message=_l("A code has letters, digits and dashes only.")),
         ],
     )

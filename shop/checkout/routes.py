@@ -5,6 +5,7 @@ and reach their order through the signed link in its confirmation email.
 """
 
 from flask import flash, redirect, render_template, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -15,6 +16,7 @@ from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
 from shop.checkout.service import Customer, checkout_address, new_checkout_token, place_order
 from shop.checkout.shown import PriceChanged, Shown
 from shop.extensions import get_settings, limiter, login_manager
+from shop.language import in_sentence
 from shop.models import Voucher
 from shop.orders.links import guest_order_token
 from shop.payment import PaymentMethod, offered_payment_methods, payment_method
@@ -89,7 +91,10 @@ def _unavailable(lines: list[CartLine]) -> str | None:
     ]
     if not what:
         return None
-    return f"Some products cannot be ordered: {'; '.join(what)}. Please change your cart before placing the order."
+    return _(
+        "Some products cannot be ordered: %(what)s. Please change your cart before placing the order.",
+        what="; ".join(what),
+    )
 
 
 def _payment_hint(method: PaymentMethod, shipping: list[ShippingOption]) -> str:
@@ -97,8 +102,8 @@ def _payment_hint(method: PaymentMethod, shipping: list[ShippingOption]) -> str:
     misfits = [o for o in shipping if not method.fits(o)]
     if not misfits or len(misfits) == len(shipping):
         return method.hint
-    fits = " or ".join(o.label.lower() for o in shipping if o not in misfits)
-    return f"{method.hint} Only with {fits}."
+    fits = _(" or ").join(in_sentence(o.label) for o in shipping if o not in misfits)
+    return _("%(hint)s Only with %(fits)s.", hint=method.hint, fits=fits)
 
 
 def _guest_checkout_allowed() -> bool:
@@ -110,7 +115,7 @@ def show() -> Response | tuple[str, int]:
     if not _guest_checkout_allowed():
         return login_manager.unauthorized()
     if not Cart(session).items():
-        flash("Your cart is empty: add something before checking out.", "info")
+        flash(_("Your cart is empty: add something before checking out."), "info")
         return redirect(url_for("cart.show"))
     form = _new_form()
     # The address book's default, else the last order's: most people ship to the same place.
@@ -138,7 +143,7 @@ def submit() -> Response | tuple[str, int]:
         if form.checkout_token.errors or form.shown.errors:
             form.checkout_token.data = new_checkout_token()
             return render_checkout(
-                form, 400, "This form was not recognised; please check it and place the order again."
+                form, 400, _("This form was not recognised; please check it and place the order again.")
             )
         return render_checkout(form, 422)
     customer = Customer.of(current_user) if current_user.is_authenticated else Customer(form.email.data)
@@ -159,7 +164,7 @@ def submit() -> Response | tuple[str, int]:
         return render_checkout(form, 422)
     except VoucherError as error:  # used up or expired since it was applied: nothing was written
         session.pop(VOUCHER_KEY, None)
-        return render_checkout(form, 409, f"{error} The voucher was removed; please check the new total.")
+        return render_checkout(form, 409, _("%(why)s The voucher was removed; please check the new total.", why=error))
     except FormAlreadyUsed as error:
         form.checkout_token.data = new_checkout_token()
         return render_checkout(form, 409, str(error))
@@ -170,11 +175,14 @@ def submit() -> Response | tuple[str, int]:
         return render_checkout(form, 409, str(error))
     order = placed.order
     if placed.duplicate:
-        flash(f"Order {order.number} was already placed; it was not ordered twice.", "info")
+        flash(_("Order %(number)s was already placed; it was not ordered twice.", number=order.number), "info")
     else:
         cart.clear()
         session.pop(VOUCHER_KEY, None)
-        flash(f"Thank you! Your order {order.number} is placed. A confirmation email is on its way.", "success")
+        flash(
+            _("Thank you! Your order %(number)s is placed. A confirmation email is on its way.", number=order.number),
+            "success",
+        )
     if placed.payment_url:  # the provider's page (card): the order is paid there
         return redirect(placed.payment_url, 303)
     method = payment_method(order.payment_method)
@@ -200,7 +208,14 @@ def apply_voucher() -> Response | tuple[str, int]:
         else:
             session[VOUCHER_KEY] = voucher.code
             currency = get_settings().currency
-            flash(f"Voucher {voucher.code} applied: {describe_voucher(voucher, currency)}.", "success")
+            flash(
+                _(
+                    "Voucher %(code)s applied: %(effect)s.",
+                    code=voucher.code,
+                    effect=describe_voucher(voucher, currency),
+                ),
+                "success",
+            )
             return redirect(url_for("checkout.show"), 303)
     return render_checkout(_new_form(), 422, voucher_form=voucher_form)
 
@@ -208,5 +223,5 @@ def apply_voucher() -> Response | tuple[str, int]:
 @bp.post("/voucher/remove")
 def remove_voucher() -> Response:
     if session.pop(VOUCHER_KEY, None):
-        flash("The voucher was removed.", "info")
+        flash(_("The voucher was removed."), "info")
     return redirect(url_for("checkout.show"), 303)

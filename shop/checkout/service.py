@@ -30,6 +30,7 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from shop.addresses import ShippingAddress
@@ -128,11 +129,11 @@ def check_choices(choices: Choices) -> tuple[PaymentMethod, ShippingOption]:
     settings = get_settings()
     method, option = payment_method(choices.payment_method), shipping_option(choices.shipping_method)
     if option is None or option.code not in settings.shipping_methods:
-        raise MethodNotOffered("Please choose one of the shipping options shown.")
+        raise MethodNotOffered(_("Please choose one of the shipping options shown."))
     if method is None or method.code not in settings.payment_methods:
-        raise MethodNotOffered("Please choose one of the payment methods shown.")
+        raise MethodNotOffered(_("Please choose one of the payment methods shown."))
     if not method.fits(option):
-        raise MethodNotOffered(f"{method.label} cannot be combined with this shipping option.")
+        raise MethodNotOffered(_("%(method)s cannot be combined with this shipping option.", method=method.label))
     return method, option
 
 

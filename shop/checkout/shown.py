@@ -26,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from flask_babel import gettext as _
+
 from shop.cart.service import CartLine
 from shop.money import format_money
 from shop.pricing import Totals
@@ -148,26 +150,52 @@ class PriceChanged(Exception):
             return zero if zero and not cents else format_money(cents, currency)
 
         if self.cart_changed:  # another tab or window changed it
-            what = ["your cart changed"]
+            what = [_("your cart changed")]
         else:
             what = [
-                f"the price of {p.name} changed from {money(p.shown_cents)} to {money(p.now_cents)}"
+                _(
+                    "the price of %(name)s changed from %(before)s to %(now)s",
+                    name=p.name,
+                    before=money(p.shown_cents),
+                    now=money(p.now_cents),
+                )
                 for p in self.prices
             ]
             (shown_off, off), (shown_shipping, shipping) = self.discount, self.shipping
             if shown_off != off:
-                what.append(f"the voucher discount changed from {money(shown_off, 'none')} to {money(off, 'none')}")
+                none = _("none")
+                what.append(
+                    _(
+                        "the voucher discount changed from %(before)s to %(now)s",
+                        before=money(shown_off, none),
+                        now=money(off, none),
+                    )
+                )
             if shown_shipping is None:
-                what.append("the shipping options changed")
+                what.append(_("the shipping options changed"))
             elif shown_shipping != shipping:
-                what.append(f"shipping changed from {money(shown_shipping, 'free')} to {money(shipping, 'free')}")
+                free = _("free")
+                what.append(
+                    _(
+                        "shipping changed from %(before)s to %(now)s",
+                        before=money(shown_shipping, free),
+                        now=money(shipping, free),
+                    )
+                )
             if not what:  # e.g. the tax rate
-                what.append("the total changed")
-        clause = ", ".join(what[:-1]) + " and " + what[-1] if len(what) > 1 else what[0]
+                what.append(_("the total changed"))
+        clause = _("%(some)s and %(last)s", some=", ".join(what[:-1]), last=what[-1]) if len(what) > 1 else what[0]
         shown_total, total = self.total
         if shown_total is None or shown_total == total:
-            now = f"the total is {'still' if shown_total == total else 'now'} {money(total)}"
+            if shown_total == total:
+                now = _("the total is still %(total)s", total=money(total))
+            else:
+                now = _("the total is now %(total)s", total=money(total))
         else:
-            now = f"the total is now {money(total)} (it was {money(shown_total)})"
+            now = _("the total is now %(total)s (it was %(before)s)", total=money(total), before=money(shown_total))
         clause = clause[0].upper() + clause[1:]
-        return f"{clause} since you opened this page; {now}. Please check and place the order again."
+        return _(
+            "%(what)s since you opened this page; %(now)s. Please check and place the order again.",
+            what=clause,
+            now=now,
+        )

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.extensions import db
@@ -29,13 +30,23 @@ class OrderStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        """'Awaiting payment', 'Paid': the status as the pages show it."""
-        return self.value.replace("_", " ").capitalize()
+        """'Awaiting payment', 'Paid': the status as the pages show it, in the shop's language."""
+        return str(STATUS_LABELS[self])
 
     @classmethod
     def label_of(cls, value: str) -> str:
         """The label of a stored value; one the shop does not know, capitalised."""
         return cls(value).label if value in cls._value2member_map_ else value.capitalize()
+
+
+STATUS_LABELS = {
+    OrderStatus.AWAITING_PAYMENT: _l("Awaiting payment"),
+    OrderStatus.PLACED: _l("Placed"),
+    OrderStatus.PAID: _l("Paid"),
+    OrderStatus.SHIPPED: _l("Shipped"),
+    OrderStatus.DELIVERED: _l("Delivered"),
+    OrderStatus.CANCELLED: _l("Cancelled"),
+}
 
 
 class Order(db.Model):

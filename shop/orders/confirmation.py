@@ -4,6 +4,8 @@ a provider's page (card), shop/orders/payments.py does once it is paid."""
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from shop.extensions import get_settings
 from shop.mail.messages import enqueue_email
 from shop.models import Order, OrderLine
@@ -29,7 +31,7 @@ def enqueue_confirmations(order: Order, lines: list[OrderLine]) -> list[int | No
             "order_confirmation",
             key=f"order_confirmation:{order.id}",
             recipient=order.email,
-            subject=f"Your {settings.shop_name} order {order.number}",
+            subject=_("Your %(shop)s order %(number)s", shop=settings.shop_name, number=order.number),
             order_url=order_link(order),
             **context,
         )
@@ -40,7 +42,11 @@ def enqueue_confirmations(order: Order, lines: list[OrderLine]) -> list[int | No
                 "new_order",
                 key=f"new_order:{order.id}",
                 recipient=settings.owner_email,
-                subject=f"New order {order.number}: {format_money(order.total_cents, settings.currency)}",
+                subject=_(
+                    "New order %(number)s: %(total)s",
+                    number=order.number,
+                    total=format_money(order.total_cents, settings.currency),
+                ),
                 order_url=absolute_url_for("admin.order_detail", order_id=order.id),
                 **context,
             )

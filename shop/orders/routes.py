@@ -1,10 +1,12 @@
 """GET /orders (My Orders), GET /orders/<id> (only your own), and a guest's signed link."""
 
 from flask import abort, render_template
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from shop.extensions import get_settings
 from shop.inputs import paginate
+from shop.language import pickup_address
 from shop.models import Order
 from shop.orders import bp
 from shop.orders.links import GuestLinkExpired, order_from_guest_token
@@ -33,7 +35,7 @@ def guest_detail(token: str) -> tuple[str, int] | str:
     try:
         order = order_from_guest_token(token)
     except GuestLinkExpired:
-        message = (
+        message = _(
             "This order link has expired. Create an account with the email address you ordered with "
             "to see the order in My Orders."
         )
@@ -50,5 +52,5 @@ def render_order(order: Order) -> str:
         order=order,
         how=how,
         payment_instructions=how.instructions(),
-        pickup_address=get_settings().pickup_address,
+        pickup_address=pickup_address(get_settings()),
     )

@@ -21,11 +21,11 @@ from sqlalchemy.orm import selectinload
 from shop.audit import Actor, record_change
 from shop.database import transaction
 from shop.extensions import db, get_settings
+from shop.language import in_sentence
 from shop.mail.dispatcher import get_dispatcher
-from shop.mail.messages import enqueue_email
 from shop.models import Order, OrderLine, OrderStatus, OrderStatusChange, Product, User, utcnow
-from shop.orders.links import order_link
 from shop.orders.refunds import refund_payment, refundable_cents
+from shop.orders.status_emails import enqueue_status_email
 from shop.payment import PaymentMethod, payment_method
 from shop.shipping import ShippingOption, shipping_option
 from shop.vouchers import give_back_voucher_use
@@ -64,16 +64,16 @@ class HowPaidAndShipped:
 
     @property
     def payment_label(self) -> str:
-        return self.payment.label if self.payment else ""
+        return str(self.payment.label) if self.payment else ""
 
     @property
     def shipping_label(self) -> str:
-        return self.shipping.label if self.shipping else ""
+        return str(self.shipping.label) if self.shipping else ""
 
     @property
     def shipping_in_words(self) -> str:
         """'delivery', 'pickup in store': the option inside a sentence."""
-        return self.shipping.in_words if self.shipping else "delivery"
+        return str(self.shipping.in_words) if self.shipping else _("delivery")
 
     @property
     def collected(self) -> bool:
@@ -173,17 +173,26 @@ def change_order_status(
     order = get_order(order_id)
     from_status = seen_status or order.status
     if order.status != from_status and order.status == to_status:
-        raise StatusChangeRefused(f"This order is {order.status_label.lower()} already (changed meanwhile).")
+        raise StatusChangeRefused(
+            _("This order is %(status)s already (changed meanwhile).", status=in_sentence(order.status_label))
+        )
     if order.status != from_status:
         raise StatusChangeRefused(
-            f"This order was {OrderStatus.label_of(from_status).lower()} when you opened it and is "
-            f"{order.status_label.lower()} now (changed meanwhile), so it was not made "
-            f"{OrderStatus.label_of(to_status).lower()}. Check it and choose again."
+            _(
+                "This order was %(seen)s when you opened it and is %(now)s now (changed meanwhile), "
+                "so it was not made %(wanted)s. Check it and choose again.",
+                seen=in_sentence(OrderStatus.label_of(from_status)),
+                now=in_sentence(order.status_label),
+                wanted=in_sentence(OrderStatus.label_of(to_status)),
+            )
         )
     if to_status not in next_statuses(order):
         raise StatusChangeRefused(
-            f"An order that is {OrderStatus.label_of(from_status).lower()} cannot become "
-            f"{OrderStatus.label_of(to_status).lower()}."
+            _(
+                "An order that is %(seen)s cannot become %(wanted)s.",
+                seen=in_sentence(OrderStatus.label_of(from_status)),
+                wanted=in_sentence(OrderStatus.label_of(to_status)),
+            )
         )
     method = payment_method(order.payment_method)
     if to_status == OrderStatus.CANCELLED and method is not None and method.refunds_on_cancel:
@@ -197,7 +206,7 @@ def change_order_status(
     with transaction():
         moved, email_id = move_order(order, from_status, to_status, by, note, **values)
         if not moved:
-            raise StatusChangeRefused("The order was changed meanwhile; reload it and try again.")
+            raise StatusChangeRefused(_("The order was changed meanwhile; reload it and try again."))
     db.session.refresh(order)
     get_dispatcher().hand_off([email_id])
     if to_status == OrderStatus.CANCELLED and method is not None:
@@ -242,9 +251,9 @@ def move_order(
         _restock(order.id)
         give_back_voucher_use(order.voucher_id)
         if tell_customer:
-            email_id = _enqueue_status_email(order, "order_cancelled", "has been cancelled", note.strip())
+            email_id = enqueue_status_email(order, "order_cancelled", note.strip())
     if to_status == OrderStatus.SHIPPED and tell_customer:
-        email_id = _enqueue_status_email(order, "order_shipped", "has shipped", note.strip())
+        email_id = enqueue_status_email(order, "order_shipped", note.strip())
     return True, email_id
 
 
@@ -275,16 +284,3 @@ def _restock(order_id: int) -> None:
             .values(stock=Product.stock + returned, version_id=Product.version_id + 1)
             .execution_options(synchronize_session=False)
         )
-
-
-def _enqueue_status_email(order: Order, kind: str, what_happened: str, note: str) -> int | None:
-    """The customer's email about a change of their order ("order_shipped", "order_cancelled")."""
-    return enqueue_email(
-        kind,
-        key=f"{kind}:{order.id}",
-        recipient=order.email,
-        subject=f"Your {get_settings().shop_name} order {order.number} {what_happened}",
-        order=order,
-        note=note,
-        order_url=order_link(order),
-    )

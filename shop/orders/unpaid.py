@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from shop.extensions import db, get_settings
 from shop.models import Order, OrderStatus, utcnow
@@ -92,5 +93,5 @@ def _asked_provider(order: Order, method: PaymentMethod) -> bool:
 
 def _not_paid_within(wait: timedelta) -> str:
     if wait >= timedelta(days=1):
-        return f"Not paid within {wait.days} days."
+        return ngettext("Not paid within %(num)d day.", "Not paid within %(num)d days.", wait.days)
     return _("Not paid within %(minutes)d minutes.", minutes=wait // timedelta(minutes=1))

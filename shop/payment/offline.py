@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+
 from config import Settings
+from shop.language import pickup_address
 from shop.models import Order
 from shop.payment.method import PaymentMethod, amount_due
 from shop.shipping import ShippingOption
@@ -20,21 +25,25 @@ class BankTransfer(PaymentMethod):
     SHOP_UNPAID_CANCEL_DAYS."""
 
     code = "bank_transfer"
-    label = "Bank transfer"
-    hint = "We send the goods when your payment arrives."
+    label = _l("Bank transfer")
+    hint = _l("We send the goods when your payment arrives.")
     needs_settings = {"SHOP_BANK_IBAN": EXAMPLE_IBAN}  # noqa: RUF012  (read only)
 
     def instructions(self, order: Order, settings: Settings) -> list[str]:
         lines = [
-            f"Please transfer {amount_due(order, settings)} to:",
-            f"Account holder: {settings.bank_account_holder or settings.shop_name}",
-            f"IBAN: {settings.bank_iban}",
+            _("Please transfer %(amount)s to:", amount=amount_due(order, settings)),
+            _("Account holder: %(holder)s", holder=settings.bank_account_holder or settings.shop_name),
+            _("IBAN: %(iban)s", iban=settings.bank_iban),
         ]
         if settings.bank_bic:
-            lines.append(f"BIC: {settings.bank_bic}")
+            lines.append(_("BIC: %(bic)s", bic=settings.bank_bic))
         lines += [
-            f"Reference: {self.reference(order)}",
-            f"Orders not paid within {settings.unpaid_cancel_days} days are cancelled.",
+            _("Reference: %(reference)s", reference=self.reference(order)),
+            ngettext(
+                "Orders not paid within %(num)d day are cancelled.",
+                "Orders not paid within %(num)d days are cancelled.",
+                settings.unpaid_cancel_days,
+            ),
         ]
         return lines
 
@@ -49,8 +58,8 @@ class CashOnDelivery(PaymentMethod):
     """Paid to the courier: only for an order that is delivered."""
 
     code = "cash_on_delivery"
-    label = "Cash on delivery"
-    hint = "Pay the courier in cash when the parcel arrives."
+    label = _l("Cash on delivery")
+    hint = _l("Pay the courier in cash when the parcel arrives.")
     paid_on_handover = True
     fit_rule = "cash on delivery needs standard shipping"
 
@@ -58,15 +67,15 @@ class CashOnDelivery(PaymentMethod):
         return not option.handed_over_at_shop
 
     def instructions(self, order: Order, settings: Settings) -> list[str]:
-        return [f"Please have {amount_due(order, settings)} in cash ready for the courier."]
+        return [_("Please have %(amount)s in cash ready for the courier.", amount=amount_due(order, settings))]
 
 
 class PayAtPickup(PaymentMethod):
     """Paid at the counter: only for an order collected at the shop."""
 
     code = "pay_at_pickup"
-    label = "Pay when you collect"
-    hint = "Cash or card at the counter, with pickup in store."
+    label = _l("Pay when you collect")
+    hint = _l("Cash or card at the counter, with pickup in store.")
     paid_on_handover = True
     fit_rule = "paying at pickup needs pickup"
 
@@ -74,4 +83,10 @@ class PayAtPickup(PaymentMethod):
         return option.handed_over_at_shop
 
     def instructions(self, order: Order, settings: Settings) -> list[str]:
-        return [f"Please pay {amount_due(order, settings)} when you collect your order at {settings.pickup_address}."]
+        return [
+            _(
+                "Please pay %(amount)s when you collect your order at %(place)s.",
+                amount=amount_due(order, settings),
+                place=pickup_address(settings),
+            )
+        ]
