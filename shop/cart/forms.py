@@ -2,7 +2,8 @@
 shop/forms.py."""
 
 from flask_wtf import FlaskForm
-from wtforms.validators import InputRequired, NumberRange
+from wtforms import IntegerField
+from wtforms.validators import InputRequired, NumberRange, Optional
 
 from shop.forms import MAX_QUANTITY, AddToCartForm, QuantityField
 
@@ -10,6 +11,7 @@ __all__ = ["AddToCartForm", "RemoveFromCartForm", "UpdateCartForm"]
 
 
 class UpdateCartForm(FlaskForm):
+    variant = IntegerField(validators=[Optional()])  # hidden: which variant of the product the line is of
     quantity = QuantityField(
         "Quantity",
         validators=[
@@ -20,4 +22,7 @@ class UpdateCartForm(FlaskForm):
 
 
 class RemoveFromCartForm(FlaskForm):
-    """Only the CSRF token: removing a line is a POST like every other change."""
+    """The CSRF token (removing a line is a POST like every other change) and, hidden,
+    which variant of the product the line is of (none: a product without variants)."""
+
+    variant = IntegerField(validators=[Optional()])

@@ -10,6 +10,7 @@ from shop.models.catalog import Category, Product, ProductImage
 from shop.models.orders import Order, OrderLine, OrderStatus, OrderStatusChange
 from shop.models.outbox import EmailStatus, MailServerState, OutboxEmail
 from shop.models.refunds import Refund
+from shop.models.variants import ProductVariant
 from shop.models.vouchers import Voucher
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "OutboxEmail",
     "Product",
     "ProductImage",
+    "ProductVariant",
     "Refund",
     "User",
     "Voucher",
