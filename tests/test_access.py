@@ -60,6 +60,9 @@ RULES = {
     "admin.product_photos": "admin",
     "admin.product_photo": "admin",
     "admin.product_photo_delete": "admin",
+    "admin.variant_new": "admin",
+    "admin.variant_edit": "admin",
+    "admin.variant_move": "admin",
     "admin.products_import": "admin",
     "admin.products_export": "admin",
     "admin.orders": "admin",
@@ -157,7 +160,7 @@ def test_posts_to_protected_routes_are_refused_to_guests(app, people, products):
         if "POST" not in rule.methods or RULES[rule.endpoint] == "public":
             continue
         ids = {"product_id": products["TEA"], "order_id": people["order_id"], "email_id": 1, "voucher_id": 1}
-        ids |= {"address_id": people["address_id"], "image_id": 1, "slug": "x"}
+        ids |= {"address_id": people["address_id"], "image_id": 1, "slug": "x", "variant_id": 1}
         url = rule.build({**ids, "token": "x"})[1]
         response = people["guest"].client.post(url, data={"csrf_token": token})
         assert response.status_code == 302, url
