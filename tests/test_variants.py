@@ -200,3 +200,51 @@ def test_a_simple_product_looks_as_before(app, products, browser):
     assert 'name="variant"' not in page
     assert "from €" not in page
     assert "€12.50" in page
+
+
+def test_a_checkout_of_variants_runs_the_same_number_of_statements_for_any_cart_size(app, smtp):
+    with app.app_context():
+        for i in range(12):
+            product = Product(sku=f"P{i}", name=f"Thing {i}", price_cents=100 + i, stock=50)
+            if i % 2:
+                product.stock = 0
+                product.variants = [ProductVariant(sku=f"P{i}-{o}", option=o, stock=50) for o in ("S", "M")]
+            db.session.add(product)
+        db.session.commit()
+        simple = db.session.execute(sa.select(Product.id).where(Product.stock > 0).order_by(Product.id)).scalars()
+        sized = db.session.execute(
+            sa.select(ProductVariant.product_id, ProductVariant.id).order_by(ProductVariant.id)
+        ).all()
+        simple = list(simple)
+
+    def statements_for_checkout(email: str, simple_lines: int, variant_lines: int) -> int:
+        browser = signed_in_browser(app, email)
+        for product_id in simple[:simple_lines]:
+            browser.add(product_id, 2)
+        for product_id, variant_id in sized[:variant_lines]:
+            add_variant(browser, product_id, variant_id, 2)
+        form = Browser.form(browser.get("/checkout"), "/checkout")
+        seen: list[str] = []
+        with app.app_context():
+            engine = db.engine
+        me = threading.get_ident()  # the request runs in this thread; the mail pool's queries do not count
+
+        def listener(conn, cursor, statement, *args):
+            if threading.get_ident() == me:
+                seen.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", listener)
+        try:
+            order_id_from(browser.client.post("/checkout", data={**form["fields"], **ADDRESS}))
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    only_simple = statements_for_checkout("s1@example.com", 1, 0)
+    one, ten = statements_for_checkout("v1@example.com", 0, 1), statements_for_checkout("v10@example.com", 0, 10)
+    assert one == ten == only_simple, (one, ten, only_simple)  # one UPDATE of variants instead of products
+    mixed_small, mixed_large = (
+        statements_for_checkout("m1@example.com", 1, 1),
+        statements_for_checkout("m2@example.com", 5, 5),
+    )
+    assert mixed_small == mixed_large == only_simple + 1  # both UPDATEs, whatever the size

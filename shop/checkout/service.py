@@ -241,7 +241,9 @@ def _write_order(
         for row in rows
     ]
     # One INSERT (executemany) for all lines: the ORM would send one per line here.
-    db.session.execute(sa.insert(OrderLine), lines)
+    # render_nulls: a product's line (variant_id None) and a variant's go in the same batch
+    # (the ORM would otherwise leave the None out and split the INSERT by the keys given).
+    db.session.execute(sa.insert(OrderLine).execution_options(render_nulls=True), lines)
     low = []
     for row in rows:
         threshold = row.low_stock_threshold
