@@ -128,3 +128,22 @@ def test_a_file_without_the_variant_columns_imports_as_before(app, products, adm
     response = import_csv(admin, empty_stock)
     assert response.status_code == 422
     assert "line 2: stock must be a whole number" in response.get_data(as_text=True)
+
+
+def test_the_demo_catalogue_has_a_tea_by_weight_and_a_mug_by_colour(app):
+    result = app.test_cli_runner().invoke(args=["shop", "seed-demo"])
+    assert "loaded the demo catalogue: 24 products, 24 photos" in result.output
+    with app.app_context():
+        options = {
+            sku: [(v.option, v.unit_price_cents, v.stock) for v in product.variants]
+            for sku, product in (
+                (sku, db.session.execute(sa.select(Product).where(Product.sku == sku)).scalar_one())
+                for sku in ("TEA-DARJ", "MUG-ENAMEL")
+            )
+        }
+    assert options == {
+        "TEA-DARJ": [("100 g", 1800, 25), ("250 g", 3900, 10)],
+        "MUG-ENAMEL": [("Blue", 825, 40), ("Red", 825, 25), ("Cream", 825, 0)],
+    }
+    page = app.test_client().get("/?category=tea").get_data(as_text=True)
+    assert "from €18.00" in page
