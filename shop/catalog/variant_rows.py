@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from flask_babel import gettext as _
+
 from shop.catalog.rules import MAX_STOCK, sku_problem
 from shop.models import Product, ProductVariant
 from shop.models.variants import OPTION_MAX_LENGTH
@@ -31,7 +33,9 @@ class Row(Protocol):  # importer.ProductRow
 def variant_problems(option: str) -> list[str]:
     """What the file alone says against a variant row."""
     if not option or len(option) > OPTION_MAX_LENGTH:
-        return [f"option must be 1 to {OPTION_MAX_LENGTH} characters for a variant (a row with a parent_sku)"]
+        return [
+            _("option must be 1 to %(max)s characters for a variant (a row with a parent_sku)", max=OPTION_MAX_LENGTH)
+        ]
     return []
 
 
@@ -52,19 +56,31 @@ def cross_problems(
         said = problems.setdefault(row.line, [])
         existing = variants.get(row.sku)
         if row.parent_sku not in product_rows and row.parent_sku not in products:
-            said.append(f"parent_sku {row.parent_sku}: no product has this sku (in this file or the shop)")
+            said.append(_("parent_sku %(sku)s: no product has this sku (in this file or the shop)", sku=row.parent_sku))
             continue
         if row.sku in product_rows or row.sku in products:
-            said.append(f"sku {row.sku} is a product's; a variant needs its own")
+            said.append(_("sku %(sku)s is a product's; a variant needs its own", sku=row.sku))
         problem = sku_problem(row.sku, existing.sku if existing is not None else None)
         if problem:
             said.append(f"sku: {problem}")
         if existing is not None and existing.product.sku != row.parent_sku:
-            said.append(f"sku {row.sku} is a variant of {existing.product.sku}, not of {row.parent_sku}")
+            said.append(
+                _(
+                    "sku %(sku)s is a variant of %(other)s, not of %(parent)s",
+                    sku=row.sku,
+                    other=existing.product.sku,
+                    parent=row.parent_sku,
+                )
+            )
         if row.version is not None and existing is None:
-            said.append(f"no variant has sku {row.sku} any more (changed since this file was exported): export again")
+            said.append(
+                _(
+                    "no variant has sku %(sku)s any more (changed since this file was exported): export again",
+                    sku=row.sku,
+                )
+            )
         elif row.version is not None and existing is not None and existing.version_id != row.version:
-            said.append(f"variant {row.sku} changed since this file was exported: export again")
+            said.append(_("variant %(sku)s changed since this file was exported: export again", sku=row.sku))
         options.setdefault(row.parent_sku, {})[row.sku] = row.option
     seen: dict[tuple[str, str], int] = {}
     for row in variant_rows:
@@ -72,22 +88,34 @@ def cross_problems(
         twice = [sku for sku, option in chosen.items() if option == row.option and sku != row.sku]
         if (row.parent_sku, row.option) in seen:
             problems[row.line].append(
-                f"option {row.option!r} is used twice under {row.parent_sku} (line {seen[row.parent_sku, row.option]})"
+                _(
+                    "option '%(option)s' is used twice under %(parent)s (line %(line)s)",
+                    option=row.option,
+                    parent=row.parent_sku,
+                    line=seen[row.parent_sku, row.option],
+                )
             )
         elif twice:
-            problems[row.line].append(f"option {row.option!r} is used by {twice[0]} under {row.parent_sku} already")
+            problems[row.line].append(
+                _(
+                    "option '%(option)s' is used by %(other)s under %(parent)s already",
+                    option=row.option,
+                    other=twice[0],
+                    parent=row.parent_sku,
+                )
+            )
         seen.setdefault((row.parent_sku, row.option), row.line)
     for sku, row in product_rows.items():
         said = problems.setdefault(row.line, [])
         if sku in variants:
-            said.append(f"sku {sku} is a variant's; a product needs its own")
+            said.append(_("sku %(sku)s is a variant's; a product needs its own", sku=sku))
         if options.get(sku):
             if row.stock:
                 said.append(
-                    "a product with variants has no stock of its own (its variants' is): leave stock empty or 0"
+                    _("a product with variants has no stock of its own (its variants' is): leave stock empty or 0")
                 )
         elif row.stock is None:
-            said.append(f"stock must be a whole number from 0 to {MAX_STOCK}, got ''")
+            said.append(_("stock must be a whole number from 0 to %(max)s, got ''", max=MAX_STOCK))
     return {line: said for line, said in problems.items() if said}
 
 
