@@ -56,9 +56,9 @@ def variant_edit(product_id: int, variant_id: int) -> Response | tuple[str, int]
         abort(404)
     except VariantRefused as error:
         return _refused(product_id, form, error, edited=form, edited_id=variant_id)
-    except VariantChanged:
+    except VariantChanged:  # the page again, as it is now, saying so
         flash(_("Not saved: this option changed meanwhile (a sale or another admin). Here it is now."), "error")
-        return redirect(url_for("admin.product_edit", product_id=product_id, _anchor="variants"), 303)
+        return product_page(get_product(product_id), 409)
     flash(_("Saved the option %(option)s.", option=form.option.data), "success")
     return redirect(url_for("admin.product_edit", product_id=product_id, _anchor="variants"), 303)
 

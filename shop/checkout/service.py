@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -139,14 +140,14 @@ def check_choices(choices: Choices) -> tuple[PaymentMethod, ShippingOption]:
 
 def place_order(
     customer: Customer,
-    items: dict[Item, int],
+    items: Mapping[Item | int, int],
     ship_to: ShippingAddress,
     choices: Choices,
     checkout_token: str,
     shown: Shown | None = None,
 ) -> PlacedOrder:
-    """Turn the cart `items` ({item: quantity}: a product, or a variant of one) into an
-    order for `customer`.
+    """Turn the cart `items` ({item: quantity}: a product, or a variant of one; a bare
+    product id is that product) into an order for `customer`.
 
     `checkout_token` is the idempotency key of the checkout form: the same key twice
     returns the first order (`duplicate`) instead of making a second one, whatever changed
@@ -158,6 +159,8 @@ def place_order(
     earlier = find_order_by_token(customer, checkout_token)
     if earlier is not None:
         return PlacedOrder(earlier, duplicate=True)
+    # A bare product id is that product's line (how callers from before variants say it).
+    items = {item if isinstance(item, Item) else Item(item): qty for item, qty in items.items()}
     if not items:
         raise EmptyCart()
     method, option = check_choices(choices)
