@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from shop.extensions import db
 from shop.models import Product, ProductVariant
 from tests.conftest import order_id_from
@@ -134,3 +136,25 @@ def test_variant_pages_of_another_product_or_no_variant_are_404(app, admin):
     assert admin.client.post(f"{url}/variants/{catalog.mug_blue}/move", data=move).status_code == 404
     assert admin.client.post(f"{url}/variants/{catalog.tea_100}/move", data={"csrf_token": token}).status_code == 400
     assert admin.client.post("/admin/products/999999/variants", data={"csrf_token": token}).status_code == 404
+
+
+def test_the_variant_service_keeps_one_sku_namespace_and_moves_within_the_ends(app, products):
+    from shop.catalog.variants import VariantRefused, VariantValues, add_variant, move_variant, sku_in_use
+
+    with app.app_context():
+        first = add_variant(products["POT"], VariantValues("POT-S", "Small", None, 0))
+        assert (first.stock, db.session.get(Product, products["POT"]).stock) == (1, 0)  # took over the product's 1
+        second = add_variant(products["POT"], VariantValues("POT-L", "Large", 4500, 2))
+        assert sku_in_use("POT-L")
+        assert sku_in_use("MUG")
+        assert not sku_in_use("POT-L", except_variant=second.id)
+        for sku, option, field in (("MUG", "Medium", "sku"), ("POT-S", "Medium", "sku"), ("POT-M", "Small", "option")):
+            with pytest.raises(VariantRefused) as refused:
+                add_variant(products["POT"], VariantValues(sku, option, None, 1))
+            assert refused.value.field == field
+        move_variant(products["POT"], first.id, -1)  # the first cannot move up
+        move_variant(products["POT"], second.id, 1)  # nor the last down
+        move_variant(products["POT"], second.id, -1)
+        db.session.expire_all()  # the list as a new request loads it
+        options = [v.option for v in db.session.get(Product, products["POT"]).variants]
+        assert options == ["Large", "Small"]

@@ -36,6 +36,9 @@ def test_the_product_page_offers_the_variants_and_a_sold_out_one_cannot_be_chose
     page = browser.get(f"/products/{catalog.tea}", follow_redirects=True).get_data(as_text=True)
     assert "from €9.00" in page
     assert f'name="variant" value="{catalog.tea_100}" checked' in page
+    # Search engines get the range (schema.org AggregateOffer), not one price.
+    assert '"@type":"AggregateOffer","priceCurrency":"EUR"' in page
+    assert '"lowPrice":"9.00","highPrice":"19.50","offerCount":2' in page
     assert re.search(r"100 g — €9\.00", page)
     assert re.search(r"250 g — €19\.50", page)
     page = browser.get(f"/products/{catalog.mug}", follow_redirects=True).get_data(as_text=True)

@@ -120,7 +120,7 @@ def move_variant(product_id: int, variant_id: int, step: int) -> None:
     offers them; at either end nothing moves. Raises VariantNotFound."""
     with transaction():
         variant = _get(product_id, variant_id)
-        ordered = list(variant.product.variants)
+        ordered = sorted(variant.product.variants, key=lambda v: (v.position, v.id))  # as stored now
         at = ordered.index(variant)
         other = at + step
         if 0 <= other < len(ordered):
