@@ -377,6 +377,7 @@ def test_a_guest_chooses_a_variant_and_buys_it_in_a_real_browser(chromium, live_
         ]
         db.session.add(darjeeling)
         db.session.commit()
+        darjeeling_id = darjeeling.id
     camera = Camera("variant")
     page = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
     checked: dict[str, list[str]] = {}
@@ -416,6 +417,22 @@ def test_a_guest_chooses_a_variant_and_buys_it_in_a_real_browser(chromium, live_
     with app.app_context():
         stocks = dict(db.session.execute(sa.select(ProductVariant.sku, ProductVariant.stock)).all())
     assert stocks == {"DARJ-100": 10, "DARJ-250": 3, "DARJ-1K": 0}
+
+    # The owner sees the options on the product's admin page, and moves one up.
+    owner = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
+    owner.goto(base + "/auth/login")
+    owner.get_by_label("Email").fill("owner@example.com")
+    owner.get_by_label("Password").fill("owner-password-1")
+    owner.get_by_role("button", name="Sign in").click()
+    owner.get_by_role("link", name="Admin").wait_for()
+    owner.goto(f"{base}/admin/products/{darjeeling_id}")
+    owner.get_by_role("heading", name="Options (variants)").wait_for()
+    owner.get_by_role("button", name="Move up 250 g").click()
+    owner.get_by_role("heading", name="Options (variants)").wait_for()
+    legends = owner.locator(".variants-admin legend").all_inner_texts()
+    assert legends[:3] == ["250 g", "100 g", "1 kg"]
+    camera.shoot(owner, "admin-options")
+    checked["admin product with variants"] = serious_violations(owner)
     assert {name: found for name, found in checked.items() if found} == {}
 
 

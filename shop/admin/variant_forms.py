@@ -31,7 +31,7 @@ class VariantForm(FlaskForm):
         validators=[DataRequired(_l("Enter the option's label, like 250 g.")), Length(max=OPTION_MAX_LENGTH)],
     )
     sku = StringField(_l("SKU"), filters=[_stripped])  # the rule: shop/catalog/variants.py
-    price = StringField(_l("Price (empty: the product's)"), filters=[_stripped])
+    price = StringField(_l("Price"), filters=[_stripped])  # empty: the product's
     stock = QuantityField(
         _l("Stock"),
         validators=[
