@@ -78,12 +78,12 @@ def index() -> str:
 def product(product_id: int, slug: str | None) -> Response | tuple[str, int, dict[str, str]]:
     """The product page at /products/<id>-<slug>; its id alone, or with an old or wrong
     slug (a renamed product), is moved permanently (301) there."""
-    # The page names the category: loaded in the product's query (a join), not lazily by
-    # the template in a second one.
+    # The page names the category and offers the variants (none, mostly): both loaded in
+    # the product's query (joins), not lazily by the template in more of them.
     item = db.session.get(
         Product,
         product_id,
-        options=[joinedload(Product.category), selectinload(Product.images), selectinload(Product.variants)],
+        options=[joinedload(Product.category), joinedload(Product.variants), selectinload(Product.images)],
     )
     if item is None:
         abort(404)
