@@ -23,6 +23,7 @@ from shop.catalog.variants import (
     update_variant,
     variant_of,
 )
+from shop.models import Product
 
 
 @bp.post("/products/<id:product_id>/variants")
@@ -77,7 +78,7 @@ def variant_move(product_id: int, variant_id: int) -> Response:
     return redirect(url_for("admin.product_edit", product_id=product_id, _anchor="variants"), 303)
 
 
-def _product(product_id: int):  # type: ignore[no-untyped-def]
+def _product(product_id: int) -> Product:
     try:
         return get_product(product_id)
     except ProductNotFound:
