@@ -38,7 +38,7 @@ outbox_cli = AppGroup("outbox", help="The email outbox: inspect, retry, send.")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_products_command(csv_file: Path) -> None:
     """Upsert products by sku from CSV_FILE (sku,name,description,price,stock,category;
-    and version, as the admin's Export CSV writes it).
+    parent_sku and option for variants, and version, as the admin's Export CSV writes them).
 
     A bad row is reported with its line number and nothing from the file is written.
     """

@@ -11,7 +11,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField
+from wtforms import EmailField, IntegerField, RadioField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, ValidationError
 
 MAX_QUANTITY = 99  # of one product in a cart, and so in an order
@@ -68,3 +68,21 @@ class AddToCartForm(FlaskForm):
         default=1,
         validators=[InputRequired(QUANTITY_MESSAGE), NumberRange(1, MAX_QUANTITY, QUANTITY_MESSAGE)],
     )
+
+
+class AddVariantToCartForm(AddToCartForm):
+    """The product page's form for a product with variants: which one (`variant`, its id;
+    the choices are set per product by add_to_cart_form) and how many."""
+
+    variant = RadioField(_l("Option"), coerce=int, validators=[InputRequired(_l("Choose an option."))])
+
+
+def add_to_cart_form(product: Any, **kwargs: Any) -> AddToCartForm:
+    """The "Add to cart" form for `product` (a shop.models.Product): with a choice of its
+    variants (every one it has: one no longer sold is refused by the cart, saying so) when
+    it has them. `kwargs` go to the form (formdata=None: a form not filled from the request)."""
+    if not product.has_variants:
+        return AddToCartForm(**kwargs)
+    form = AddVariantToCartForm(**kwargs)
+    form.variant.choices = [(v.id, v.option) for v in product.variants]
+    return form

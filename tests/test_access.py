@@ -67,6 +67,9 @@ RULES = {
     "admin.product_photos": "admin",
     "admin.product_photo": "admin",
     "admin.product_photo_delete": "admin",
+    "admin.variant_new": "admin",
+    "admin.variant_edit": "admin",
+    "admin.variant_move": "admin",
     "admin.products_import": "admin",
     "admin.products_export": "admin",
     "admin.orders": "staff",
@@ -186,7 +189,7 @@ def test_posts_to_protected_routes_are_refused_to_guests_customers_and_staff_as_
         if "POST" not in rule.methods or RULES[rule.endpoint] == "public":
             continue
         ids = {"product_id": products["TEA"], "order_id": people["order_id"], "email_id": 1, "voucher_id": 1}
-        ids |= {"address_id": people["address_id"], "image_id": 1, "slug": "x"}
+        ids |= {"address_id": people["address_id"], "image_id": 1, "slug": "x", "variant_id": 1}
         url = rule.build({**ids, "token": "x"})[1]
         response = people["guest"].client.post(url, data={"csrf_token": token})
         assert response.status_code == 302, url

@@ -24,7 +24,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from shop.extensions import db
-from shop.models import Category, Order, Product, User
+from shop.models import Category, Order, Product, ProductVariant, User
 from tests.conftest import card_settings
 
 pytestmark = pytest.mark.browser
@@ -372,6 +372,81 @@ def test_a_guest_orders_by_bank_transfer_and_reaches_the_order_by_the_emailed_li
     assert {name: found for name, found in checked.items() if found} == {}
     print(f"\nscreenshots in {camera.folder}: {', '.join(camera.taken)}")
     print(f"axe-core: no serious or critical violations on {len(checked)} pages: {', '.join(checked)}")
+
+
+def test_a_guest_chooses_a_variant_and_buys_it_in_a_real_browser(chromium, live_shop, smtp):
+    """A tea sold by weight: the catalogue says "from", the product page offers the weights
+    as radio buttons (the sold-out one shown, not choosable), and the cart, the order and
+    the email name the weight bought."""
+    base, app = live_shop
+    with app.app_context():
+        tea = db.session.execute(sa.select(Category).where(Category.slug == "tea")).scalar_one()
+        darjeeling = Product(sku="DARJ", name="Darjeeling", description="Spring tea.", price_cents=900, stock=0)
+        darjeeling.category = tea
+        darjeeling.variants = [
+            ProductVariant(sku="DARJ-100", option="100 g", stock=10, position=0),
+            ProductVariant(sku="DARJ-250", option="250 g", price_cents=1950, stock=5, position=1),
+            ProductVariant(sku="DARJ-1K", option="1 kg", price_cents=6500, stock=0, position=2),
+        ]
+        db.session.add(darjeeling)
+        db.session.commit()
+        darjeeling_id = darjeeling.id
+    camera = Camera("variant")
+    page = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
+    checked: dict[str, list[str]] = {}
+
+    page.goto(base + "/?category=tea")
+    card = page.locator(".product-card", has_text="Darjeeling")
+    assert card.locator(".price").inner_text() == "from €9.00"
+    card.get_by_role("link", name="Darjeeling").click()
+    page.get_by_role("heading", level=1, name="Darjeeling").wait_for()
+    assert page.get_by_role("radio", name=re.compile("100 g")).is_checked()
+    assert page.get_by_role("radio", name=re.compile("1 kg")).is_disabled()
+    camera.shoot(page, "product")
+    checked["product with variants"] = serious_violations(page)
+    page.get_by_role("radio", name=re.compile("250 g")).check()
+    page.get_by_label("Quantity").fill("2")
+    page.get_by_role("button", name="Add to cart").click()
+    page.get_by_text("Added 2 × Darjeeling — 250 g").wait_for()
+    page.get_by_role("link", name=re.compile(r"^Cart")).click()
+    assert page.get_by_role("row", name=re.compile("Darjeeling — 250 g")).is_visible()
+    assert "€39.00" in page.locator("tfoot").inner_text()
+    camera.shoot(page, "cart")
+    checked["cart with a variant"] = serious_violations(page)
+    page.get_by_role("link", name="Check out").click()
+    page.wait_for_url(base + "/checkout")
+    page.get_by_label("Email", exact=True).fill("lin@example.com")
+    page.get_by_label("Full name").fill("Lin Yutang")
+    page.get_by_label("Street address").fill("3 Tea Lane")
+    page.get_by_label("Town or city").fill("Leeds")
+    page.get_by_label("Postal code").fill("LS1 1AA")
+    page.get_by_label("Country").fill("United Kingdom")
+    page.get_by_role("button", name="Place order").click()
+    page.wait_for_url(re.compile(r"/orders/guest/[^/]+$"))
+    assert "Darjeeling — 250 g" in page.get_by_role("main").inner_text()
+    camera.shoot(page, "order")
+    [mail] = smtp.wait_for(1, to="lin@example.com", timeout=15)
+    assert "2 x Darjeeling — 250 g at €19.50 = €39.00" in mail.text
+    with app.app_context():
+        stocks = dict(db.session.execute(sa.select(ProductVariant.sku, ProductVariant.stock)).all())
+    assert stocks == {"DARJ-100": 10, "DARJ-250": 3, "DARJ-1K": 0}
+
+    # The owner sees the options on the product's admin page, and moves one up.
+    owner = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
+    owner.goto(base + "/auth/login")
+    owner.get_by_label("Email").fill("owner@example.com")
+    owner.get_by_label("Password").fill("owner-password-1")
+    owner.get_by_role("button", name="Sign in").click()
+    owner.get_by_role("link", name="Admin").wait_for()
+    owner.goto(f"{base}/admin/products/{darjeeling_id}")
+    owner.get_by_role("heading", name="Options (variants)").wait_for()
+    owner.get_by_role("button", name="Move up 250 g").click()
+    owner.get_by_role("heading", name="Options (variants)").wait_for()
+    legends = owner.locator(".variants-admin legend").all_inner_texts()
+    assert legends[:3] == ["250 g", "100 g", "1 kg"]
+    camera.shoot(owner, "admin-options")
+    checked["admin product with variants"] = serious_violations(owner)
+    assert {name: found for name, found in checked.items() if found} == {}
 
 
 def tampered(token: str) -> str:

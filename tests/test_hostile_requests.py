@@ -50,7 +50,7 @@ from werkzeug.routing import Rule
 from wtforms.fields.core import UnboundField
 
 from shop.extensions import db
-from shop.models import OutboxEmail, Role, User, Voucher
+from shop.models import OutboxEmail, Product, ProductVariant, Role, User, Voucher
 from tests.conftest import ADDRESS, PASSWORD, Browser, order_id_from, signed_in_admin, signed_in_browser
 
 SHOP = Path(__file__).resolve().parent.parent / "shop"
@@ -360,7 +360,11 @@ def build_shop(make_app, products: dict[str, int], **settings: Any) -> Shop:
         db.session.execute(sa.update(User).where(User.email == "staff@example.com").values(role=Role.STAFF))
         voucher = Voucher(code="SAVE10", kind="percent", amount=1000)
         db.session.add(voucher)
+        sized = Product(sku="SIZED", name="Sized Tea", price_cents=500, stock=0)  # a product with variants
+        sized.variants = [ProductVariant(sku="SIZED-S", option="S", stock=5), ProductVariant(sku="SIZED-L", option="L")]
+        db.session.add(sized)
         db.session.commit()
+        sized_ids = [sized.id, *(v.id for v in sized.variants)]
         email_ids = db.session.execute(sa.select(OutboxEmail.id).order_by(OutboxEmail.id)).scalars().all()
         voucher_id = voucher.id
     cart = {str(products["TEA"]): 1, str(products["MUG"]): 2}
@@ -371,7 +375,8 @@ def build_shop(make_app, products: dict[str, int], **settings: Any) -> Shop:
         "staff": _visitor(staff, "/admin/orders", cart),
     }
     path_values = {
-        "product_id": [str(i) for i in products.values()],
+        "product_id": [str(i) for i in [*products.values(), sized_ids[0]]],
+        "variant_id": [str(i) for i in sized_ids[1:]],
         "slug": ["assam-tea"],
         "order_id": [str(order_id)],
         "email_id": [str(i) for i in email_ids],

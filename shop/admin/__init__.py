@@ -25,4 +25,15 @@ def csv_download(text: str, filename: str) -> Response:
 
 
 # The views, registered on bp.
-from shop.admin import audit, customers, dashboard, emails, orders, photos, products, staff, vouchers  # noqa: E402,F401
+from shop.admin import (  # noqa: E402,F401
+    audit,
+    customers,
+    dashboard,
+    emails,
+    orders,
+    photos,
+    products,
+    staff,
+    variants,
+    vouchers,
+)

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from shop.admin import PAGE_SIZE, bp, csv_download
 from shop.admin.forms import ActionForm, CsvImportForm, ProductForm, product_form_data
+from shop.admin.variant_forms import VariantForm, new_variant_form, variant_form
 from shop.audit import trail_of
 from shop.catalog.images import ImageRefused
 from shop.catalog.importer import ImportFailed, import_products, products_csv
@@ -82,8 +83,22 @@ def _edit_product(product: Product | None) -> BaseResponse | tuple[str, int]:
 
 
 def _product_page(
-    form: ProductForm, product: Product | None, status: int, changes: list[str] | None = None
+    form: ProductForm,
+    product: Product | None,
+    status: int,
+    changes: list[str] | None = None,
+    new_variant: VariantForm | None = None,
+    edited: VariantForm | None = None,
+    edited_id: int | None = None,
 ) -> tuple[str, int]:
+    """The product's page: its form, and (for a product that exists) its variants' forms;
+    `new_variant` / `edited` (of the variant `edited_id`): a variant form posted and refused."""
+    variant_forms = {}
+    if product is not None:
+        variant_forms = {
+            v.id: edited if edited is not None and v.id == edited_id else variant_form(v, formdata=None)
+            for v in product.variants
+        }
     page = render_template(
         "admin/product_form.html",
         form=form,
@@ -91,8 +106,19 @@ def _product_page(
         is_new=product is None,
         changes=changes,
         trail=trail_of("product", product.id) if product is not None else [],
+        variant_forms=variant_forms,
+        new_variant=new_variant or new_variant_form(formdata=None),
+        action_form=ActionForm(formdata=None),
     )
     return page, status
+
+
+def product_page(product: Product, status: int, **variant_forms: object) -> tuple[str, int]:
+    """The product's page as it is now, with a variant's form that was refused (shop/admin/variants.py)."""
+    form = ProductForm(formdata=None, data=product_form_data(product))
+    form.current_sku = product.sku
+    form.set_seen(product)
+    return _product_page(form, product, status, **variant_forms)  # type: ignore[arg-type]
 
 
 @bp.post("/products/<id:product_id>/active")

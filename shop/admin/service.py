@@ -19,7 +19,7 @@ from shop.database import transaction
 from shop.extensions import db
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.outbox import make_failed_pending
-from shop.models import EmailStatus, Order, OrderStatus, OutboxEmail, Product, utcnow
+from shop.models import EmailStatus, Order, OrderStatus, OutboxEmail, Product, ProductVariant, utcnow
 from shop.money import format_amount
 
 PENDING_TOO_LONG = timedelta(hours=1)
@@ -178,16 +178,35 @@ def sales_by_day(days: int = 30) -> list[DaySales]:
     return [DaySales(first + timedelta(days=i), *by_day.get(first + timedelta(days=i), (0, 0))) for i in range(days)]
 
 
-def low_stock_products(threshold: int) -> list[Product]:
-    """Products on sale at or below their threshold (`threshold` for those without one),
-    the emptiest first."""
-    return list(
-        db.session.execute(
-            sa.select(Product)
-            .where(Product.active.is_(True), Product.stock <= sa.func.coalesce(Product.low_stock_threshold, threshold))
-            .order_by(Product.stock, Product.name)
-        ).scalars()
-    )
+@dataclass(frozen=True)
+class LowStockLine:
+    """A product without variants, or a variant, at or below its low-stock threshold."""
+
+    id: int  # the product's (its admin page)
+    name: str  # 'Colour Mug — Blue' for a variant
+    stock: int
+    low_stock_threshold: int | None  # the product's own; None: the shop's
+
+
+def low_stock_products(threshold: int) -> list[LowStockLine]:
+    """Products without variants, and variants, on sale at or below their product's
+    threshold (`threshold` for those without one), the emptiest first."""
+    alert_at = sa.func.coalesce(Product.low_stock_threshold, threshold)
+    has_variants = sa.select(ProductVariant.id).where(ProductVariant.product_id == Product.id).exists()
+    products = db.session.execute(
+        sa.select(Product.id, Product.name, Product.stock, Product.low_stock_threshold).where(
+            Product.active.is_(True), ~has_variants, Product.stock <= alert_at
+        )
+    ).all()
+    variants = db.session.execute(
+        sa.select(Product.id, Product.name, ProductVariant.option, ProductVariant.stock, Product.low_stock_threshold)
+        .join(ProductVariant.product)
+        .where(Product.active.is_(True), ProductVariant.active.is_(True), ProductVariant.stock <= alert_at)
+    ).all()
+    lines = [LowStockLine(*row) for row in products] + [
+        LowStockLine(pid, f"{name} — {option}", stock, alert) for pid, name, option, stock, alert in variants
+    ]
+    return sorted(lines, key=lambda line: (line.stock, line.name))
 
 
 def emails_needing_attention(limit: int = 20) -> list[OutboxEmail]:

@@ -3,7 +3,8 @@ shop/forms.py."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms.validators import InputRequired, NumberRange
+from wtforms import IntegerField
+from wtforms.validators import InputRequired, NumberRange, Optional
 
 from shop.forms import MAX_QUANTITY, AddToCartForm, QuantityField
 
@@ -11,6 +12,7 @@ __all__ = ["AddToCartForm", "RemoveFromCartForm", "UpdateCartForm"]
 
 
 class UpdateCartForm(FlaskForm):
+    variant = IntegerField(validators=[Optional()])  # hidden: which variant of the product the line is of
     quantity = QuantityField(
         _l("Quantity"),
         validators=[
@@ -23,4 +25,7 @@ class UpdateCartForm(FlaskForm):
 
 
 class RemoveFromCartForm(FlaskForm):
-    """Only the CSRF token: removing a line is a POST like every other change."""
+    """The CSRF token (removing a line is a POST like every other change) and, hidden,
+    which variant of the product the line is of (none: a product without variants)."""
+
+    variant = IntegerField(validators=[Optional()])

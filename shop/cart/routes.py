@@ -5,16 +5,18 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from shop.cart import bp
-from shop.cart.forms import AddToCartForm, RemoveFromCartForm, UpdateCartForm
-from shop.cart.service import Cart, CartError, TooManyOfOne, describe_removed, lines_total_cents
+from shop.cart.forms import RemoveFromCartForm, UpdateCartForm
+from shop.cart.service import Cart, CartError, Item, TooManyOfOne, describe_removed, lines_total_cents
 from shop.catalog.pages import render_product
 from shop.catalog.seo import product_url
+from shop.catalog.variants import variant_of
 from shop.extensions import db, get_settings
+from shop.forms import AddVariantToCartForm, add_to_cart_form
 from shop.models import Product
 from shop.pricing import compute_totals
 
 
-def render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tuple[str, int]:
+def render_cart(status: int = 200, errors: dict[Item, str] | None = None) -> tuple[str, int]:
     cart = Cart(session)
     lines = cart.lines()
     if cart.removed:
@@ -46,19 +48,21 @@ def add(product_id: int) -> Response | tuple[str, int] | tuple[str, int, dict[st
     product = db.get_or_404(Product, product_id)
     if not product.active:
         return render_template("errors/error.html", code=404, message=_("This product is not sold any more.")), 404
-    form = AddToCartForm()
+    form = add_to_cart_form(product)
     if not form.validate_on_submit():
         return render_product(product, form, 422)
+    variant = variant_of(product, form.variant.data) if isinstance(form, AddVariantToCartForm) else None
     try:
-        quantity = Cart(session).add(product, form.quantity.data)
+        quantity = Cart(session).add(product, form.quantity.data, variant)
     except CartError as error:
         form.quantity.errors = [str(error)]
         return render_product(product, form, _status(error))
+    name = f"{product.name} — {variant.option}" if variant is not None else product.name
     flash(
         _(
             "Added %(quantity)d × %(name)s to your cart (now %(total)d).",
             quantity=form.quantity.data,
-            name=product.name,
+            name=name,
             total=quantity,
         ),
         "success",
@@ -69,19 +73,22 @@ def add(product_id: int) -> Response | tuple[str, int] | tuple[str, int, dict[st
 @bp.post("/update/<id:product_id>")
 def update(product_id: int) -> Response | tuple[str, int]:
     product = db.get_or_404(Product, product_id)
-    if product_id not in Cart(session).items():
-        abort(404, _("This product is not in your cart."))
     form = UpdateCartForm()
+    item = Item(product_id, form.variant.data if form.variant.data and not form.variant.errors else None)
+    variant = variant_of(product, item.variant_id)
+    if item not in Cart(session).items() or (item.variant_id is not None and variant is None):
+        abort(404, _("This product is not in your cart."))
     if not form.validate_on_submit():
-        return render_cart(422, {product_id: form.quantity.errors[0] if form.quantity.errors else _("Invalid form.")})
+        return render_cart(422, {item: form.quantity.errors[0] if form.quantity.errors else _("Invalid form.")})
     try:
-        quantity = Cart(session).set(product, form.quantity.data)
+        quantity = Cart(session).set(product, form.quantity.data, variant)
     except CartError as error:
-        return render_cart(_status(error), {product_id: str(error)})
+        return render_cart(_status(error), {item: str(error)})
+    name = f"{product.name} — {variant.option}" if variant else product.name
     message = (
-        _("%(name)s: quantity now %(quantity)d.", name=product.name, quantity=quantity)
+        _("%(name)s: quantity now %(quantity)d.", name=name, quantity=quantity)
         if quantity
-        else _("Removed %(name)s.", name=product.name)
+        else _("Removed %(name)s.", name=name)
     )
     flash(message, "success")
     return redirect(url_for("cart.show"), 303)
@@ -97,6 +104,6 @@ def remove(product_id: int) -> Response | tuple[str, int]:
     form = RemoveFromCartForm()
     if not form.validate_on_submit():
         return render_cart(400)
-    Cart(session).remove(product_id)
+    Cart(session).remove(Item(product_id, form.variant.data or None))
     flash(_("Removed from your cart."), "success")
     return redirect(url_for("cart.show"), 303)

@@ -22,7 +22,7 @@ from shop.catalog.seo import (
     sitemap_entries,
 )
 from shop.extensions import db, get_settings
-from shop.forms import AddToCartForm
+from shop.forms import add_to_cart_form
 from shop.inputs import paginate
 from shop.models import Category, Product
 from shop.urls import absolute_url_for
@@ -52,7 +52,7 @@ def index() -> str:
     statement = (
         sa.select(Product)
         .where(Product.active.is_(True))
-        .options(selectinload(Product.images))
+        .options(selectinload(Product.images), selectinload(Product.variants))
         .order_by(Product.name, Product.id)
     )
     category = None
@@ -79,9 +79,13 @@ def index() -> str:
 def product(product_id: int, slug: str | None) -> Response | tuple[str, int, dict[str, str]]:
     """The product page at /products/<id>-<slug>; its id alone, or with an old or wrong
     slug (a renamed product), is moved permanently (301) there."""
-    # The page names the category: loaded in the product's query (a join), not lazily by
-    # the template in a second one.
-    item = db.session.get(Product, product_id, options=[joinedload(Product.category), selectinload(Product.images)])
+    # The page names the category and offers the variants (none, mostly): both loaded in
+    # the product's query (joins), not lazily by the template in more of them.
+    item = db.session.get(
+        Product,
+        product_id,
+        options=[joinedload(Product.category), joinedload(Product.variants), selectinload(Product.images)],
+    )
     if item is None:
         abort(404)
     if not item.active:
@@ -90,7 +94,7 @@ def product(product_id: int, slug: str | None) -> Response | tuple[str, int, dic
         query = request.query_string.decode("ascii", "replace")
         keep = query if query.isascii() and query.isprintable() and "\ufffd" not in query else ""
         return redirect(product_url(item) + (f"?{keep}" if keep else ""), 301)
-    return render_product(item, AddToCartForm(formdata=None))
+    return render_product(item, add_to_cart_form(item, formdata=None))
 
 
 @bp.get("/media/products/<name>")

@@ -119,10 +119,24 @@ def product_structured_data(product: Product) -> dict[str, Any]:
             "@type": "Offer",
             "price": format_amount(product.price_cents),
             "priceCurrency": get_settings().currency,
-            "availability": SCHEMA_AVAILABILITY[product.stock > 0],
+            "availability": SCHEMA_AVAILABILITY[product.stock_on_hand > 0],
             "url": product_url(product, external=True),
         },
     }
+    if product.prices_differ:  # variants at several prices: the range (schema.org AggregateOffer)
+        prices = [v.unit_price_cents for v in product.variants_on_sale]
+        offer = data["offers"]
+        del offer["price"]
+        offer.update(
+            {
+                "@type": "AggregateOffer",
+                "lowPrice": format_amount(min(prices)),
+                "highPrice": format_amount(max(prices)),
+                "offerCount": len(prices),
+            }
+        )
+    elif product.has_variants:
+        data["offers"]["price"] = format_amount(product.lowest_price_cents)
     if product.description:
         data["description"] = product.description
     if product.images:

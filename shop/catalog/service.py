@@ -25,9 +25,10 @@ from shop.catalog.images import ProcessedImage, read_upload, store_product_image
 from shop.catalog.photos import forget_upload
 from shop.catalog.rules import sku_problem
 from shop.catalog.search import search_products
+from shop.catalog.variants import sku_in_use
 from shop.database import transaction
 from shop.extensions import db
-from shop.models import Category, Product, ProductImage
+from shop.models import Category, Product, ProductImage, ProductVariant
 
 
 class ProductNotFound(Exception):
@@ -85,15 +86,25 @@ def get_product(product_id: int) -> Product:
 def products_for_admin(query: str = "", show: str = "all", low_stock_threshold: int = 0) -> sa.Select:
     """The admin's product list, by name, with their categories: matching `query` (search.py),
     and `show` "active" (on sale), "inactive", "low" (at or below their threshold, or
-    `low_stock_threshold` for those without one) or anything else for all."""
-    statement = sa.select(Product).options(selectinload(Product.category)).order_by(Product.name, Product.id)
+    `low_stock_threshold` for those without one; for a product with variants: any variant
+    on sale is) or anything else for all."""
+    statement = (
+        sa.select(Product)
+        .options(selectinload(Product.category), selectinload(Product.variants))
+        .order_by(Product.name, Product.id)
+    )
     statement = search_products(statement, query)
     if show == "active":
         statement = statement.where(Product.active.is_(True))
     elif show == "inactive":
         statement = statement.where(Product.active.is_(False))
     elif show == "low":
-        statement = statement.where(Product.stock <= sa.func.coalesce(Product.low_stock_threshold, low_stock_threshold))
+        threshold = sa.func.coalesce(Product.low_stock_threshold, low_stock_threshold)
+        variants = sa.select(ProductVariant.id).where(ProductVariant.product_id == Product.id)
+        low_variant = variants.where(ProductVariant.active.is_(True), ProductVariant.stock <= threshold)
+        statement = statement.where(
+            sa.or_(sa.and_(~variants.exists(), Product.stock <= threshold), low_variant.exists())
+        )
     return statement
 
 
@@ -154,9 +165,7 @@ def _save(
             problem = sku_problem(values.sku, product.sku if product is not None else None)
             if problem:
                 raise SkuRefused(problem)
-            if db.session.execute(
-                sa.select(Product.id).where(Product.sku == values.sku, Product.id != (product_id or 0))
-            ).first():
+            if sku_in_use(values.sku, except_product=product_id):  # by a product or a variant
                 raise SkuTaken(values.sku)
             category = category_named(values.category)  # before a new product joins the session
             before = snapshot(product, AUDITED_FIELDS) if product is not None else None
@@ -164,7 +173,8 @@ def _save(
                 product = Product(active=True)
                 db.session.add(product)
             product.sku, product.name, product.description = values.sku, values.name, values.description
-            product.price_cents, product.stock = values.price_cents, values.stock
+            # A product with variants sells only through them: its own stock stays 0.
+            product.price_cents, product.stock = values.price_cents, 0 if product.variants else values.stock
             product.low_stock_threshold, product.category = values.low_stock_threshold, category
             if image:
                 position = max((i.position for i in product.images), default=-1) + 1

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from shop.auth.claims import enqueue_claim_email
 from shop.auth.service import find_user
+from shop.cart.service import Item
 from shop.extensions import get_settings
 from shop.mail.messages import enqueue_email
 from shop.models import Order, OrderLine
@@ -23,10 +24,10 @@ from shop.urls import absolute_url_for
 
 @dataclass(frozen=True)
 class LowStock:
-    """A product an order took down to (or below) its low-stock threshold."""
+    """A product (or a variant of one) an order took down to (or below) its low-stock threshold."""
 
-    product_id: int
-    name: str
+    item: Item
+    name: str  # 'Assam Tea — 250 g' for a variant
     sku: str
     stock: int  # left after the order
     threshold: int
@@ -63,12 +64,12 @@ def _enqueue_low_stock_emails(order: Order, low: Sequence[LowStock]) -> list[int
     return [
         enqueue_email(
             "low_stock",
-            key=f"low_stock:{item.product_id}:{order.id}",
+            key=f"low_stock:{item.item.key}:{order.id}",
             recipient=owner,
             subject=_("Low stock: %(name)s (%(stock)d left)", name=item.name, stock=item.stock),
             item=item,
             order=order,
-            product_url=absolute_url_for("admin.product_edit", product_id=item.product_id),
+            product_url=absolute_url_for("admin.product_edit", product_id=item.item.product_id),
         )
         for item in low
     ]

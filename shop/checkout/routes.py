@@ -84,11 +84,7 @@ def render_checkout(
 
 def _unavailable(lines: list[CartLine]) -> str | None:
     """Which lines cannot be bought as they are, before the shopper tries."""
-    what = [
-        describe_shortfall(line.name, line.product.active, line.product.stock, line.quantity)
-        for line in lines
-        if line.problem
-    ]
+    what = [describe_shortfall(line.name, line.active, line.stock, line.quantity) for line in lines if line.problem]
     if not what:
         return None
     return _(

@@ -2,15 +2,16 @@
 
 In that one transaction:
 1. stock is taken for every line by one conditional UPDATE (`stock >= wanted`), which
-   also returns the prices from the database; a line that is short updates nothing;
+   also returns the prices from the database; a line that is short updates nothing
+   (stock.py: one more UPDATE, of the variants' table, when the cart holds variants);
 2. a voucher's use is taken by one conditional UPDATE (`times_used < usage_limit`);
 3. the totals are computed (shop/pricing.py, the shipping option's cost) and, when the form
    says what the checkout page showed, compared with it (shown.py): a changed price,
    shipping or total stops here; the order and its lines are written, with names and
    prices as they are now, in the status the payment method starts it in;
 4. the emails are written to the outbox (emails.py): the shopper's confirmation, the
-   owner's "new order", and a "low stock" notice for each product this order took down
-   to its threshold.
+   owner's "new order", and a "low stock" notice for each product (or variant) this order
+   took down to its threshold.
 After the commit the emails' ids are handed to the mail dispatcher. If anything fails
 before the commit, nothing at all was written: no stock or voucher use taken, no order,
 no email.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -34,14 +36,16 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from shop.addresses import ShippingAddress
+from shop.cart.service import Item
 from shop.checkout.emails import LowStock, enqueue_order_emails
-from shop.checkout.errors import EmptyCart, FormAlreadyUsed, MethodNotOffered, OrderTooLarge, OutOfStock, Shortage
+from shop.checkout.errors import EmptyCart, FormAlreadyUsed, MethodNotOffered, OrderTooLarge
 from shop.checkout.payment_page import resume_payment, start_payment
 from shop.checkout.shown import Shown
+from shop.checkout.stock import take_stock
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
-from shop.models import Address, Order, OrderLine, Product, User, utcnow
+from shop.models import Address, Order, OrderLine, User, utcnow
 from shop.payment import PaymentMethod, payment_method
 from shop.pricing import Totals, quote
 from shop.shipping import ShippingOption, shipping_option
@@ -139,13 +143,14 @@ def check_choices(choices: Choices) -> tuple[PaymentMethod, ShippingOption]:
 
 def place_order(
     customer: Customer,
-    items: dict[int, int],
+    items: Mapping[Item | int, int],
     ship_to: ShippingAddress,
     choices: Choices,
     checkout_token: str,
     shown: Shown | None = None,
 ) -> PlacedOrder:
-    """Turn the cart `items` ({product id: quantity}) into an order for `customer`.
+    """Turn the cart `items` ({item: quantity}: a product, or a variant of one; a bare
+    product id is that product) into an order for `customer`.
 
     `checkout_token` is the idempotency key of the checkout form: the same key twice
     returns the first order (`duplicate`) instead of making a second one, whatever changed
@@ -159,6 +164,8 @@ def place_order(
     earlier = find_order_by_token(customer, checkout_token)
     if earlier is not None:
         return PlacedOrder(earlier, duplicate=True, payment_url=resume_payment(earlier))
+    # A bare product id is that product's line (how callers from before variants say it).
+    items = {item if isinstance(item, Item) else Item(item): qty for item, qty in items.items()}
     if not items:
         raise EmptyCart()
     method, option = check_choices(choices)
@@ -190,7 +197,7 @@ def place_order(
 
 def _write_order(
     customer: Customer,
-    items: dict[int, int],
+    items: dict[Item, int],
     ship_to: ShippingAddress,
     choices: Choices,
     methods: tuple[PaymentMethod, ShippingOption],
@@ -199,21 +206,8 @@ def _write_order(
 ) -> tuple[Order, list[OrderLine], list[LowStock]]:
     method, option = methods
     settings = get_settings()
-    wanted = sa.case(items, value=Product.id)
-    taken = db.session.execute(
-        sa.update(Product)
-        .where(Product.id.in_(items), Product.active.is_(True), Product.stock >= wanted)
-        .values(stock=Product.stock - wanted, version_id=Product.version_id + 1)  # edit forms see the sale
-        .returning(
-            Product.id, Product.name, Product.sku, Product.price_cents, Product.stock, Product.low_stock_threshold
-        )
-        .execution_options(synchronize_session=False)
-    ).all()
-    if len(taken) != len(items):
-        raise OutOfStock(_shortages(items, {row.id for row in taken}))
-    cart_order = {pid: position for position, pid in enumerate(items)}
-    rows = sorted(taken, key=lambda row: cart_order[row.id])
-    subtotal = sum(row.price_cents * items[row.id] for row in rows)
+    rows = take_stock(items)
+    subtotal = sum(row.price_cents * items[row.item] for row in rows)
     if subtotal > MAX_ORDER_CENTS:
         raise OrderTooLarge()
 
@@ -244,23 +238,27 @@ def _write_order(
     lines = [
         {
             "order_id": order.id,
-            "product_id": row.id,
+            "product_id": row.item.product_id,
+            "variant_id": row.item.variant_id,
             "name": row.name,
+            "option": row.option,
             "sku": row.sku,
             "unit_price_cents": row.price_cents,
-            "quantity": items[row.id],
+            "quantity": items[row.item],
         }
         for row in rows
     ]
     # One INSERT (executemany) for all lines: the ORM would send one per line here.
-    db.session.execute(sa.insert(OrderLine), lines)
+    # render_nulls: a product's line (variant_id None) and a variant's go in the same batch
+    # (the ORM would otherwise leave the None out and split the INSERT by the keys given).
+    db.session.execute(sa.insert(OrderLine).execution_options(render_nulls=True), lines)
     low = []
     for row in rows:
         threshold = row.low_stock_threshold
         if threshold is None:
             threshold = settings.low_stock_threshold
-        if row.stock <= threshold < row.stock + items[row.id]:  # this order crossed it
-            low.append(LowStock(row.id, row.name, row.sku, row.stock, threshold))
+        if row.stock <= threshold < row.stock + items[row.item]:  # this order crossed it
+            low.append(LowStock(row.item, row.title, row.sku, row.stock, threshold))
     return order, [OrderLine(**line) for line in lines], low
 
 
@@ -274,18 +272,3 @@ def _figures(totals: Totals) -> dict[str, int | bool]:
         "prices_include_tax": totals.prices_include_tax,
         "total_cents": totals.total_cents,
     }
-
-
-def _shortages(items: dict[int, int], taken_ids: set[int]) -> list[Shortage]:
-    """Which lines could not be taken, and how many are left of each."""
-    short_ids = [pid for pid in items if pid not in taken_ids]
-    products = {p.id: p for p in db.session.execute(sa.select(Product).where(Product.id.in_(short_ids))).scalars()}
-    shortages = []
-    for pid in short_ids:
-        product = products.get(pid)
-        if product is None:
-            shortages.append(Shortage(pid, None, items[pid], 0, sold=False))
-        else:
-            available = product.stock if product.active else 0
-            shortages.append(Shortage(pid, product.name, items[pid], available, sold=product.active))
-    return shortages

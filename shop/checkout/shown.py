@@ -15,8 +15,9 @@ what a fresh page does too; the CSRF token keeps other sites from posting the fo
 Unsigned, it stays short and readable, and any client that posts the page's form sends it.
 
 Format (ASCII; about 20 characters a line, so under 1.5 KB for a full cart of 50 lines):
-    lines=12:1250x2,15:825x1;discount=250;standard=490:3815;pickup=0:3325
-i.e. product id:unit price x quantity, then cents off, then shipping code=shipping:total.
+    lines=12:1250x2,15.7:825x1;discount=250;standard=490:3815;pickup=0:3325
+i.e. item (a product id, or product id.variant id):unit price x quantity, then cents off,
+then shipping code=shipping:total.
 """
 
 from __future__ import annotations
@@ -28,27 +29,27 @@ from typing import Protocol
 
 from flask_babel import gettext as _
 
-from shop.cart.service import CartLine
+from shop.cart.service import CartLine, Item
 from shop.money import format_money
 from shop.pricing import Totals
 
 MAX_LENGTH = 4000  # 50 lines and a few shipping options, with room to spare
 
-_LINE = r"\d{1,18}:\d{1,15}x\d{1,3}"
+_LINE = r"\d{1,18}(?:\.\d{1,18})?:\d{1,15}x\d{1,3}"
 _FORMAT = re.compile(rf"lines=(?:{_LINE}(?:,{_LINE})*)?;discount=\d{{1,15}}(?:;[a-z_]{{1,20}}=\d{{1,15}}:\d{{1,15}})*")
 
 
 class PricedRow(Protocol):
     """A line as the stock UPDATE returned it."""
 
-    id: int
-    name: str
+    item: Item
+    title: str
     price_cents: int
 
 
 @dataclass(frozen=True)
 class Shown:
-    lines: dict[int, tuple[int, int]]  # product id -> (unit price in cents, quantity)
+    lines: dict[Item, tuple[int, int]]  # item -> (unit price in cents, quantity)
     discount_cents: int
     options: dict[str, tuple[int, int]]  # shipping code -> (shipping cents, total cents)
 
@@ -57,13 +58,13 @@ class Shown:
         """What a checkout page showing `lines` and these totals (one per shipping option) shows."""
         discounts = {t.discount_cents for t in totals_by_shipping.values()} or {0}
         return cls(
-            {line.product.id: (line.unit_price_cents, line.quantity) for line in lines},
+            {line.item: (line.unit_price_cents, line.quantity) for line in lines},
             max(discounts),  # the same for every option: the voucher is on the goods
             {code: (t.shipping_cents, t.total_cents) for code, t in totals_by_shipping.items()},
         )
 
     def encode(self) -> str:
-        lines = ",".join(f"{pid}:{price}x{qty}" for pid, (price, qty) in self.lines.items())
+        lines = ",".join(f"{item.key}:{price}x{qty}" for item, (price, qty) in self.lines.items())
         options = "".join(f";{code}={ship}:{total}" for code, (ship, total) in self.options.items())
         return f"lines={lines};discount={self.discount_cents}{options}"
 
@@ -75,9 +76,9 @@ class Shown:
         lines_part, discount_part, *option_parts = text.split(";")
         lines = {}
         for item in filter(None, lines_part.removeprefix("lines=").split(",")):
-            pid, rest = item.split(":")
+            key, rest = item.split(":")
             price, qty = rest.split("x")
-            lines[int(pid)] = (int(price), int(qty))
+            lines[Item.parse(key)] = (int(price), int(qty))
         options = {}
         for part in option_parts:
             code, figures = part.split("=")
@@ -86,20 +87,20 @@ class Shown:
         return cls(lines, int(discount_part.removeprefix("discount=")), options)
 
     def check(
-        self, rows: Sequence[PricedRow], items: Mapping[int, int], shipping_method: str, totals: Totals, currency: str
+        self, rows: Sequence[PricedRow], items: Mapping[Item, int], shipping_method: str, totals: Totals, currency: str
     ) -> None:
         """Raise PriceChanged unless the order about to be written (`rows` at the prices the
-        database gave, `items` {product id: quantity}, `totals` for `shipping_method`) is what
+        database gave, `items` {item: quantity}, `totals` for `shipping_method`) is what
         this page showed: the same lines and quantities, unit prices, discount, shipping
         and total. A total that came out the same does not hide a changed price."""
-        cart_changed = {pid: qty for pid, (_, qty) in self.lines.items()} != dict(items)
+        cart_changed = {item: qty for item, (_, qty) in self.lines.items()} != dict(items)
         prices = (
             []
             if cart_changed
             else [
-                PriceChange(row.name, self.lines[row.id][0], row.price_cents)
+                PriceChange(row.title, self.lines[row.item][0], row.price_cents)
                 for row in rows
-                if self.lines[row.id][0] != row.price_cents
+                if self.lines[row.item][0] != row.price_cents
             ]
         )
         shown_shipping, shown_total = self.options.get(shipping_method, (None, None))

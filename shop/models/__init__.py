@@ -12,6 +12,7 @@ from shop.models.orders import Order, OrderLine, OrderStatus, OrderStatusChange
 from shop.models.outbox import EmailStatus, MailServerState, OutboxEmail
 from shop.models.payments import PaymentEvent
 from shop.models.refunds import Refund, RefundStatus
+from shop.models.variants import ProductVariant
 from shop.models.vouchers import Voucher
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "PaymentEvent",
     "Product",
     "ProductImage",
+    "ProductVariant",
     "Refund",
     "RefundStatus",
     "Role",

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.extensions import db
 from shop.models.base import utcnow
+from shop.models.variants import ProductVariant
 
 
 class Category(db.Model):
@@ -50,7 +51,40 @@ class Product(db.Model):
         back_populates="product", order_by="[ProductImage.position, ProductImage.id]", cascade="all, delete-orphan"
     )
 
+    # Empty for a simple product; see shop/models/variants.py for how the two kinds differ.
+    variants: Mapped[list[ProductVariant]] = relationship(
+        back_populates="product",
+        order_by="[ProductVariant.position, ProductVariant.id]",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
     __mapper_args__ = {"version_id_col": version_id}  # noqa: RUF012
+
+    @property
+    def has_variants(self) -> bool:
+        return bool(self.variants)
+
+    @property
+    def variants_on_sale(self) -> list[ProductVariant]:
+        """The variants a shopper is offered (in order), sold out or not."""
+        return [v for v in self.variants if v.active]
+
+    @property
+    def stock_on_hand(self) -> int:
+        """What can be sold: its own stock, or its variants' on sale summed."""
+        return sum(v.stock for v in self.variants_on_sale) if self.variants else self.stock
+
+    @property
+    def lowest_price_cents(self) -> int:
+        """Its price, or the lowest of its variants' on sale (the catalogue's "from")."""
+        prices = [v.unit_price_cents for v in self.variants_on_sale]
+        return min(prices, default=self.price_cents)
+
+    @property
+    def prices_differ(self) -> bool:
+        """Its variants on sale do not all cost the same: the catalogue says "from"."""
+        return len({v.unit_price_cents for v in self.variants_on_sale}) > 1
 
     def __repr__(self) -> str:
         return f"<Product {self.id} {self.sku}>"

@@ -111,7 +111,8 @@ class Order(db.Model):
 
 
 class OrderLine(db.Model):
-    """One product of an order, with its name and price as they were when it was bought."""
+    """One product (or variant of one) of an order, with its name, option label, SKU and
+    price as they were when it was bought."""
 
     __tablename__ = "order_line"
     __table_args__ = (sa.CheckConstraint("quantity > 0", name="quantity_positive"),)
@@ -119,12 +120,21 @@ class OrderLine(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("customer_order.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"), index=True)
+    # The variant bought (None: a product without variants); SET NULL keeps the line if
+    # the variant is ever deleted: `option` and `sku` say what it was.
+    variant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("product_variant.id", ondelete="SET NULL"), index=True)
     name: Mapped[str] = mapped_column(sa.String(200))
+    option: Mapped[str] = mapped_column(sa.String(100), default="")  # the variant's label as bought
     sku: Mapped[str] = mapped_column(sa.String(64))
     unit_price_cents: Mapped[int]
     quantity: Mapped[int]
 
     order: Mapped[Order] = relationship(back_populates="lines")
+
+    @property
+    def title(self) -> str:
+        """'Assam Tea — 250 g', or the name alone: how pages and emails name the line."""
+        return f"{self.name} — {self.option}" if self.option else self.name
 
     @property
     def subtotal_cents(self) -> int:

@@ -23,7 +23,7 @@ from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.language import in_sentence
 from shop.mail.dispatcher import get_dispatcher
-from shop.models import Order, OrderLine, OrderStatus, OrderStatusChange, Product, User, utcnow
+from shop.models import Order, OrderLine, OrderStatus, OrderStatusChange, Product, ProductVariant, User, utcnow
 from shop.orders.refunds import refund_payment, refundable_cents
 from shop.orders.status_emails import enqueue_status_email
 from shop.payment import PaymentMethod, payment_method
@@ -269,18 +269,21 @@ def _refund_before_cancelling(order: Order, by: Actor | None, note: str) -> None
 
 
 def _restock(order_id: int) -> None:
-    """Put every line's quantity back on the shelf, in one UPDATE (which counts up each
-    product's version, so an edit form showing the old stock cannot write it back)."""
+    """Put every line's quantity back on the shelf: one UPDATE for the products without
+    variants, one for the variants (each only if the order has such lines), each counting
+    up the rows' versions, so an edit form showing the old stock cannot write it back."""
     lines = db.session.execute(
-        sa.select(OrderLine.product_id, sa.func.sum(OrderLine.quantity))
+        sa.select(OrderLine.product_id, OrderLine.variant_id, sa.func.sum(OrderLine.quantity))
         .where(OrderLine.order_id == order_id)
-        .group_by(OrderLine.product_id)
+        .group_by(OrderLine.product_id, OrderLine.variant_id)
     ).all()
-    if lines:
-        returned = sa.case(dict(lines), value=Product.id)
-        db.session.execute(
-            sa.update(Product)
-            .where(Product.id.in_([pid for pid, _ in lines]))
-            .values(stock=Product.stock + returned, version_id=Product.version_id + 1)
-            .execution_options(synchronize_session=False)
-        )
+    products = {pid: qty for pid, vid, qty in lines if vid is None}
+    variants = {vid: qty for _, vid, qty in lines if vid is not None}
+    for model, returned in ((Product, products), (ProductVariant, variants)):
+        if returned:
+            db.session.execute(
+                sa.update(model)
+                .where(model.id.in_(returned))
+                .values(stock=model.stock + sa.case(returned, value=model.id), version_id=model.version_id + 1)
+                .execution_options(synchronize_session=False)
+            )
