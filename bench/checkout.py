@@ -4,6 +4,7 @@
     python bench/checkout.py --quick    # a short run, to check that everything works
     python bench/checkout.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
         --scenario limit --scenario slow-smtp    # the same on PostgreSQL
+    python bench/checkout.py --scenario limit --against ../other-tree    # limit, this tree vs another
 
 Each scenario round starts from nothing: a temporary SQLite database, or with
 --database-url a new PostgreSQL database (CREATE DATABASE bench_<random> on that server,
@@ -90,6 +91,7 @@ class Scenario:
     smtp_delay: float
     settings: dict[str, str] = field(default_factory=dict)  # environment of the shop
     smtp_down: bool = False
+    root: Path = ROOT  # the shop's tree: another one with --against
 
 
 @dataclass
@@ -212,7 +214,7 @@ class Shopper:
 def product_ids(base_url: str) -> list[int]:
     """The products linked from the catalogue's first page."""
     html = requests.get(base_url + "/", timeout=REQUEST_TIMEOUT).text
-    ids = sorted({int(n) for n in re.findall(r'href="/products/(\d+)"', html)})
+    ids = sorted({int(n) for n in re.findall(r'href="/products/(\d+)(?:-[^"]*)?"', html)})
     if not ids:
         raise BenchError("the catalogue page links no product")
     return ids
@@ -315,15 +317,15 @@ def run_round(
         # Entered first, left last: the database is dropped once the shop has stopped.
         database = stack.enter_context(PostgresDatabase(database_url)) if database_url else None
         env = shop_environment(tmp, smtp_port, database.url if database else None, **scenario.settings)
-        run_flask(env, "db", "upgrade")
+        run_flask(env, "db", "upgrade", root=scenario.root)
         write_products(tmp / "products.csv")
-        run_flask(env, "shop", "import-products", str(tmp / "products.csv"))
+        run_flask(env, "shop", "import-products", str(tmp / "products.csv"), root=scenario.root)
 
         maildir, reader = tmp / "mail", MaildirReader(tmp / "mail")
         sink_log = tmp / "smtp.log"
         if not scenario.smtp_down:
             stack.enter_context(SmtpSinkProcess(smtp_port, scenario.smtp_delay, maildir, sink_log))
-        server = stack.enter_context(ShopServer(env, tmp / "gunicorn.log"))
+        server = stack.enter_context(ShopServer(env, tmp / "gunicorn.log", root=scenario.root))
         sampler = stack.enter_context(ResourceSampler(server.pid))
 
         shoppers = [Shopper(server.url, f"shopper{n}@example.com") for n in range(concurrency)]
@@ -428,7 +430,9 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float | None]:
     found: dict[str, float | None] = {}
-    for top, bottom in (("slow-smtp", "limit"), ("sync-slow-smtp", "slow-smtp")):
+    pairs = [("slow-smtp", "limit"), ("sync-slow-smtp", "slow-smtp")]
+    pairs += [(name, "limit") for name in summary if name.startswith("limit@")]
+    for top, bottom in pairs:
         if top not in summary or bottom not in summary:
             continue
         for what in ("checkout_ms", "journey_ms"):
@@ -542,6 +546,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run only this scenario (repeatable); default all",
     )
     parser.add_argument(
+        "--against",
+        type=Path,
+        help="another tree of the shop (e.g. a git worktree at another commit): its limit rounds,"
+        " named limit@<folder>, alternate with this tree's (ABBA) in the same run",
+    )
+    parser.add_argument(
         "--database-url",
         help="a PostgreSQL server, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres: each round"
         " runs on a new database there (CREATE DATABASE bench_<random>), dropped at its end; default SQLite",
@@ -557,7 +567,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     quick = args.quick
     # The SQLite figures are the ones docs/performance.md shows as a chart.
-    stem = "checkout" + ("-postgresql" if args.database_url else "") + ("-quick" if quick else "")
+    stem = "checkout" + ("-postgresql" if args.database_url else "") + ("-against" if args.against else "")
+    stem += "-quick" if quick else ""
     defaults = {
         "orders": 40 if quick else 200,
         "sync_orders": 8 if quick else 16,
@@ -578,12 +589,15 @@ def plan(args: argparse.Namespace) -> list[Scenario]:
     per_round = max(1, args.orders // args.rounds)
     limit = Scenario("limit", per_round, 0.0)
     slow = Scenario("slow-smtp", per_round, args.smtp_delay)
+    if args.against:  # the other tree's limit rounds take slow-smtp's place in the alternation
+        root = args.against.resolve()
+        slow = Scenario(f"limit@{root.name}", per_round, 0.0, root=root)
     order: list[Scenario] = []
     for n in range(args.rounds):
         order += [limit, slow] if n % 2 == 0 else [slow, limit]
     order.append(Scenario("sync-slow-smtp", args.sync_orders, args.smtp_delay, {"SHOP_MAIL_DISPATCH": "sync"}))
     order.append(Scenario("smtp-down", args.down_orders, 0.0, DOWN_SETTINGS, smtp_down=True))
-    wanted = set(args.scenario or [s.name for s in order])
+    wanted = set(args.scenario or [s.name for s in order]) | ({slow.name} if args.against else set())
     return [s for s in order if s.name in wanted]
 
 
