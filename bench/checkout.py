@@ -4,7 +4,7 @@
     python bench/checkout.py --quick    # a short run, to check that everything works
     python bench/checkout.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
         --scenario limit --scenario slow-smtp    # the same on PostgreSQL
-    python bench/checkout.py --scenario limit --against ../other-tree    # limit, this tree vs another
+    python bench/checkout.py --scenario limit --against COMMIT    # limit: this tree and COMMIT's, ABBA
 
 Each scenario round starts from nothing: a temporary SQLite database, or with
 --database-url a new PostgreSQL database (CREATE DATABASE bench_<random> on that server,
@@ -29,15 +29,15 @@ drift of the machine's speed affects both alike; their latencies are pooled over
 from __future__ import annotations
 
 import argparse
-import json
+import atexit
 import re
+import shutil
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -48,14 +48,17 @@ from harness import (
     GUNICORN_WORKERS,
     ROOT,
     BenchError,
+    HiddenFields,
     MaildirReader,
     OtherLoad,
     PostgresDatabase,
     ResourceSampler,
     ShopServer,
     SmtpSinkProcess,
+    baseline_tree,
     cpu_seconds,
     cpu_used_since,
+    describe_machine,
     fill_defaults,
     fmt,
     free_port,
@@ -68,6 +71,7 @@ from harness import (
     save_chart,
     shop_environment,
     wait_until,
+    write_figures,
 )
 
 PASSWORD = "bench-password-2024"
@@ -124,38 +128,13 @@ class RoundResult:
 
 
 # ---------------------------------------------------------------- a browser-like shopper
-class _HiddenFields(HTMLParser):
-    """The hidden inputs of each form on a page, by the form's action."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: dict[str, dict[str, str]] = {}
-        self._current: dict[str, str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag == "form":
-            action = (values.get("action") or "").split("?")[0]
-            self._current = self.forms.setdefault(action, {})
-        elif tag == "input" and self._current is not None and values.get("name"):
-            # What a browser sends untouched: hidden inputs, and the radio buttons checked
-            # by default (checkout's shipping and payment choices).
-            kind = values.get("type")
-            if kind == "hidden" or (kind == "radio" and "checked" in values):
-                self._current[values["name"] or ""] = values.get("value") or ""
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._current = None
-
-
 def hidden_fields(html: str, action: str) -> dict[str, str]:
-    """The hidden inputs (csrf_token, checkout_token) and checked radios of the form posting to `action`."""
-    parser = _HiddenFields()
-    parser.feed(html)
-    if action not in parser.forms:
-        raise BenchError(f"no form posting to {action} on the page; forms: {sorted(parser.forms)}")
-    return parser.forms[action]
+    """The hidden inputs (csrf_token, checkout_token) and checked radios of the form posting
+    to `action`: what a browser sends untouched (tests/served.py's parser)."""
+    try:
+        return HiddenFields.form(html, action)["fields"]
+    except AssertionError as error:
+        raise BenchError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -548,8 +527,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--against",
         type=Path,
-        help="another tree of the shop (e.g. a git worktree at another commit): its limit rounds,"
-        " named limit@<folder>, alternate with this tree's (ABBA) in the same run",
+        help="another tree of the shop (a folder), or a commit to unpack with git archive: its limit"
+        " rounds, named limit@<folder or commit>, alternate with this tree's (ABBA) in the same run",
     )
     parser.add_argument(
         "--database-url",
@@ -603,6 +582,10 @@ def plan(args: argparse.Namespace) -> list[Scenario]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.against is not None and not args.against.is_dir():  # a commit, unpacked for this run
+        unpacked = Path(tempfile.mkdtemp(prefix="swiftcart-against-"))
+        atexit.register(shutil.rmtree, unpacked, ignore_errors=True)
+        args.against = baseline_tree(str(args.against), unpacked / str(args.against))
     machine = machine_info()
     database, where = f"SQLite {machine['sqlite']}", "a new file each round"
     if args.database_url:
@@ -611,10 +594,7 @@ def main(argv: list[str] | None = None) -> int:
             machine["postgresql"] = probe.server_version()
         database = f"PostgreSQL {machine['postgresql']}"
         where = f"on {probe.server_url.render_as_string()}, a new database each round"
-    print(
-        f"Machine: {machine['nproc']} CPU ({machine['cpu']}), {machine['ram_gib']} GiB RAM, "
-        f"Python {machine['python']}; commit {machine['commit']}"
-    )
+    print(describe_machine(machine))
     print(f"Database: {database}, {where}")
     print(
         f"Shop: gunicorn -w {GUNICORN_WORKERS} --threads {GUNICORN_THREADS}, {MAIL_WORKERS} mail threads per worker; "
@@ -652,7 +632,6 @@ def main(argv: list[str] | None = None) -> int:
         " being sent (or retried)."
     )
 
-    args.json.parent.mkdir(parents=True, exist_ok=True)
     figures = {
         "machine": machine,
         "settings": {
@@ -671,8 +650,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratios": found_ratios,
         "rounds": {name: [asdict(r) for r in rs] for name, rs in rounds.items()},
     }
-    args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"\nFigures: {args.json}")
+    write_figures(args.json, figures)
     draw_chart(rounds, args.chart, database)
     return 0
 
