@@ -164,6 +164,16 @@ def test_a_read_before_the_transaction_is_ended_and_what_it_loaded_stays_usable(
         assert stock_of("TEA") == 100 - 1
 
 
+def test_a_session_that_only_reads_sees_each_new_commit(app, products):
+    """A long-lived session that reads outside transaction() (a poll, a command, a sender
+    thread) is not held to the snapshot of its first read: it sees what others commit."""
+    with app.app_context():
+        assert stock_of("TEA") == 100
+        with app.app_context(), transaction():  # another session, as another request has
+            set_stock("TEA", 5)
+        assert stock_of("TEA") == 5
+
+
 def test_sqlite_writers_begin_immediate_and_none_is_turned_away(app, products, databases):
     """Twelve threads each read the stock and write it back plus one, five times, at once.
     Every increment lands and none fails with "database is locked": each transaction()
