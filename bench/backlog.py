@@ -32,15 +32,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import socket
-import sqlite3
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -54,18 +50,23 @@ from harness import (
     OtherLoad,
     ResourceSampler,
     ShopServer,
+    SilentBroker,
     SmtpSinkProcess,
+    baseline_tree,
     cpu_seconds,
+    describe_machine,
     fill_defaults,
     fmt,
     free_port,
     machine_info,
     markdown_table,
+    outbox_figures,
     percentiles,
     run_flask,
     run_main,
     save_chart,
     shop_environment,
+    write_figures,
 )
 
 SCENARIOS = ("outage", "greeting", "broker")
@@ -74,16 +75,6 @@ REDIS = "redis://127.0.0.1:6379/14"  # the broker scenario's Redis database (emp
 
 
 # ---------------------------------------------------------------- one version of the shop
-def baseline_tree(ref: str, into: Path) -> Path:
-    """The shop at commit `ref`, unpacked (no .git) into `into`."""
-    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=False)
-    if archive.returncode != 0:
-        raise BenchError(f"git archive {ref} failed: {archive.stderr.decode(errors='replace')}")
-    into.mkdir(parents=True)
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
-    return into
-
-
 def prepare(tmp: Path, root: Path, smtp_port: int, emails: int, **settings: str) -> dict[str, str]:
     """A fresh database for the shop at `root`: migrated, 24 products, `emails` queued."""
     env = shop_environment(tmp, smtp_port, **settings)
@@ -103,15 +94,6 @@ def prepare(tmp: Path, root: Path, smtp_port: int, emails: int, **settings: str)
         if done.returncode != 0:
             raise BenchError(f"seeding the outbox failed:\n{done.stdout}{done.stderr}")
     return env
-
-
-def outbox_figures(database: Path) -> dict[str, int]:
-    """Rows, attempts (summed) and the most of one email, read straight from the file."""
-    with closing(sqlite3.connect(database, timeout=30)) as connection:
-        rows, attempts, most = connection.execute(
-            "SELECT count(*), coalesce(sum(attempts), 0), coalesce(max(attempts), 0) FROM outbox_email"
-        ).fetchone()
-    return {"rows": rows, "attempts": attempts, "max_attempts_of_one_email": most}
 
 
 def orders_until(
@@ -276,26 +258,6 @@ def greeting(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
-class SilentBroker:
-    """A listener that accepts connections and never answers."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                self.held.append(self.server.accept()[0])
-
-    def close(self) -> None:
-        self.server.close()
-        for connection in self.held:
-            connection.close()
-
-
 @contextlib.contextmanager
 def redis_database() -> Iterator[str]:
     import redis
@@ -331,7 +293,7 @@ def broker(root: Path, args: argparse.Namespace) -> dict[str, Any]:
                 products = product_ids(server.url)
                 times = orders_until(shopper, products, lambda n: n >= args.broker_orders, every=0.25)
                 shopper.session.close()
-            figures[name] = {"checkout_ms": percentiles(times), "silent_connections": len(silent.held)}
+            figures[name] = {"checkout_ms": percentiles(times), "silent_connections": len(silent.accepted)}
     silent.close()
     return figures
 
@@ -546,10 +508,7 @@ def uptime() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     machine = machine_info()
-    print(
-        f"Machine: {machine['nproc']} CPU ({machine['cpu']}), {machine['ram_gib']} GiB RAM, "
-        f"Python {machine['python']}, SQLite {machine['sqlite']}; commit {machine['commit']}"
-    )
+    print(describe_machine(machine))
     machine["uptime_at_start"] = uptime()
     print(f"Load at start: {machine['uptime_at_start']}")
     other_load = OtherLoad()
@@ -571,9 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     print_report(results)
     print(f"\nLoad at start: {machine['uptime_at_start']}\nLoad at end:   {machine['uptime_at_end']}")
     machine["other_cpu_percent"] = other_load.report()
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"machine": machine, **results}, indent=2, default=str) + "\n")
-    print(f"\nFigures: {args.json}")
+    write_figures(args.json, {"machine": machine, **results})
     if "outage" in results:
         draw_chart(results["outage"]["after"], args.chart)
     return 0

@@ -4,6 +4,7 @@
     python bench/checkout.py --quick    # a short run, to check that everything works
     python bench/checkout.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
         --scenario limit --scenario slow-smtp    # the same on PostgreSQL
+    python bench/checkout.py --scenario limit --against COMMIT    # limit: this tree and COMMIT's, ABBA
 
 Each scenario round starts from nothing: a temporary SQLite database, or with
 --database-url a new PostgreSQL database (CREATE DATABASE bench_<random> on that server,
@@ -28,15 +29,15 @@ drift of the machine's speed affects both alike; their latencies are pooled over
 from __future__ import annotations
 
 import argparse
-import json
+import atexit
 import re
+import shutil
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -47,14 +48,17 @@ from harness import (
     GUNICORN_WORKERS,
     ROOT,
     BenchError,
+    HiddenFields,
     MaildirReader,
     OtherLoad,
     PostgresDatabase,
     ResourceSampler,
     ShopServer,
     SmtpSinkProcess,
+    baseline_tree,
     cpu_seconds,
     cpu_used_since,
+    describe_machine,
     fill_defaults,
     fmt,
     free_port,
@@ -67,6 +71,7 @@ from harness import (
     save_chart,
     shop_environment,
     wait_until,
+    write_figures,
 )
 
 PASSWORD = "bench-password-2024"
@@ -90,6 +95,7 @@ class Scenario:
     smtp_delay: float
     settings: dict[str, str] = field(default_factory=dict)  # environment of the shop
     smtp_down: bool = False
+    root: Path = ROOT  # the shop's tree: another one with --against
 
 
 @dataclass
@@ -122,38 +128,13 @@ class RoundResult:
 
 
 # ---------------------------------------------------------------- a browser-like shopper
-class _HiddenFields(HTMLParser):
-    """The hidden inputs of each form on a page, by the form's action."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: dict[str, dict[str, str]] = {}
-        self._current: dict[str, str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag == "form":
-            action = (values.get("action") or "").split("?")[0]
-            self._current = self.forms.setdefault(action, {})
-        elif tag == "input" and self._current is not None and values.get("name"):
-            # What a browser sends untouched: hidden inputs, and the radio buttons checked
-            # by default (checkout's shipping and payment choices).
-            kind = values.get("type")
-            if kind == "hidden" or (kind == "radio" and "checked" in values):
-                self._current[values["name"] or ""] = values.get("value") or ""
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._current = None
-
-
 def hidden_fields(html: str, action: str) -> dict[str, str]:
-    """The hidden inputs (csrf_token, checkout_token) and checked radios of the form posting to `action`."""
-    parser = _HiddenFields()
-    parser.feed(html)
-    if action not in parser.forms:
-        raise BenchError(f"no form posting to {action} on the page; forms: {sorted(parser.forms)}")
-    return parser.forms[action]
+    """The hidden inputs (csrf_token, checkout_token) and checked radios of the form posting
+    to `action`: what a browser sends untouched (tests/served.py's parser)."""
+    try:
+        return HiddenFields.form(html, action)["fields"]
+    except AssertionError as error:
+        raise BenchError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -212,7 +193,7 @@ class Shopper:
 def product_ids(base_url: str) -> list[int]:
     """The products linked from the catalogue's first page."""
     html = requests.get(base_url + "/", timeout=REQUEST_TIMEOUT).text
-    ids = sorted({int(n) for n in re.findall(r'href="/products/(\d+)"', html)})
+    ids = sorted({int(n) for n in re.findall(r'href="/products/(\d+)(?:-[^"]*)?"', html)})
     if not ids:
         raise BenchError("the catalogue page links no product")
     return ids
@@ -315,15 +296,15 @@ def run_round(
         # Entered first, left last: the database is dropped once the shop has stopped.
         database = stack.enter_context(PostgresDatabase(database_url)) if database_url else None
         env = shop_environment(tmp, smtp_port, database.url if database else None, **scenario.settings)
-        run_flask(env, "db", "upgrade")
+        run_flask(env, "db", "upgrade", root=scenario.root)
         write_products(tmp / "products.csv")
-        run_flask(env, "shop", "import-products", str(tmp / "products.csv"))
+        run_flask(env, "shop", "import-products", str(tmp / "products.csv"), root=scenario.root)
 
         maildir, reader = tmp / "mail", MaildirReader(tmp / "mail")
         sink_log = tmp / "smtp.log"
         if not scenario.smtp_down:
             stack.enter_context(SmtpSinkProcess(smtp_port, scenario.smtp_delay, maildir, sink_log))
-        server = stack.enter_context(ShopServer(env, tmp / "gunicorn.log"))
+        server = stack.enter_context(ShopServer(env, tmp / "gunicorn.log", root=scenario.root))
         sampler = stack.enter_context(ResourceSampler(server.pid))
 
         shoppers = [Shopper(server.url, f"shopper{n}@example.com") for n in range(concurrency)]
@@ -428,7 +409,9 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float | None]:
     found: dict[str, float | None] = {}
-    for top, bottom in (("slow-smtp", "limit"), ("sync-slow-smtp", "slow-smtp")):
+    pairs = [("slow-smtp", "limit"), ("sync-slow-smtp", "slow-smtp")]
+    pairs += [(name, "limit") for name in summary if name.startswith("limit@")]
+    for top, bottom in pairs:
         if top not in summary or bottom not in summary:
             continue
         for what in ("checkout_ms", "journey_ms"):
@@ -542,6 +525,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run only this scenario (repeatable); default all",
     )
     parser.add_argument(
+        "--against",
+        type=Path,
+        help="another tree of the shop (a folder), or a commit to unpack with git archive: its limit"
+        " rounds, named limit@<folder or commit>, alternate with this tree's (ABBA) in the same run",
+    )
+    parser.add_argument(
         "--database-url",
         help="a PostgreSQL server, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres: each round"
         " runs on a new database there (CREATE DATABASE bench_<random>), dropped at its end; default SQLite",
@@ -557,7 +546,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     quick = args.quick
     # The SQLite figures are the ones docs/performance.md shows as a chart.
-    stem = "checkout" + ("-postgresql" if args.database_url else "") + ("-quick" if quick else "")
+    stem = "checkout" + ("-postgresql" if args.database_url else "") + ("-against" if args.against else "")
+    stem += "-quick" if quick else ""
     defaults = {
         "orders": 40 if quick else 200,
         "sync_orders": 8 if quick else 16,
@@ -578,17 +568,24 @@ def plan(args: argparse.Namespace) -> list[Scenario]:
     per_round = max(1, args.orders // args.rounds)
     limit = Scenario("limit", per_round, 0.0)
     slow = Scenario("slow-smtp", per_round, args.smtp_delay)
+    if args.against:  # the other tree's limit rounds take slow-smtp's place in the alternation
+        root = args.against.resolve()
+        slow = Scenario(f"limit@{root.name}", per_round, 0.0, root=root)
     order: list[Scenario] = []
     for n in range(args.rounds):
         order += [limit, slow] if n % 2 == 0 else [slow, limit]
     order.append(Scenario("sync-slow-smtp", args.sync_orders, args.smtp_delay, {"SHOP_MAIL_DISPATCH": "sync"}))
     order.append(Scenario("smtp-down", args.down_orders, 0.0, DOWN_SETTINGS, smtp_down=True))
-    wanted = set(args.scenario or [s.name for s in order])
+    wanted = set(args.scenario or [s.name for s in order]) | ({slow.name} if args.against else set())
     return [s for s in order if s.name in wanted]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.against is not None and not args.against.is_dir():  # a commit, unpacked for this run
+        unpacked = Path(tempfile.mkdtemp(prefix="swiftcart-against-"))
+        atexit.register(shutil.rmtree, unpacked, ignore_errors=True)
+        args.against = baseline_tree(str(args.against), unpacked / str(args.against))
     machine = machine_info()
     database, where = f"SQLite {machine['sqlite']}", "a new file each round"
     if args.database_url:
@@ -597,10 +594,7 @@ def main(argv: list[str] | None = None) -> int:
             machine["postgresql"] = probe.server_version()
         database = f"PostgreSQL {machine['postgresql']}"
         where = f"on {probe.server_url.render_as_string()}, a new database each round"
-    print(
-        f"Machine: {machine['nproc']} CPU ({machine['cpu']}), {machine['ram_gib']} GiB RAM, "
-        f"Python {machine['python']}; commit {machine['commit']}"
-    )
+    print(describe_machine(machine))
     print(f"Database: {database}, {where}")
     print(
         f"Shop: gunicorn -w {GUNICORN_WORKERS} --threads {GUNICORN_THREADS}, {MAIL_WORKERS} mail threads per worker; "
@@ -638,7 +632,6 @@ def main(argv: list[str] | None = None) -> int:
         " being sent (or retried)."
     )
 
-    args.json.parent.mkdir(parents=True, exist_ok=True)
     figures = {
         "machine": machine,
         "settings": {
@@ -657,8 +650,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratios": found_ratios,
         "rounds": {name: [asdict(r) for r in rs] for name, rs in rounds.items()},
     }
-    args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"\nFigures: {args.json}")
+    write_figures(args.json, figures)
     draw_chart(rounds, args.chart, database)
     return 0
 

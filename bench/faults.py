@@ -39,21 +39,18 @@ script exits with 1 if one did not (or could not run to the end), after running 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from checkout import Shopper, drive_orders, product_ids, write_products
 from harness import (
@@ -66,17 +63,20 @@ from harness import (
     OtherLoad,
     ShopServer,
     SmtpSinkProcess,
+    describe_machine,
     fill_defaults,
     fmt,
     free_port,
     machine_info,
     markdown_table,
+    outbox_figures,
     percentiles,
     run_flask,
     run_main,
     shop_environment,
     stop_group,
     wait_until,
+    write_figures,
 )
 
 log = logging.getLogger("faults")
@@ -174,7 +174,9 @@ class Scene:
             shopper.register()
         timings, errors = drive_orders(shoppers, product_ids(server.url), self.result.orders_wanted)
         self.result.orders_placed, self.result.order_errors = len(timings), errors
-        self.result.emails_expected = len(timings)  # SHOP_OWNER_EMAIL is unset: one email per order
+        # One confirmation per order (SHOP_OWNER_EMAIL is unset), and one per sign-up: each
+        # shopper's registration queues its confirm_email.
+        self.result.emails_expected = len(timings) + len(shoppers)
         self.result.checkout_ms = [t.checkout_s * 1000 for t in timings]
         self.last_order_at = max((t.placed_at for t in timings), default=None)
         log.info("  %d orders placed, %d errors", len(timings), len(errors))
@@ -223,17 +225,6 @@ class Scene:
         reclaims = sum(count_lines(path, "from senders that stopped") for path in self.shop_logs)
         if reclaims:
             result.notes.append(f"{reclaims} sweep(s) took back emails whose lease had expired (see the shop's log)")
-
-
-def outbox_figures(database: Path) -> dict[str, Any]:
-    """Rows, attempts in all, most attempts of one email, and rows by status, read straight
-    from the SQLite file (also while the shop runs, or after it was killed)."""
-    with closing(sqlite3.connect(database, timeout=30)) as connection:
-        rows, attempts, most = connection.execute(
-            "SELECT count(*), coalesce(sum(attempts), 0), coalesce(max(attempts), 0) FROM outbox_email"
-        ).fetchone()
-        statuses = dict(connection.execute("SELECT status, count(*) FROM outbox_email GROUP BY status").fetchall())
-    return {"rows": rows, "attempts": attempts, "most": most, "by_status": statuses}
 
 
 def attempt_outcomes(path: Path) -> Counter[str]:
@@ -557,14 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     machine = machine_info()
-    log.info(
-        "machine: %s CPU (%s), Python %s, SQLite %s; commit %s",
-        machine["nproc"],
-        machine["cpu"],
-        machine["python"],
-        machine["sqlite"],
-        machine["commit"],
-    )
+    log.info(describe_machine(machine))
     results: list[FaultResult] = []
     started, other_load = time.monotonic(), OtherLoad()
     with tempfile.TemporaryDirectory(prefix="swiftcart-faults-template-") as template_dir:
@@ -604,9 +588,7 @@ def main(argv: list[str] | None = None) -> int:
             {**asdict(r), "passed": r.passed, "checkout_ms_p50": percentiles(r.checkout_ms)["p50"]} for r in results
         ],
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"\nFigures: {args.json}")
+    write_figures(args.json, figures)
     failed = [r.scenario for r in results if not r.passed]
     if failed:
         log.error("failed: %s", ", ".join(failed))

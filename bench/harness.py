@@ -2,14 +2,17 @@
 its own process, a sampler of the server's memory and threads, and small helpers to count
 emails, compute percentiles and print tables.
 
+The shop's launcher, the form parser, free_port and the silent broker are the tests' own
+(tests/served.py): one copy of each, which the test suite keeps working.
+
 Every process started here runs in its own process group (session) and is stopped by the
 context manager that started it, also on an error or Ctrl+C.
 """
 
 from __future__ import annotations
 
-import contextlib
 import email.parser
+import json
 import os
 import platform
 import resource
@@ -23,15 +26,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+sys.path.insert(0, str(ROOT))  # the tests' helpers: one launcher, one form parser, one free_port
+from tests.served import HiddenFields, ServedShop, SilentBroker, free_port  # noqa: E402,F401 (re-exported)
+
 T = TypeVar("T")
 
 # The configuration gunicorn.conf.py recommends for a 1-2 core VPS.
@@ -49,13 +54,6 @@ class BenchError(RuntimeError):
 
 
 # ---------------------------------------------------------------- small helpers
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_until(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
     """Poll `condition` until it returns something true; raise BenchError at the deadline."""
     deadline = time.monotonic() + timeout
@@ -120,6 +118,21 @@ def machine_info() -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "kernel": platform.release(),
     }
+
+
+def describe_machine(machine: dict[str, Any]) -> str:
+    """One line for the top of a benchmark's output: what the figures were measured on."""
+    return (
+        f"Machine: {machine['nproc']} CPU ({machine['cpu']}), {machine['ram_gib']} GiB RAM, "
+        f"Python {machine['python']}, SQLite {machine['sqlite']}; commit {machine['commit']}"
+    )
+
+
+def write_figures(path: Path, figures: dict[str, Any]) -> None:
+    """The run's figures as JSON at `path` (bench/results/ by default); say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    print(f"\nFigures: {path}")
 
 
 def _busy_cpu_seconds() -> float:
@@ -254,6 +267,28 @@ def run_flask(env: dict[str, str], *args: str, root: Path = ROOT) -> str:
     return done.stdout
 
 
+def baseline_tree(ref: str, into: Path) -> Path:
+    """The shop at commit `ref`, unpacked (no .git) into `into`: the "before" of a comparison
+    (backlog.py --baseline, checkout.py --against)."""
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=False)
+    if archive.returncode != 0:
+        raise BenchError(f"git archive {ref} failed: {archive.stderr.decode(errors='replace')}")
+    into.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def outbox_figures(database: Path) -> dict[str, Any]:
+    """Rows, attempts in all, most attempts of one email, and rows by status, read straight
+    from the SQLite file (also while the shop runs, or after it was killed)."""
+    with closing(sqlite3.connect(database, timeout=30)) as connection:
+        rows, attempts, most = connection.execute(
+            "SELECT count(*), coalesce(sum(attempts), 0), coalesce(max(attempts), 0) FROM outbox_email"
+        ).fetchone()
+        statuses = dict(connection.execute("SELECT status, count(*) FROM outbox_email GROUP BY status").fetchall())
+    return {"rows": rows, "attempts": attempts, "most": most, "by_status": statuses}
+
+
 class PostgresDatabase:
     """A database of its own for one round on the PostgreSQL server of `server_url` (any
     database there that the user can connect to, e.g. .../postgres): CREATE DATABASE
@@ -317,86 +352,54 @@ def cpu_used_since(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
-class ShopServer:
-    """`gunicorn -c gunicorn.conf.py -w 2 --threads 4 -b 127.0.0.1:PORT wsgi:app`, logging to
-    a file; ready once /healthz answers and every worker process exists."""
+class ShopServer(ServedShop):
+    """The tests' ServedShop (tests/served.py: gunicorn -c gunicorn.conf.py -w 2 --threads 4
+    on a free port, logging to a file) with the benchmark's own environment, in the shop's
+    tree at `root`; ready once /healthz answers and every worker process exists. Stopped
+    when the `with` block ends, with the last lines of its log after an error."""
 
     def __init__(self, env: dict[str, str], log_path: Path, workers: int = GUNICORN_WORKERS, root: Path = ROOT) -> None:
-        self.env, self.log_path, self.workers, self.root = env, log_path, workers, root
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
+        self._prepare(dict(env), log_path, root)
+        self.workers = workers
 
     def __enter__(self) -> ShopServer:
-        command = [
-            *(PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py"),
-            *("-w", str(self.workers), "--threads", str(GUNICORN_THREADS)),
-            *("-b", f"127.0.0.1:{self.port}", "wsgi:app"),
-        ]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
         try:
-            wait_until(self._ready, 60, f"gunicorn on port {self.port}")
-        except BaseException:
-            self.__exit__(*sys.exc_info())
-            raise
+            self.start(self.workers, timeout=60, threads=GUNICORN_THREADS)
+        except AssertionError as error:
+            raise BenchError(f"gunicorn on port {self.port}: {error}") from None
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        if self.process is None:
-            return
         # A clean stop lets sends in progress finish; in sync mode a request may hold a
         # thread for a whole SMTP conversation, so do not wait for the full graceful_timeout.
-        stop_group(self.process, grace=15)
-        self.process = None
+        self.stop()
         if kind is not None and not issubclass(kind, KeyboardInterrupt):
             print(f"\n--- last lines of {self.log_path} ---\n{tail(self.log_path)}\n---", file=sys.stderr)
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
+    def ready(self, workers: int) -> bool:
+        # Without --preload each worker imports the app after the fork; healthz proves one
+        # serves, and the shoppers' sign-up happens before anything is timed.
+        return len(process_tree(self.pid)) >= 1 + workers and super().ready(workers)
 
-    def kill(self, timeout: float = 20) -> float:
+    def kill(self, timeout: float = 20) -> float:  # type: ignore[override]
         """SIGKILL the master and its workers at once (the whole process group), as a power
         cut or the OOM killer would: no worker_exit hook, no finished sends, no cleanup.
 
         Returns the CPU seconds the workers had used: init reaps them, not us, so
         OtherLoad must be told (OtherLoad.orphaned_cpu_seconds)."""
-        assert self.process is not None
         workers = process_tree(self.pid)[1:]
         workers_cpu = sum(cpu_seconds(pid) for pid in workers)  # a worker has no children
-        with contextlib.suppress(ProcessLookupError):  # it died on its own meanwhile
-            os.killpg(self.pid, signal.SIGKILL)
-        self.process.wait(timeout=timeout)
-        self.process = None
+        super().kill()
         # The workers are orphans now, reaped by init: wait until none of them runs.
         wait_until(lambda: not any(_running(pid) for pid in workers), timeout, "the killed workers to end")
         return workers_cpu
 
-    def _ready(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise BenchError(f"gunicorn exited with code {self.process.returncode}")
-        # Without --preload each worker imports the app after the fork; healthz proves one
-        # serves, and the shoppers' sign-up happens before anything is timed.
-        if len(process_tree(self.pid)) < 1 + self.workers:
-            return False
-        try:
-            return requests.get(self.url + "/healthz", timeout=2).status_code == 200
-        except (requests.ConnectionError, requests.Timeout):
-            # Timeout: the master listens already, but on a busy machine the workers may
-            # still be importing the app; the request waits in the backlog meanwhile.
-            return False
-
     def healthz(self) -> dict[str, Any]:
         """/healthz with its details (the outbox counts), as the owner's monitor sees it."""
-        token = self.env.get("SHOP_HEALTH_TOKEN", HEALTH_TOKEN)
-        response = requests.get(self.url + "/healthz", headers={"Authorization": f"Bearer {token}"}, timeout=10)
-        response.raise_for_status()
-        return response.json()
+        found = self.health(self.env.get("SHOP_HEALTH_TOKEN", HEALTH_TOKEN))
+        if found is None:
+            raise BenchError(f"/healthz of {self.url} did not answer 200")
+        return found
 
 
 class SmtpSinkProcess:

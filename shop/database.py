@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import logging
-import os
-import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,137 +12,111 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy.orm import scoped_session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, SessionTransactionOrigin, scoped_session
 
 from shop.extensions import db
 from shop.files import create_private_file, keep_from_others
-
-SQLITE_BUSY_TIMEOUT_SECONDS = 15
+from shop.writer_queue import SQLITE_BUSY_TIMEOUT_SECONDS, writer_queue
 
 log = logging.getLogger(__name__)
 
 
+class TransactionAlreadyOpen(RuntimeError):
+    """transaction() was called while the session holds a transaction it must not decide
+    about: one begun explicitly (a transaction() inside a transaction(), or a
+    `db.session.begin()`), or an autobegun one that has written or has changes pending.
+    A programming error, never a user's: the caller ends that transaction first."""
+
+
+# While transaction() runs, its SQLite connection begins with this (an execution option read
+# by configure_sqlite's "begin" listener); any other transaction begins at its first write.
+SQLITE_BEGIN = "swiftcart_sqlite_begin"
+_WROTE = "swiftcart_wrote"  # session.info: the session's current transaction has written
+
+
 @contextmanager
 def transaction(*, write: bool = True) -> Iterator[scoped_session]:
-    """One business action, one transaction: commit at the end, roll back on any error.
+    """One business action, one transaction: BEGIN, then COMMIT at the end or ROLLBACK on
+    any error (re-raised). Yields the session.
 
-    A request has usually read something already (the signed-in user), which opened a
-    read transaction; it is ended first so the action starts a transaction of its own.
+    Strict: raises TransactionAlreadyOpen instead of committing a transaction it did not
+    begin. A transaction() inside another one is an error (not a half-commit of the outer
+    one), and so is a transaction the session autobegan and wrote in (a flush, an UPDATE,
+    an object added or changed and not flushed yet).
+
+    One kind of open transaction is ended here, on purpose: the read-only one the session
+    autobegan at its first query. Nearly every request has one before it calls a service
+    (Flask-Login loaded the signed-in user; place_order looks its idempotency key up), and
+    making every caller end it by hand would spread transaction control into views, which
+    is what this function exists to keep in one place. It is ended with COMMIT, which
+    commits nothing (it is checked to have written nothing) and, with expire_on_commit
+    off, keeps the objects it loaded; the action then reads what it decides on in a
+    transaction of its own.
 
     On SQLite a transaction that writes first waits for its turn among the database's
-    writers (WriterQueue), then takes SQLite's write lock at once (BEGIN IMMEDIATE): the
-    wait is there, before anything is done, never halfway through. `write=False` is for
-    a transaction that only reads, which waits for nobody.
+    writers (shop/writer_queue.py), then begins with BEGIN IMMEDIATE: it takes the write
+    lock before doing anything, so it waits at its start, never halfway through. The BEGIN
+    comes from the engine's "begin" event (configure_sqlite, after SQLAlchemy's pysqlite
+    recipe). `write=False` is for a transaction that only reads; it begins with a plain
+    BEGIN (one snapshot for all its reads) and waits for nobody.
+
+    Raises TransactionAlreadyOpen as above; any error of the action, after the ROLLBACK.
     """
-    if db.session().in_transaction():
-        db.session.commit()
+    session = db.session()
+    _end_read_only_transaction(session)
     engine = db.engine
-    if not write or engine.dialect.name != "sqlite":
-        with db.session.begin():
+    if engine.dialect.name != "sqlite":
+        with session.begin():
             yield db.session
         return
-    with writer_queue(engine).turn(), db.session.begin():
-        # pysqlite would BEGIN (deferred) just before the first INSERT/UPDATE/DELETE; after
-        # an explicit BEGIN it adds none, and COMMIT and ROLLBACK work as usual.
-        db.session.execute(sa.text("BEGIN IMMEDIATE"))
+    if not write:
+        with session.begin():
+            session.connection(execution_options={SQLITE_BEGIN: "BEGIN"})
+            yield db.session
+        return
+    with writer_queue(engine).turn(), session.begin():
+        session.connection(execution_options={SQLITE_BEGIN: "BEGIN IMMEDIATE"})
         yield db.session
 
 
-class WriterQueue:
-    """The writers of one SQLite database take turns here instead of in SQLite.
-
-    SQLite lets one transaction write at a time, and a writer that finds the write lock
-    taken does not wait for it to be freed: SQLite's busy handler sleeps 1, 2, 5, 10 ...
-    up to 100 ms and tries again. With a dozen threads writing (requests and mail senders
-    of two gunicorn workers) most of them sleep through the moment the lock is freed; the
-    lock sits idle or goes to whoever asks next, and some orders waited 1-2 s
-    (docs/performance.md). Here a writer waits on locks that wake it the moment the last
-    writer is done:
-    - a threading.Lock among the threads of this process;
-    - then an exclusive flock() on `<database>-writers.lock` among the processes (gunicorn
-      workers, `flask outbox drain`, other commands). The kernel wakes the waiter when the
-      holder is done, and frees the lock if the holder's process dies.
-
-    Correctness never depends on these locks, SQLite's own lock does that; they only
-    order the waiting. A thread that has waited SQLITE_BUSY_TIMEOUT_SECONDS for its turn in
-    this process goes ahead and leaves the wait to SQLite, whose busy timeout fails it as
-    before. flock() has no timeout: the one thread per process waiting there waits as long
-    as the holder's transaction lasts. The holder has (or is taking) SQLite's write lock,
-    so every writer waits for that transaction anyway; only one that never ends (a hung
-    process) would hold this thread for ever, where SQLite would have failed it after its
-    busy timeout. Writers that do not come through transaction() (a migration, the sqlite3
-    shell) still meet SQLite's busy handler.
-    """
-
-    def __init__(self, lock_path: str | None) -> None:
-        self.lock_path = lock_path  # None: an in-memory database, no other process sees it
-        self._lock = threading.Lock()
-        self._turn = threading.local()  # set while this thread has the turn
-
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        if getattr(self._turn, "held", False):  # transaction() inside transaction()
-            yield
-            return
-        if not self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_SECONDS):
-            log.warning("waited %d s for another writer of this process; going ahead", SQLITE_BUSY_TIMEOUT_SECONDS)
-            yield
-            return
-        try:
-            fd = self._lock_file()
-            self._turn.held = True
-            try:
-                yield
-            finally:
-                self._turn.held = False
-                if fd is not None:
-                    os.close(fd)  # releases the flock
-        finally:
-            self._lock.release()
-
-    def _lock_file(self) -> int | None:
-        """Open the lock file and wait for its exclusive flock; None if it cannot be opened
-        (a read-only folder): then the processes take turns in SQLite's busy handler."""
-        if self.lock_path is None:
-            return None
-        try:
-            # Read-only is enough for flock(), so one made by another user (a command run
-            # as root) can be used too.
-            fd = os.open(self.lock_path, os.O_RDONLY | os.O_CREAT, 0o644)
-        except OSError as error:
-            log.warning("cannot open %s (%s): writers of other processes wait in SQLite", self.lock_path, error)
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
+def _end_read_only_transaction(session: Session) -> None:
+    """End the session's autobegun, read-only transaction; raise TransactionAlreadyOpen for
+    any other open transaction."""
+    current = session.get_transaction()
+    if current is None:
+        return
+    if current.origin is not SessionTransactionOrigin.AUTOBEGIN:
+        raise TransactionAlreadyOpen("transaction() inside a transaction: a nested unit of work")
+    if session.info.get(_WROTE) or session.new or session.deleted or any(map(session.is_modified, session.dirty)):
+        raise TransactionAlreadyOpen(
+            "transaction() with changes outside it: make them inside it, or end that transaction first"
+        )
+    session.commit()
 
 
-_writer_queues: dict[str, WriterQueue] = {}
-_writer_queues_lock = threading.Lock()
+@sa.event.listens_for(db.session, "after_transaction_end")
+def _forget_writes(session: Session, ended: SessionTransaction) -> None:
+    # At the end, not at the start: do_orm_execute runs before the session autobegins.
+    if ended.parent is None:
+        session.info.pop(_WROTE, None)
 
 
-def writer_queue(engine: sa.Engine) -> WriterQueue:
-    """This process's WriterQueue for the SQLite database of `engine`."""
-    database = engine.url.database
-    in_memory = database in (None, "", ":memory:")
-    key = str(engine.url) if in_memory else os.path.abspath(database)
-    with _writer_queues_lock:
-        if key not in _writer_queues:
-            _writer_queues[key] = WriterQueue(None if in_memory else key + "-writers.lock")
-        return _writer_queues[key]
+@sa.event.listens_for(db.session, "after_flush")
+def _remember_flush(session: Session, _context: Any) -> None:
+    session.info[_WROTE] = True
 
 
-def _forget_writer_queues() -> None:
-    """A forked child starts with no writers: a lock copied while held would stay held."""
-    global _writer_queues_lock
-    _writer_queues.clear()
-    _writer_queues_lock = threading.Lock()
+@sa.event.listens_for(db.session, "do_orm_execute")
+def _remember_write(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete or _is_written_text(state.statement):
+        state.session.info[_WROTE] = True
 
 
-os.register_at_fork(after_in_child=_forget_writer_queues)
+def _is_written_text(statement: Any) -> bool:
+    """A text() statement that is not a SELECT (or PRAGMA): counted as a write."""
+    if not isinstance(statement, sa.TextClause):
+        return False
+    return not statement.text.lstrip().upper().startswith(("SELECT", "WITH", "PRAGMA", "EXPLAIN"))
 
 
 def sqlite_engine_options() -> dict[str, Any]:
@@ -155,6 +126,7 @@ def sqlite_engine_options() -> dict[str, Any]:
 
 def configure_sqlite(app: Flask) -> None:
     """WAL (readers never wait for the writer), foreign keys on, on every new connection;
+    SQLAlchemy, not pysqlite, emits BEGIN (BEGIN IMMEDIATE in a transaction() that writes);
     every connection comes back to the pool with no statement left open."""
     with app.app_context():
         engine = db.engine
@@ -164,12 +136,36 @@ def configure_sqlite(app: Flask) -> None:
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite begins nothing itself (it would BEGIN deferred before the first write
+        # only): the "begin" listener below does, at SQLAlchemy's begin.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # SQLAlchemy's recipe for pysqlite ("Enabling Non-Legacy SQLite Transactional
+        # Modes"): transaction() says how its transaction begins (BEGIN IMMEDIATE to write,
+        # BEGIN to read a consistent snapshot). Any other begins at its first write.
+        begin = conn.get_execution_options().get(SQLITE_BEGIN)
+        if begin:
+            conn.exec_driver_sql(begin)
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _begin_before_a_write(conn: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        # A transaction begun outside transaction() (a command, a test, a migration) is
+        # what pysqlite made of it before: its reads each see the latest commit, and a
+        # BEGIN comes before its first write. Made a snapshot from its first read, a
+        # thread's long-lived session would see no new row for ever (and keep the WAL
+        # from being checkpointed), and a read followed by a write would fail with
+        # "database is locked" instead of waiting whenever another writer came between.
+        driver = conn.connection.driver_connection
+        if conn.in_transaction() and not driver.in_transaction and not statement.lstrip().upper().startswith(_READS):
+            driver.execute("BEGIN")
 
     @sa.event.listens_for(engine, "after_cursor_execute")
     def _remember_cursor(conn: sa.Connection, cursor: Any, *_: Any) -> None:
@@ -181,6 +177,8 @@ def configure_sqlite(app: Flask) -> None:
 
 
 _OPEN_CURSORS = "swiftcart_cursors"
+# Statements that need no transaction of their own (and those that control one).
+_READS = ("SELECT", "PRAGMA", "EXPLAIN", "BEGIN", "COMMIT", "ROLLBACK", "END", "RELEASE")
 
 
 def _keep_database_private(url: sa.URL) -> None:

@@ -21,7 +21,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from shop.database import SQLITE_BUSY_TIMEOUT_SECONDS
+from shop.database import SQLITE_BEGIN, SQLITE_BUSY_TIMEOUT_SECONDS
 from shop.extensions import db, get_settings
 from shop.mail.breaker import describe, server_unreachable
 from shop.mail.dispatcher import get_dispatcher
@@ -75,12 +75,15 @@ def _check_writable() -> None:
             if free < MIN_FREE_BYTES:
                 raise Unwritable(f"{free} bytes free on the database's disk")
         with engine.connect() as connection:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={PROBE_BUSY_MS}")
+            # On the driver's connection: through SQLAlchemy the PRAGMA would begin a transaction.
+            driver = connection.connection.driver_connection
+            driver.execute(f"PRAGMA busy_timeout={PROBE_BUSY_MS}")
             try:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")  # takes the write lock, writes nothing
-                connection.exec_driver_sql("ROLLBACK")
+                # The "begin" listener (shop/database.py) emits BEGIN IMMEDIATE: it takes the
+                # write lock; nothing is written.
+                connection.execution_options(**{SQLITE_BEGIN: "BEGIN IMMEDIATE"}).begin().rollback()
             finally:
-                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+                driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
     else:
         with engine.connect() as connection:
             transaction = connection.begin()

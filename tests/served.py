@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -9,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,73 +24,111 @@ BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
+def served_environment(db_url: str, smtp_port: int, instance: Path) -> dict[str, str]:
+    """This shell's environment less its shop settings, plus a shop that retries and sweeps
+    within a test's patience (the benchmarks make their own: bench/harness.py)."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SHOP_", "MAIL_", "DATABASE_"))},
+        "SECRET_KEY": "served-test-key-" + "x" * 32,
+        "DATABASE_URL": db_url,
+        "SHOP_INSTANCE_PATH": str(instance),
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_port),
+        "MAIL_DEFAULT_SENDER": "shop@example.com",
+        "MAIL_TIMEOUT": "1",
+        "SHOP_MAIL_SWEEP_SECONDS": "0.5",
+        "SHOP_MAIL_RETRY_BASE_SECONDS": "0.2",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
 class ServedShop:
-    """gunicorn serving wsgi:app (with the repo's gunicorn.conf.py) on a free port."""
+    """gunicorn serving wsgi:app (with the repo's gunicorn.conf.py) on a free port.
+
+    The tests' shop: `ServedShop(db_url, smtp_port, log_path, **settings)`; the benchmarks'
+    ShopServer (bench/harness.py) serves with the environment they made, from any tree of
+    the shop. Started by start() or `with`; `with` stops it at the end (SIGTERM, then
+    SIGKILL after `grace` seconds)."""
+
+    grace = 15.0  # seconds a stop waits for a graceful exit before SIGKILL
 
     def __init__(self, db_url: str, smtp_port: int, log_path: Path, **settings: Any) -> None:
-        self.port = free_port()
-        self.log_path = log_path
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SHOP_", "MAIL_", "DATABASE_"))},
-            "SECRET_KEY": "served-test-key-" + "x" * 32,
-            "DATABASE_URL": db_url,
-            "SHOP_INSTANCE_PATH": str(log_path.parent / "instance"),
-            "MAIL_SERVER": "127.0.0.1",
-            "MAIL_PORT": str(smtp_port),
-            "MAIL_DEFAULT_SENDER": "shop@example.com",
-            "MAIL_TIMEOUT": "1",
-            "SHOP_MAIL_SWEEP_SECONDS": "0.5",
-            "SHOP_MAIL_RETRY_BASE_SECONDS": "0.2",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.env.update({k: str(v) for k, v in settings.items()})
+        env = served_environment(db_url, smtp_port, log_path.parent / "instance")
+        self._prepare({**env, **{k: str(v) for k, v in settings.items()}}, log_path, ROOT)
+
+    def _prepare(self, env: dict[str, str], log_path: Path, root: Path) -> None:
+        """Serve with exactly `env`, from the shop's tree at `root`, logging to `log_path`."""
+        self.port, self.log_path, self.root, self.env = free_port(), log_path, root, env
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, workers: int = 2, timeout: float = 30) -> ServedShop:
-        cmd = [
-            str(BIN / "gunicorn"),
-            "-c",
-            "gunicorn.conf.py",
-            "-w",
-            str(workers),
-            "--threads",
-            "4",
-            "-b",
-            f"127.0.0.1:{self.port}",
-            "wsgi:app",
-        ]
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, workers: int = 2, timeout: float = 30, threads: int = 4) -> ServedShop:
+        cmd = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "-w", str(workers), "--threads", str(threads)]
+        cmd += ["-b", f"127.0.0.1:{self.port}", "wsgi:app"]
         if "--no-control-socket" in subprocess.run([cmd[0], "--help"], capture_output=True, text=True).stdout:
             cmd.insert(1, "--no-control-socket")  # gunicorn >= 27 would share ~/.gunicorn/gunicorn.ctl
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                cmd, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         deadline = time.monotonic() + timeout
-        while self.health() is None:
+        while not self.ready(workers):
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise AssertionError(f"gunicorn did not come up:\n{self.log()}")
             time.sleep(0.05)
         return self
 
-    def health(self) -> dict | None:
+    def ready(self, workers: int) -> bool:
+        """Whether the shop serves: /healthz answers 200."""
+        return self.health() is not None
+
+    def health(self, token: str | None = None) -> dict | None:
+        """/healthz's JSON (with the details when `token` is SHOP_HEALTH_TOKEN); None unless 200."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
         try:
-            conn.request("GET", "/healthz")
+            conn.request("GET", "/healthz", headers={"Authorization": f"Bearer {token}"} if token else {})
             response = conn.getresponse()
             return json.loads(response.read()) if response.status == 200 else None
         except (OSError, http.client.HTTPException):
             return None
         finally:
             conn.close()
+
+    def __enter__(self) -> ServedShop:
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """SIGTERM the master and its workers, SIGKILL them if they outlive `grace` seconds."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=self.grace)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            except ProcessLookupError:
+                self.proc.wait()
+        self.proc = None
 
     def kill(self) -> None:
         """SIGKILL the master and every worker at once: a crash, nothing gets to clean up."""
@@ -110,7 +150,7 @@ class ServedShop:
         with open(self.log_path, "ab") as log:
             return subprocess.Popen(
                 [str(BIN / "flask"), "--app", "wsgi", *args],
-                cwd=ROOT,
+                cwd=self.root,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -119,6 +159,28 @@ class ServedShop:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
+
+
+class SilentBroker:
+    """A listener that accepts connections and never answers: a broker that hangs (a stand-in
+    for Redis stuck behind a firewall or in a failover; it speaks no protocol at all)."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.accepted.append(self.server.accept()[0])
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.accepted:
+            connection.close()
 
 
 def _sent_untouched(attributes: dict[str, str | None]) -> bool:

@@ -7,6 +7,7 @@ each module of the shop in a fresh interpreter of its own.
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import os
 import re
@@ -163,3 +164,34 @@ def test_every_module_imports_on_its_own(tmp_path):
         check=True,
     )
     assert json.loads(result.stdout.splitlines()[-1]) == {}
+
+
+# A path of the shop as the docs write it: shop/mail/outbox.py, shop/orders/ (a package).
+SHOP_PATH = re.compile(r"\bshop/(?:[\w]+/)*(?:[\w]+\.py\b|(?=[\s`),.;:]))")
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+TOUR = ROOT / "docs" / "tour.md"
+TOUR_STOP = re.compile(r"^## \d+\. `(shop/[\w/]+\.py)`", re.MULTILINE)
+TOUR_MAX_LINES = 900
+
+
+def test_every_shop_path_the_readme_and_the_docs_name_exists():
+    """A file moved or renamed leaves no reader of README.md or docs/*.md looking for it."""
+    missing = sorted(
+        f"{doc.relative_to(ROOT)}: {path}"
+        for doc in DOCS
+        for path in set(SHOP_PATH.findall(doc.read_text(encoding="utf-8")))
+        if not (ROOT / path).exists()
+    )
+    assert missing == []
+
+
+def test_the_tour_is_five_files_of_at_most_900_lines_each_naming_the_next():
+    """docs/tour.md reads the checkout-to-email path in an hour: five files, each one's
+    module docstring says which file comes next (`Next: shop/...`)."""
+    stops = TOUR_STOP.findall(TOUR.read_text(encoding="utf-8"))
+    assert len(stops) == 5, stops
+    lines = {stop: len((ROOT / stop).read_text(encoding="utf-8").splitlines()) for stop in stops}
+    assert sum(lines.values()) <= TOUR_MAX_LINES, lines
+    for here, after in itertools.pairwise(stops):
+        docstring = ast.get_docstring(ast.parse((ROOT / here).read_text(encoding="utf-8"))) or ""
+        assert f"Next: {after}" in docstring, here

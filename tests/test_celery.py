@@ -8,11 +8,8 @@ that never answers (SilentBroker).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +20,7 @@ import sqlalchemy as sa
 from shop.extensions import db
 from shop.models import EmailStatus, OutboxEmail
 from tests.conftest import add_product, order_id_from, signed_in_browser, wait_until
-from tests.served import BIN, ROOT, free_port
+from tests.served import BIN, ROOT, SilentBroker, free_port
 
 pytestmark = pytest.mark.slow
 BROKER = "redis://127.0.0.1:6379/15"
@@ -140,28 +137,6 @@ def test_worker_down_during_checkout_then_started_delivers(make_app, smtp, worke
     smtp.wait_for(1, to="later@example.com", subject_contains=ORDER_MAIL, timeout=30)
     wait_until(lambda: email_statuses(app) == [EmailStatus.SENT], 10, "the row to be sent")
     assert len(smtp.received(subject_contains=ORDER_MAIL)) == 1
-
-
-class SilentBroker:
-    """A listener that accepts connections and never answers: a broker that hangs (a stand-in
-    for Redis stuck behind a firewall or in a failover; it speaks no protocol at all)."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                self.accepted.append(self.server.accept()[0])
-
-    def close(self) -> None:
-        self.server.close()
-        for connection in self.accepted:
-            connection.close()
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from shop.database import TransactionAlreadyOpen, transaction
 from shop.extensions import db
-from shop.models import OrderLine
+from shop.models import OrderLine, Product
 from tests.conftest import signed_in_browser
 
 
@@ -95,17 +96,95 @@ def test_upgrading_a_shop_with_orders_keeps_every_row_and_fills_the_new_columns(
         databases.drop(url)
 
 
-def test_sqlite_writers_take_turns_and_none_is_turned_away(app, products, databases):
-    """Twelve threads increment one counter through transaction(): every increment lands
-    (no "database is locked"), writers start with BEGIN IMMEDIATE, and a read-only
-    transaction() does not queue or lock."""
+def stock_of(sku: str) -> int:
+    return db.session.execute(sa.select(Product.stock).where(Product.sku == sku)).scalar_one()
+
+
+def set_stock(sku: str, stock: int) -> None:
+    db.session.execute(sa.update(Product).where(Product.sku == sku).values(stock=stock))
+
+
+def test_a_transaction_commits_its_work_and_rolls_all_of_it_back_on_an_error(app, products):
+    with app.app_context():
+        with transaction():
+            set_stock("TEA", 7)
+
+        def fails_halfway() -> None:
+            with transaction():
+                set_stock("TEA", 8)
+                set_stock("MUG", 0)
+                raise ZeroDivisionError
+
+        with pytest.raises(ZeroDivisionError):
+            fails_halfway()
+        assert (stock_of("TEA"), stock_of("MUG")) == (7, 100)
+
+
+def test_a_transaction_inside_a_transaction_is_an_error_not_a_half_commit(app, products):
+    with app.app_context():
+
+        def nested() -> None:
+            with transaction():
+                set_stock("TEA", 1)
+                with transaction():  # the inner one must not commit the outer one's stock
+                    set_stock("MUG", 1)
+
+        with pytest.raises(TransactionAlreadyOpen, match="nested"):
+            nested()
+        db.session.remove()
+        assert (stock_of("TEA"), stock_of("MUG")) == (100, 100)
+
+
+@pytest.mark.parametrize("opened_by", ["an explicit begin", "a write", "an object added", "an object changed"])
+def test_a_transaction_opened_outside_with_writes_is_refused_not_committed(app, products, opened_by):
+    with app.app_context():
+        if opened_by == "an explicit begin":
+            db.session.begin()
+        elif opened_by == "a write":
+            set_stock("TEA", 1)
+        elif opened_by == "an object added":
+            db.session.add(Product(name="Stray", sku="STRAY", price_cents=100, stock=1))
+        else:
+            product = db.session.execute(sa.select(Product).where(Product.sku == "TEA")).scalar_one()
+            product.stock = 1
+        with pytest.raises(TransactionAlreadyOpen), transaction():
+            set_stock("MUG", 1)
+        db.session.remove()  # what the end of the request does: the open transaction rolls back
+        assert (stock_of("TEA"), stock_of("MUG")) == (100, 100)
+        assert db.session.execute(sa.select(Product).where(Product.sku == "STRAY")).first() is None
+
+
+def test_a_read_before_the_transaction_is_ended_and_what_it_loaded_stays_usable(app, products):
+    """The shape of nearly every request: the signed-in user is read, then a service acts."""
+    with app.app_context():
+        tea = db.session.execute(sa.select(Product).where(Product.sku == "TEA")).scalar_one()
+        with transaction():
+            set_stock("TEA", tea.stock - 1)
+        assert tea.name  # loaded before, still there after
+        assert stock_of("TEA") == 100 - 1
+
+
+def test_a_session_that_only_reads_sees_each_new_commit(app, products):
+    """A long-lived session that reads outside transaction() (a poll, a command, a sender
+    thread) is not held to the snapshot of its first read: it sees what others commit."""
+    with app.app_context():
+        assert stock_of("TEA") == 100
+        with app.app_context(), transaction():  # another session, as another request has
+            set_stock("TEA", 5)
+        assert stock_of("TEA") == 5
+
+
+def test_sqlite_writers_begin_immediate_and_none_is_turned_away(app, products, databases):
+    """Twelve threads each read the stock and write it back plus one, five times, at once.
+    Every increment lands and none fails with "database is locked": each transaction()
+    that writes begins with BEGIN IMMEDIATE, so it holds the write lock from its first
+    read. (With a deferred BEGIN, SQLite refuses at once the write of a transaction whose
+    snapshot another writer has changed: SQLITE_BUSY, and a lost increment.) A read-only
+    transaction() begins with a plain BEGIN."""
     import threading
 
-    from shop.database import transaction
-    from shop.models import Product
-
     if databases.kind != "sqlite":
-        pytest.skip("the writer queue is SQLite's")
+        pytest.skip("BEGIN IMMEDIATE is SQLite's")
     statements: list[str] = []
     with app.app_context():
         engine = db.engine
@@ -118,9 +197,7 @@ def test_sqlite_writers_take_turns_and_none_is_turned_away(app, products, databa
             try:
                 for _ in range(5):
                     with transaction():
-                        db.session.execute(
-                            sa.update(Product).where(Product.sku == "TEA").values(stock=Product.stock + 1)
-                        )
+                        set_stock("TEA", stock_of("TEA") + 1)
             except Exception as error:  # reported below, with the thread's error
                 errors.append(error)
 
@@ -131,11 +208,13 @@ def test_sqlite_writers_take_turns_and_none_is_turned_away(app, products, databa
         t.join()
     assert errors == []
     with app.app_context():
-        assert db.session.execute(sa.select(Product.stock).where(Product.sku == "TEA")).scalar_one() == 160
+        assert stock_of("TEA") == 100 + 60
         assert statements.count("BEGIN IMMEDIATE") == 60
         statements.clear()
+        db.session.remove()
         with transaction(write=False):
             db.session.execute(sa.select(Product.id)).all()
+        assert "BEGIN" in statements
         assert "BEGIN IMMEDIATE" not in statements
 
 

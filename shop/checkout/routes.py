@@ -1,105 +1,29 @@
 """GET|POST /checkout: the order summary, shipping, payment, voucher, and placing the order.
 
 Signed-in shoppers order as themselves; guests (SHOP_GUEST_CHECKOUT) give an email address
-and reach their order through the signed link in its confirmation email.
+and reach their order through the signed link in its confirmation email. What the page
+shows is page.py's; placing the order is the service's.
+
+Next: shop/checkout/service.py
 """
 
-from flask import flash, redirect, render_template, session, url_for
+from flask import flash, redirect, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from shop.cart.service import Cart, CartLine, describe_removed, describe_shortfall, lines_total_cents
+from shop.addresses import checkout_address
+from shop.cart.service import Cart, lines_total_cents
 from shop.checkout import bp
 from shop.checkout.errors import CheckoutError, FormAlreadyUsed, MethodNotOffered, PaymentNotStarted
 from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
-from shop.checkout.service import Customer, checkout_address, new_checkout_token, place_order
-from shop.checkout.shown import PriceChanged, Shown
+from shop.checkout.page import VOUCHER_KEY, new_form, render_checkout
+from shop.checkout.service import Customer, new_checkout_token, place_order
+from shop.checkout.shown import PriceChanged
 from shop.extensions import get_settings, limiter, login_manager
-from shop.language import in_sentence
-from shop.models import Voucher
 from shop.orders.links import guest_order_token
-from shop.payment import PaymentMethod, offered_payment_methods, payment_method
-from shop.pricing import quote
-from shop.shipping import ShippingOption, offered_shipping_options
-from shop.vouchers import VoucherError, describe_voucher, usable_voucher, voucher_discount
-
-VOUCHER_KEY = "voucher_code"  # the applied code, in the session until the order is placed
-
-
-def _new_form(**data: str) -> CheckoutForm:
-    form_class = CheckoutForm if current_user.is_authenticated else GuestCheckoutForm
-    return form_class(formdata=None, checkout_token=new_checkout_token(), **data)
-
-
-def _applied_voucher(subtotal_cents: int) -> tuple[Voucher | None, str | None]:
-    """The voucher in the session if it still applies, else (None, why not)."""
-    code = session.get(VOUCHER_KEY)
-    if not code:
-        return None, None
-    try:
-        return usable_voucher(code, subtotal_cents), None
-    except VoucherError as error:
-        return None, str(error)
-
-
-def render_checkout(
-    form: CheckoutForm, status: int = 200, problem: str | None = None, voucher_form: VoucherForm | None = None
-) -> tuple[str, int]:
-    settings = get_settings()
-    cart = Cart(session)
-    lines = cart.lines()
-    if cart.removed:
-        flash(describe_removed(cart.removed), "info")
-    subtotal = lines_total_cents(lines)
-    voucher, voucher_problem = _applied_voucher(subtotal)
-    discount = voucher_discount(voucher, subtotal) if voucher else 0
-    shipping = offered_shipping_options(settings)
-    payment = offered_payment_methods(settings)
-    chosen = next((o for o in shipping if o.code == form.shipping_method.data), shipping[0])
-    totals_by_shipping = {o.code: quote(subtotal, o, discount, settings) for o in shipping}
-    # The form carries what this page shows, whatever the form it came from carried.
-    form.shown.data = Shown.on_page(lines, totals_by_shipping).encode()
-    return (
-        render_template(
-            "checkout/checkout.html",
-            form=form,
-            lines=lines,
-            totals=totals_by_shipping[chosen.code],
-            totals_by_shipping=totals_by_shipping,
-            shipping_label=chosen.label,
-            shipping_options=shipping,
-            shipping_rules={o.code: o.describe_cost(settings) for o in shipping},
-            payment_methods=payment,
-            payment_hints={m.code: _payment_hint(m, shipping) for m in payment},
-            voucher=voucher,
-            voucher_text=describe_voucher(voucher, settings.currency) if voucher else "",
-            voucher_problem=voucher_problem,
-            voucher_form=voucher_form or VoucherForm(formdata=None),
-            problem=problem or _unavailable(lines),
-        ),
-        status,
-    )
-
-
-def _unavailable(lines: list[CartLine]) -> str | None:
-    """Which lines cannot be bought as they are, before the shopper tries."""
-    what = [describe_shortfall(line.name, line.active, line.stock, line.quantity) for line in lines if line.problem]
-    if not what:
-        return None
-    return _(
-        "Some products cannot be ordered: %(what)s. Please change your cart before placing the order.",
-        what="; ".join(what),
-    )
-
-
-def _payment_hint(method: PaymentMethod, shipping: list[ShippingOption]) -> str:
-    """The method's hint, and which shipping it needs when it does not fit them all."""
-    misfits = [o for o in shipping if not method.fits(o)]
-    if not misfits or len(misfits) == len(shipping):
-        return method.hint
-    fits = _(" or ").join(in_sentence(o.label) for o in shipping if o not in misfits)
-    return _("%(hint)s Only with %(fits)s.", hint=method.hint, fits=fits)
+from shop.payment import payment_method
+from shop.vouchers import VoucherError, describe_voucher, usable_voucher
 
 
 def _guest_checkout_allowed() -> bool:
@@ -113,11 +37,11 @@ def show() -> Response | tuple[str, int]:
     if not Cart(session).items():
         flash(_("Your cart is empty: add something before checking out."), "info")
         return redirect(url_for("cart.show"))
-    form = _new_form()
+    form = new_form()
     # The address book's default, else the last order's: most people ship to the same place.
     saved = checkout_address(current_user) if current_user.is_authenticated else None
     if saved is not None:
-        form = _new_form(**vars(saved))
+        form = new_form(**vars(saved))
     return render_checkout(form)
 
 
@@ -213,7 +137,7 @@ def apply_voucher() -> Response | tuple[str, int]:
                 "success",
             )
             return redirect(url_for("checkout.show"), 303)
-    return render_checkout(_new_form(), 422, voucher_form=voucher_form)
+    return render_checkout(new_form(), 422, voucher_form=voucher_form)
 
 
 @bp.post("/voucher/remove")

@@ -22,6 +22,8 @@ even twice at once, gets the order the first one made instead of a second order.
 
 The number of SQL statements does not depend on the number of lines in the cart. The
 order's life after this (status moves, cancelling, links) is shop/orders/.
+
+Next: shop/mail/messages.py (emails.py picks the order's emails; messages.py writes each)
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from shop.checkout.stock import take_stock
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
-from shop.models import Address, Order, OrderLine, User, utcnow
+from shop.models import Order, OrderLine, User, utcnow
 from shop.payment import PaymentMethod, payment_method
 from shop.pricing import Totals, quote
 from shop.shipping import ShippingOption, shipping_option
@@ -109,22 +111,6 @@ def find_order_by_token(customer: Customer, checkout_token: str) -> Order | None
     if order is None or order.user_id != customer.user_id:
         return None
     return order if customer.user_id is not None or order.email == customer.email else None
-
-
-def checkout_address(user: User) -> ShippingAddress | None:
-    """What checkout fills in for `user`: the address book's default, else where the latest
-    order delivered to an address went (most people ship to the same place); None if neither."""
-    default = db.session.execute(
-        sa.select(Address).where(Address.user_id == user.id, Address.is_default.is_(True))
-    ).scalar_one_or_none()
-    if default is not None:
-        return ShippingAddress(default.full_name, default.address, default.city, default.postal_code, default.country)
-    order = db.session.execute(
-        sa.select(Order).where(Order.user_id == user.id, Order.address != "").order_by(Order.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    if order is None:
-        return None
-    return ShippingAddress(order.full_name, order.address, order.city, order.postal_code, order.country)
 
 
 def check_choices(choices: Choices) -> tuple[PaymentMethod, ShippingOption]:

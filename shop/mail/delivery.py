@@ -4,6 +4,8 @@ session, record how it went and log one line per attempt.
 `deliver(id)` does the whole of it for one email (SHOP_MAIL_DISPATCH=sync, the Celery task,
 tests); the pool (dispatcher.py) uses `send_claimed` and `record` with its own batches.
 Everything here calls outbox.py (rows), mime.py (bytes) and sender.py (SMTP), nothing above.
+
+The end of the tour (docs/tour.md); below it, sender.py speaks SMTP.
 """
 
 from __future__ import annotations

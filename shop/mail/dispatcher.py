@@ -1,12 +1,11 @@
-"""Who sends the outbox, and when: the dispatch mode, one object chosen in create_app()
-(`ThreadDispatch`, here; `SyncDispatch` in delivery.py; `CeleryDispatch` in tasks.py).
-
-A MailPool runs per process: SHOP_MAIL_WORKERS senders, each claiming up to SHOP_MAIL_BATCH
-due emails in one UPDATE and sending them on its SMTP connection, kept open while there is
-work; ids handed off after a commit go first (fresh emails first). A recorder writes all
-outcomes (recorder.py); a sweeper, at start and every SHOP_MAIL_SWEEP_SECONDS, takes back
-emails whose sender died and wakes the senders. The circuit breaker and the database's
-trouble (breaker.py) stop the senders instead of letting them spin.
+"""Who sends the outbox, and when: the dispatch mode is one object chosen in create_app():
+`ThreadDispatch` here, `SyncDispatch` in delivery.py, `CeleryDispatch` in tasks.py. A
+MailPool runs per process: SHOP_MAIL_WORKERS senders, each claiming up to SHOP_MAIL_BATCH
+due emails in one UPDATE (ids handed off after a commit first) and sending them on its SMTP
+connection, kept open while there is work. A recorder writes all outcomes (recorder.py); a
+sweeper, at start and every SHOP_MAIL_SWEEP_SECONDS, takes back emails whose sender died
+and wakes the senders. The circuit breaker and the database's trouble (breaker.py) stop
+the senders instead of letting them spin. Next: shop/mail/delivery.py
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""What an email says: rendered from templates/email/<kind>.txt and .html, then enqueued."""
+"""What an email says: rendered from templates/email/<kind>.txt and .html, then enqueued:
+written to the outbox (outbox.py, the email as a row) in the caller's transaction.
+
+Next: shop/mail/dispatcher.py (after the commit the caller hands the ids to it)
+"""
 
 from __future__ import annotations
 
