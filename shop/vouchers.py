@@ -9,11 +9,12 @@ told, with nothing written.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from shop.clock import day_end, day_start, shop_date
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.models import Voucher, utcnow
@@ -47,7 +48,8 @@ def create_voucher(
     valid_until: date | None = None,
     usage_limit: int | None = None,
 ) -> Voucher:
-    """A new voucher, valid from the start of `valid_from` to the end of `valid_until` (UTC).
+    """A new voucher, valid from the start of shop day `valid_from` to the end of shop day
+    `valid_until` (SHOP_TIMEZONE, shop/clock.py; stored as the UTC times they begin and end).
     `kind` "percent": `amount` in hundredths of a percent; "fixed": in cents.
     Raises VoucherCodeTaken."""
     voucher = Voucher(
@@ -55,8 +57,8 @@ def create_voucher(
         kind=kind,
         amount=amount,
         min_basket_cents=min_basket_cents,
-        valid_from=datetime.combine(valid_from, datetime.min.time()) if valid_from else None,
-        valid_until=datetime.combine(valid_until + timedelta(days=1), datetime.min.time()) if valid_until else None,
+        valid_from=day_start(valid_from) if valid_from else None,
+        valid_until=day_end(valid_until) if valid_until else None,
         usage_limit=usage_limit,
     )
     try:
@@ -90,7 +92,7 @@ def usable_voucher(code: str, subtotal_cents: int, now: datetime | None = None) 
     if voucher is None or not voucher.active:
         raise VoucherError(f"{normalise_code(code)!r} is not a voucher code we know.")
     if voucher.valid_from is not None and now < voucher.valid_from:
-        raise VoucherError(f"Voucher {voucher.code} can be used from {voucher.valid_from:%d %b %Y}.")
+        raise VoucherError(f"Voucher {voucher.code} can be used from {shop_date(voucher.valid_from)}.")
     if voucher.valid_until is not None and now >= voucher.valid_until:
         raise VoucherError(f"Voucher {voucher.code} has expired.")
     if voucher.usage_limit is not None and voucher.times_used >= voucher.usage_limit:
@@ -98,7 +100,7 @@ def usable_voucher(code: str, subtotal_cents: int, now: datetime | None = None) 
     if subtotal_cents < voucher.min_basket_cents:
         raise VoucherError(
             f"Voucher {voucher.code} needs a basket of at least "
-            f"{format_money(voucher.min_basket_cents, get_settings().currency)}."
+            f"{format_money(voucher.min_basket_cents, get_settings().currency, get_settings().locale)}."
         )
     return voucher
 
@@ -133,10 +135,14 @@ def voucher_discount(voucher: Voucher, subtotal_cents: int) -> int:
     return discount_cents(voucher.kind, voucher.amount, subtotal_cents)
 
 
-def describe_voucher(voucher: Voucher, currency: str = "EUR") -> str:
-    """'10 % off' or '€5.00 off', with the minimum basket if there is one."""
-    off = format_rate(voucher.amount) if voucher.kind == "percent" else format_money(voucher.amount, currency)
-    minimum = (
-        f" a basket of {format_money(voucher.min_basket_cents, currency)} or more" if voucher.min_basket_cents else ""
-    )
+def describe_voucher(voucher: Voucher) -> str:
+    """'10 % off' or '€5.00 off', with the minimum basket if there is one, in the shop's
+    currency and locale."""
+    settings = get_settings()
+
+    def money(minor_units: int) -> str:
+        return format_money(minor_units, settings.currency, settings.locale)
+
+    off = format_rate(voucher.amount) if voucher.kind == "percent" else money(voucher.amount)
+    minimum = f" a basket of {money(voucher.min_basket_cents)} or more" if voucher.min_basket_cents else ""
     return f"{off} off{minimum}"

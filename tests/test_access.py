@@ -68,6 +68,9 @@ RULES = {
     "admin.order_status": "admin",
     "admin.vouchers": "admin",
     "admin.voucher_active": "admin",
+    "admin.shipping_zones": "admin",
+    "admin.shipping_zone_edit": "admin",
+    "admin.shipping_zone_delete": "admin",
     "admin.emails": "admin",
     "admin.email_detail": "admin",
     "admin.email_html": "admin",
@@ -87,7 +90,7 @@ def people(app: Flask, products):
     customer = signed_in_browser(app, "customer@example.com")
     customer.add(products["TEA"], 1)
     order_id = order_id_from(customer.checkout())
-    fields = {"full_name": "C", "address": "1 St", "city": "X", "postal_code": "1", "country": "Y"}
+    fields = {"full_name": "C", "address": "1 St", "city": "X", "postal_code": "1", "country": "GB"}
     customer.submit("/account/addresses/new", "/account/addresses/new", fields)
     admin = signed_in_browser(app, "admin@example.com")
     with app.app_context():
@@ -114,6 +117,7 @@ def get_urls(app: Flask, people, products) -> dict[str, str]:
         "filename": "shop.css",
         "token": "x",
         "email_id": 1,
+        "zone_id": 1,  # "Everywhere", which migration 0010 makes
         "name": "0" * 32 + ".png",
     }
     urls = {}
@@ -157,7 +161,7 @@ def test_posts_to_protected_routes_are_refused_to_guests(app, people, products):
         if "POST" not in rule.methods or RULES[rule.endpoint] == "public":
             continue
         ids = {"product_id": products["TEA"], "order_id": people["order_id"], "email_id": 1, "voucher_id": 1}
-        ids |= {"address_id": people["address_id"], "image_id": 1, "slug": "x"}
+        ids |= {"address_id": people["address_id"], "image_id": 1, "slug": "x", "zone_id": 1}
         url = rule.build({**ids, "token": "x"})[1]
         response = people["guest"].client.post(url, data={"csrf_token": token})
         assert response.status_code == 302, url

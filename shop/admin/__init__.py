@@ -1,5 +1,5 @@
 """The shop owner's pages under /admin (is_admin only): one blueprint, its views in one
-module per area (dashboard, products, orders, vouchers, emails), each thin over the
+module per area (dashboard, products, orders, vouchers, shipping zones, emails), each thin over the
 services of the area it shows.
 
 Every change is a POST with a CSRF token that ends with a flash message and a redirect.
@@ -31,4 +31,4 @@ def csv_download(text: str, filename: str) -> Response:
 
 
 # The views, registered on bp.
-from shop.admin import dashboard, emails, orders, photos, products, vouchers  # noqa: E402,F401
+from shop.admin import dashboard, emails, orders, photos, products, vouchers, zones  # noqa: E402,F401

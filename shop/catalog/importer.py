@@ -27,7 +27,7 @@ from shop.catalog.rules import CATEGORY_MAX_LENGTH, DESCRIPTION_MAX_LENGTH, MAX_
 from shop.catalog.service import category_named
 from shop.csv_cells import escape_cell, unescape_cell
 from shop.database import transaction
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.inputs import unstorable_character
 from shop.models import Category, Product
 from shop.money import MoneyError, format_amount, parse_money
@@ -68,6 +68,7 @@ def products_csv() -> str:
     products = db.session.execute(
         sa.select(Product).options(selectinload(Product.category)).order_by(Product.sku)
     ).scalars()
+    settings = get_settings()
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([*COLUMNS, VERSION_COLUMN])
@@ -77,7 +78,7 @@ def products_csv() -> str:
                 escape_cell(p.sku),
                 escape_cell(p.name),
                 escape_cell(p.description),
-                format_amount(p.price_cents),
+                format_amount(p.price_cents, settings.currency, settings.locale),
                 p.stock,
                 escape_cell(p.category.name if p.category else ""),
                 p.version_id,
@@ -100,7 +101,7 @@ def read_rows(lines: Iterable[str]) -> list[ProductRow]:
     missing = [c for c in COLUMNS if c not in (_csv_read(lambda: reader.fieldnames, reader) or [])]
     if missing:
         raise ImportFailed([f"line 1: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}"])
-    rows, seen = [], {}
+    rows, seen, settings = [], {}, get_settings()
     for record in _csv_records(reader):
         line = reader.line_num
         problems = []
@@ -121,7 +122,7 @@ def read_rows(lines: Iterable[str]) -> list[ProductRow]:
         if len(category) > CATEGORY_MAX_LENGTH:
             problems.append(f"category longer than {CATEGORY_MAX_LENGTH} characters")
         try:
-            price = parse_money(price_text)
+            price = parse_money(price_text, settings.currency, settings.locale)
         except MoneyError as error:
             problems.append(f"price: {error}")
             price = 0

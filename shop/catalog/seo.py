@@ -22,7 +22,7 @@ from shop.catalog.images import file_name
 from shop.catalog.search import terms
 from shop.extensions import db, get_settings
 from shop.models import Category, Product
-from shop.money import format_amount
+from shop.money import to_decimal
 from shop.urls import absolute_url_for
 
 SLUG_MAX_LENGTH = 80
@@ -114,7 +114,7 @@ def product_structured_data(product: Product) -> dict[str, Any]:
         "url": product_url(product, external=True),
         "offers": {
             "@type": "Offer",
-            "price": format_amount(product.price_cents),
+            "price": str(to_decimal(product.price_cents, get_settings().currency)),
             "priceCurrency": get_settings().currency,
             "availability": SCHEMA_AVAILABILITY[product.stock > 0],
             "url": product_url(product, external=True),

@@ -61,12 +61,13 @@ def _enqueue_confirmations(order: Order, lines: list[OrderLine]) -> list[int | N
         )
     ]
     if settings.owner_email:
+        total = format_money(order.total_cents, settings.currency, settings.locale)
         ids.append(
             enqueue_email(
                 "new_order",
                 key=f"new_order:{order.id}",
                 recipient=settings.owner_email,
-                subject=f"New order {order.number}: {format_money(order.total_cents, settings.currency)}",
+                subject=f"New order {order.number}: {total}",
                 order_url=absolute_url_for("admin.order_detail", order_id=order.id),
                 **context,
             )

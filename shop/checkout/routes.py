@@ -5,6 +5,7 @@ and reach their order through the signed link in its confirmation email.
 """
 
 from flask import flash, redirect, render_template, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -14,12 +15,14 @@ from shop.checkout.errors import CheckoutError, FormAlreadyUsed, MethodNotOffere
 from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
 from shop.checkout.service import Customer, checkout_address, new_checkout_token, place_order
 from shop.checkout.shown import PriceChanged, Shown
+from shop.countries import country_name
 from shop.extensions import get_settings, limiter, login_manager
 from shop.models import Voucher
 from shop.orders.links import guest_order_token
 from shop.payment import PaymentMethod, offered_payment_methods, payment_method
 from shop.pricing import quote
-from shop.shipping import ShippingOption, offered_shipping_options
+from shop.shipping import ShippingOption, ZoneRate, offered_shipping_options
+from shop.shipping_zones import NotShippable, zone_rate
 from shop.vouchers import VoucherError, describe_voucher, usable_voucher, voucher_discount
 
 VOUCHER_KEY = "voucher_code"  # the applied code, in the session until the order is placed
@@ -55,7 +58,10 @@ def render_checkout(
     shipping = offered_shipping_options(settings)
     payment = offered_payment_methods(settings)
     chosen = next((o for o in shipping if o.code == form.shipping_method.data), shipping[0])
-    totals_by_shipping = {o.code: quote(subtotal, o, discount, settings) for o in shipping}
+    # Delivery's cost is its zone's: the country's chosen, else the default rate until it is
+    # (an order is only placed at the cost the page showed: shown.py).
+    zone = _zone_of(form.country.data or "")
+    totals_by_shipping = {o.code: quote(subtotal, o, discount, settings, zone) for o in shipping}
     # The form carries what this page shows, whatever the form it came from carried.
     form.shown.data = Shown.on_page(lines, totals_by_shipping).encode()
     return (
@@ -67,17 +73,24 @@ def render_checkout(
             totals_by_shipping=totals_by_shipping,
             shipping_label=chosen.label,
             shipping_options=shipping,
-            shipping_rules={o.code: o.describe_cost(settings) for o in shipping},
+            shipping_rules={o.code: o.describe_cost(settings, zone) for o in shipping},
             payment_methods=payment,
             payment_hints={m.code: _payment_hint(m, shipping) for m in payment},
             voucher=voucher,
-            voucher_text=describe_voucher(voucher, settings.currency) if voucher else "",
+            voucher_text=describe_voucher(voucher) if voucher else "",
             voucher_problem=voucher_problem,
             voucher_form=voucher_form or VoucherForm(formdata=None),
             problem=problem or _unavailable(lines),
         ),
         status,
     )
+
+
+def _zone_of(country: str) -> ZoneRate | None:
+    try:
+        return zone_rate(country, get_settings())
+    except NotShippable:
+        return None
 
 
 def _unavailable(lines: list[CartLine]) -> str | None:
@@ -157,6 +170,10 @@ def submit() -> Response | tuple[str, int]:
     except MethodNotOffered as error:  # e.g. cash on delivery with a pickup
         form.payment_method.errors = [str(error)]
         return render_checkout(form, 422)
+    except NotShippable as error:  # the zones changed since the form was checked
+        name = country_name(error.country, get_settings().locale)
+        form.country.errors = [_("We cannot deliver to %(country)s. Please choose another country.", country=name)]
+        return render_checkout(form, 422)
     except VoucherError as error:  # used up or expired since it was applied: nothing was written
         session.pop(VOUCHER_KEY, None)
         return render_checkout(form, 409, f"{error} The voucher was removed; please check the new total.")
@@ -194,8 +211,7 @@ def apply_voucher() -> Response | tuple[str, int]:
             voucher_form.code.errors = [str(error)]
         else:
             session[VOUCHER_KEY] = voucher.code
-            currency = get_settings().currency
-            flash(f"Voucher {voucher.code} applied: {describe_voucher(voucher, currency)}.", "success")
+            flash(f"Voucher {voucher.code} applied: {describe_voucher(voucher)}.", "success")
             return redirect(url_for("checkout.show"), 303)
     return render_checkout(_new_form(), 422, voucher_form=voucher_form)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shop.cart.service import CartLine
+from shop.extensions import get_settings
 from shop.money import format_money
 from shop.pricing import Totals
 
@@ -145,7 +146,7 @@ class PriceChanged(Exception):
 
     def _sentence(self, currency: str) -> str:
         def money(cents: int, zero: str = "") -> str:
-            return zero if zero and not cents else format_money(cents, currency)
+            return zero if zero and not cents else format_money(cents, currency, get_settings().locale)
 
         if self.cart_changed:  # another tab or window changed it
             what = ["your cart changed"]
