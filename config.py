@@ -134,12 +134,19 @@ def _money(name: str, value: str, currency: str) -> int:
 
     places = get_currency_precision(currency)
     amount = _decimal(name, value, "an amount like 4.90")
-    minor = amount.scaleb(places)
-    if amount < 0 or minor != minor.to_integral_value() or amount.adjusted() >= 9:
+    # Decimals by the exponent, not by scaling: 1e999999999 would overflow, 1e-999999999
+    # would round to 0.
+    decimals = places + 1
+    if amount.is_finite():
+        _sign, digits, exponent = amount.as_tuple()
+        zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))  # 4.90: one that is no decimal
+        decimals = max(0, -(int(exponent) + zeros)) if any(digits) else 0
+    if amount < 0 or amount.adjusted() >= 9 or decimals > places:
         raise ConfigError(
-            f"{name} must be an amount of {currency} with at most {places} decimals (SHOP_CURRENCY), got {value!r}"
+            f"{name} must be an amount like 4.90 in {currency} (SHOP_CURRENCY), with at most {places} decimals, "
+            f"got {value!r}"
         )
-    return int(minor)
+    return int(amount.scaleb(places))
 
 
 def _currency(value: str) -> str:

@@ -23,10 +23,11 @@ class ZoneForm(FlaskForm):
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
         validators=[DataRequired(), Length(max=80)],
     )
-    countries = SelectMultipleField(_l("Countries"), validators=[Optional()])
+    countries = SelectMultipleField(_l("Countries"))
     rate = StringField(_l("Flat rate"), validators=[DataRequired()])
     free_over = StringField(_l("Free from (goods worth at least)"), validators=[Optional()])
     rest_of_world = BooleanField(_l("Rest of the world: every country in no other zone"))
+    free_over_cents: int | None = None  # set by validate_free_over; None: left empty, never free
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -4,7 +4,7 @@ Signed-in shoppers order as themselves; guests (SHOP_GUEST_CHECKOUT) give an ema
 and reach their order through the signed link in its confirmation email.
 """
 
-from flask import flash, redirect, render_template, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -130,6 +130,9 @@ def show() -> Response | tuple[str, int]:
     saved = checkout_address(current_user) if current_user.is_authenticated else None
     if saved is not None:
         form = _new_form(**vars(saved))
+    # ?country=DE (the "Deliver to" choice): the totals for that country's shipping zone.
+    if request.args.get("country", "") in form.shippable:
+        form.country.data = request.args["country"]
     return render_checkout(form)
 
 
