@@ -13,6 +13,7 @@ from collections.abc import Collection
 from functools import cache
 
 from babel import Locale
+from babel.core import get_global
 from flask_babel import gettext as _
 
 # CLDR territories with two letters that are not ISO 3166-1 countries: the EU, the
@@ -66,6 +67,16 @@ def country_choices(codes: Collection[str], locale: str) -> list[tuple[str, str]
     `locale`."""
     names = country_names(locale)
     return [("", _("Choose a country")), *((code, name) for code, name in names.items() if code in codes)]
+
+
+def home_country(locale: str) -> str:
+    """The country a locale is most likely used in, by CLDR's likely subtags: 'de_CH' ->
+    'CH', 'de' -> 'DE', 'en' -> 'US', 'ja' -> 'JP'; "" if CLDR does not say."""
+    parsed = Locale.parse(locale)
+    if parsed.territory:
+        return parsed.territory
+    likely = get_global("likely_subtags").get(parsed.language, "")
+    return Locale.parse(likely).territory or "" if likely else ""
 
 
 def all_country_codes() -> frozenset[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from shop.countries import all_country_codes, code_from_text, country_name, country_names
-from tests.conftest import ADDRESS, signed_in_browser
+from tests.conftest import ADDRESS, add_product, signed_in_browser
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,12 @@ def test_a_country_changed_in_the_form_costs_its_zones_rate_only_once_shown(app,
     form = shopper.form(response, "/checkout")
     again = shopper.client.post("/checkout", data={**form["fields"], **ADDRESS, "country": "DE"})
     assert again.status_code == 303
+
+
+def test_checkout_starts_with_the_shops_own_country_named_in_its_language(make_app):
+    app = make_app(SHOP_LOCALE="de")
+    shopper = signed_in_browser(app, "ada@example.com")
+    shopper.add(add_product(app, "Tee", 1250), 1)
+    html = shopper.get("/checkout").get_data(as_text=True)
+    assert '<option selected value="DE">Deutschland</option>' in html
+    assert '<option value="AT">Österreich</option>' in html

@@ -15,7 +15,7 @@ from shop.checkout.errors import CheckoutError, FormAlreadyUsed, MethodNotOffere
 from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
 from shop.checkout.service import Customer, checkout_address, new_checkout_token, place_order
 from shop.checkout.shown import PriceChanged, Shown
-from shop.countries import country_name
+from shop.countries import country_name, home_country
 from shop.extensions import get_settings, limiter, login_manager
 from shop.models import Voucher
 from shop.orders.links import guest_order_token
@@ -130,9 +130,12 @@ def show() -> Response | tuple[str, int]:
     saved = checkout_address(current_user) if current_user.is_authenticated else None
     if saved is not None:
         form = _new_form(**vars(saved))
-    # ?country=DE (the "Deliver to" choice): the totals for that country's shipping zone.
-    if request.args.get("country", "") in form.shippable:
-        form.country.data = request.args["country"]
+    # ?country=DE (the "Deliver to" choice): the totals for that country's shipping zone;
+    # else the saved address's, else the shop's own country (by its locale) if delivered to.
+    for country in (request.args.get("country", ""), form.country.data or home_country(get_settings().locale)):
+        if country in form.shippable:
+            form.country.data = country
+            break
     return render_checkout(form)
 
 
