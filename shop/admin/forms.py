@@ -233,7 +233,7 @@ class VoucherForm(FlaskForm):
     )
 
     def validate_amount(self, field: StringField) -> None:
-        """Percent: 0.01 to 100, kept in hundredths of a percent; amount: money, in cents."""
+        """Percent: 0.01 to 100, kept in hundredths of a percent; amount: money, in minor units."""
         settings = get_settings()
         try:
             if self.kind.data == "percent":  # at most 100 %, in hundredths; 1000 %: too large

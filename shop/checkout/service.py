@@ -34,14 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.addresses import ShippingAddress
 from shop.checkout.emails import LowStock, enqueue_order_emails
-from shop.checkout.errors import (
-    EmptyCart,
-    FormAlreadyUsed,
-    MethodNotOffered,
-    OrderTooLarge,
-    OutOfStock,
-    Shortage,
-)
+from shop.checkout.errors import EmptyCart, FormAlreadyUsed, MethodNotOffered, OrderTooLarge, OutOfStock, Shortage
 from shop.checkout.shown import Shown
 from shop.clock import shop_today
 from shop.database import transaction
