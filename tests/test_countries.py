@@ -58,7 +58,7 @@ def test_a_country_changed_in_the_form_costs_its_zones_rate_only_once_shown(app,
     response = shopper.checkout(country="DE")
     assert response.status_code == 409
     html = response.get_data(as_text=True)
-    assert "Shipping changed from €4.90 to €9.90" in html
+    assert "Delivery to Germany costs €9.90, not what the page showed for another country." in html
     form = shopper.form(response, "/checkout")
     again = shopper.client.post("/checkout", data={**form["fields"], **ADDRESS, "country": "DE"})
     assert again.status_code == 303

@@ -76,6 +76,7 @@ class CheckoutForm(FlaskForm):
     # rendered: an order that would cost something else is not placed. A form from before
     # it existed has none, and is checked against the database alone.
     shown = HiddenField(validators=[Optional(), _summary])
+    priced_for = HiddenField()  # the country the page's delivery costs were for ("" none)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -18,6 +18,7 @@ from shop.checkout.shown import PriceChanged, Shown
 from shop.countries import country_name, home_country
 from shop.extensions import get_settings, limiter, login_manager
 from shop.models import Voucher
+from shop.money import format_money
 from shop.orders.links import guest_order_token
 from shop.payment import PaymentMethod, offered_payment_methods, payment_method
 from shop.pricing import quote
@@ -64,6 +65,7 @@ def render_checkout(
     totals_by_shipping = {o.code: quote(subtotal, o, discount, settings, zone) for o in shipping}
     # The form carries what this page shows, whatever the form it came from carried.
     form.shown.data = Shown.on_page(lines, totals_by_shipping).encode()
+    form.priced_for.data = form.country.data or ""
     return (
         render_template(
             "checkout/checkout.html",
@@ -83,6 +85,21 @@ def render_checkout(
             problem=problem or _unavailable(lines),
         ),
         status,
+    )
+
+
+def _another_country(form: CheckoutForm, error: PriceChanged) -> str | None:
+    """The sentence for a delivery cost that differs because the shopper chose another
+    country than the page's totals were for (another shipping zone); None otherwise."""
+    (shown, now), country = error.shipping, form.country.data or ""
+    if shown == now or country == (form.priced_for.data or ""):
+        return None
+    settings = get_settings()
+    return _(
+        "Delivery to %(country)s costs %(cost)s, not what the page showed for another country. "
+        "The totals are now for %(country)s: please check them and place the order again.",
+        country=country_name(country, settings.locale),
+        cost=format_money(now, settings.currency, settings.locale),
     )
 
 
@@ -172,7 +189,7 @@ def submit() -> Response | tuple[str, int]:
             form.shown_summary(),
         )
     except PriceChanged as error:  # since the page was shown: nothing was written
-        return render_checkout(form, 409, str(error))
+        return render_checkout(form, 409, _another_country(form, error) or str(error))
     except MethodNotOffered as error:  # e.g. cash on delivery with a pickup
         form.payment_method.errors = [str(error)]
         return render_checkout(form, 422)
