@@ -18,6 +18,7 @@ from shop.backup import BackupError, backup_sqlite, export_data, import_data
 from shop.catalog.importer import ImportFailed, import_products
 from shop.catalog.photos import add_demo_photos
 from shop.catalog.service import count_products
+from shop.clock import shop_day_of
 from shop.extensions import db, get_settings
 from shop.files import open_private
 from shop.forms import MIN_PASSWORD_LENGTH
@@ -92,7 +93,7 @@ def cancel_unpaid_command(days: int | None) -> None:
     once, however often it runs: made for a daily cron job."""
     cancelled = cancel_unpaid_orders(days)
     for order in cancelled:
-        click.echo(f"cancelled {order.number} ({order.email}), unpaid since {order.created_at:%Y-%m-%d}")
+        click.echo(f"cancelled {order.number} ({order.email}), unpaid since {shop_day_of(order.created_at)}")
     days = days or get_settings().unpaid_cancel_days
     click.echo(f"{len(cancelled)} unpaid order(s) older than {days} days cancelled")
     if cancelled and get_dispatcher().mode == "thread":
