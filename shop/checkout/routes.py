@@ -91,9 +91,9 @@ def render_checkout(
 def _another_country(form: CheckoutForm, error: PriceChanged) -> str | None:
     """The sentence for a delivery cost that differs because the shopper chose another
     country than the page's totals were for (another shipping zone); None otherwise."""
-    (shown, now), country = error.shipping, form.country.data or ""
-    if shown == now or country == (form.priced_for.data or ""):
-        return None
+    (shown, now), country, priced_for = error.shipping, form.country.data or "", form.priced_for.data or ""
+    if shown == now or country == priced_for or _zone_of(country) == _zone_of(priced_for):
+        return None  # the same zone's rate changed: PriceChanged says so
     settings = get_settings()
     return _(
         "Delivery to %(country)s costs %(cost)s, not what the page showed for another country. "
