@@ -3,7 +3,7 @@ new one, editing and deleting one."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -41,7 +41,7 @@ def shipping_zone_edit(zone_id: int) -> BaseResponse | tuple[str, int]:
         zone = get_zone(zone_id)
     except ZoneNotFound:
         abort(404)
-    form = ZoneForm() if ZoneForm().is_submitted() else ZoneForm(formdata=None, data=zone_form_data(zone))
+    form = ZoneForm() if request.method == "POST" else ZoneForm(formdata=None, data=zone_form_data(zone))
     status = 200
     if form.validate_on_submit():
         try:
