@@ -131,13 +131,51 @@ def _hundredths(number: Decimal) -> int | None:
     return int(hundredths.scaleb(2)) if hundredths == number else None
 
 
-def _money(name: str, value: str) -> int:
-    """'4.90' -> 490 cents."""
+def _money(name: str, value: str, currency: str) -> int:
+    """'4.90' -> 490 minor units of `currency` (cents of EUR); '500' -> 500 JPY. The amount
+    is written with a point, as every setting is, with at most the currency's decimals
+    (ISO 4217, as Babel knows them: JPY none, BHD three)."""
+    from babel.numbers import get_currency_precision
+
+    places = get_currency_precision(currency)
     amount = _decimal(name, value, "an amount like 4.90")
-    cents = _hundredths(amount)
-    if amount < 0 or cents is None:
-        raise ConfigError(f"{name} must be an amount like 4.90, got {value!r}")
-    return cents
+    # Decimals by the exponent, not by scaling: 1e999999999 would overflow, 1e-999999999
+    # would round to 0.
+    decimals = places + 1
+    if amount.is_finite():
+        _sign, digits, exponent = amount.as_tuple()
+        zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))  # 4.90: one that is no decimal
+        decimals = max(0, -(int(exponent) + zeros)) if any(digits) else 0
+    if amount < 0 or amount.adjusted() >= 9 or decimals > places:
+        raise ConfigError(
+            f"{name} must be an amount like 4.90 in {currency} (SHOP_CURRENCY), with at most {places} decimals, "
+            f"got {value!r}"
+        )
+    return int(amount.scaleb(places))
+
+
+def _currency(value: str) -> str:
+    """SHOP_CURRENCY: an ISO 4217 code Babel knows ('eur' -> 'EUR'). Raises ConfigError."""
+    from babel.numbers import list_currencies
+
+    code = value.strip().upper()
+    if code not in list_currencies():
+        raise ConfigError(f"SHOP_CURRENCY must be an ISO 4217 currency code like EUR, JPY or BHD, got {value!r}")
+    return code
+
+
+def _timezone(value: str) -> str:
+    """SHOP_TIMEZONE: an IANA time zone name ('Europe/Berlin'). Raises ConfigError naming it."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = value.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):  # ValueError: a name like '../etc' or ''
+        raise ConfigError(
+            f"SHOP_TIMEZONE must be an IANA time zone name like UTC or Europe/Berlin, got {value!r}"
+        ) from None
+    return name
 
 
 def _percent_bp(name: str, value: str) -> int:
@@ -185,6 +223,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, methods: MethodRe
             f"SHOP_SHIPPING_METHODS={','.join(shipping_methods)}: {methods.fit_rules()}"
         )
     free_over = get("SHOP_FREE_SHIPPING_OVER", "50.00").strip()
+    currency = _currency(get("SHOP_CURRENCY", "EUR"))
 
     settings: dict[str, Any] = {
         "SHOP_ENV": shop_env,
@@ -209,7 +248,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, methods: MethodRe
         # our tests send to a real SMTP server, so sending is never suppressed.
         "MAIL_SUPPRESS_SEND": False,
         "SHOP_NAME": get("SHOP_NAME", "Swiftcart"),
-        "SHOP_CURRENCY": get("SHOP_CURRENCY", "EUR").strip().upper(),
+        "SHOP_CURRENCY": currency,
+        # The shop's days: "today", date filters, voucher days, order numbers (shop/clock.py).
+        "SHOP_TIMEZONE": _timezone(get("SHOP_TIMEZONE", "UTC")),
         "SHOP_LOCALE": _locale(get("SHOP_LOCALE", "en")),
         "SHOP_BASE_URL": get("SHOP_BASE_URL").rstrip("/"),
         "SHOP_OWNER_EMAIL": get("SHOP_OWNER_EMAIL").strip(),
@@ -234,9 +275,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, methods: MethodRe
             "SHOP_CARD_PAYMENT_MINUTES", get("SHOP_CARD_PAYMENT_MINUTES", "30"), 30, 24 * 60
         ),
         "SHOP_SHIPPING_METHODS": shipping_methods,
-        "SHOP_SHIPPING_FLAT_RATE": _money("SHOP_SHIPPING_FLAT_RATE", get("SHOP_SHIPPING_FLAT_RATE", "4.90")),
+        "SHOP_SHIPPING_FLAT_RATE": _money("SHOP_SHIPPING_FLAT_RATE", get("SHOP_SHIPPING_FLAT_RATE", "4.90"), currency),
         # None: shipping is never free.
-        "SHOP_FREE_SHIPPING_OVER": _money("SHOP_FREE_SHIPPING_OVER", free_over) if free_over else None,
+        "SHOP_FREE_SHIPPING_OVER": _money("SHOP_FREE_SHIPPING_OVER", free_over, currency) if free_over else None,
         "SHOP_PICKUP_ADDRESS": get("SHOP_PICKUP_ADDRESS", DEFAULT_PICKUP_ADDRESS).strip(),
         "SHOP_TAX_RATE_BP": _percent_bp("SHOP_TAX_RATE", get("SHOP_TAX_RATE", "20")),
         "SHOP_TAX_NAME": get("SHOP_TAX_NAME", DEFAULT_TAX_NAME).strip(),
@@ -327,13 +368,15 @@ class Settings:
     """The shop's own settings, typed and frozen: made once by create_app() from the
     environment (settings_from_env) and its overrides, read through
     shop.extensions.get_settings(). Each field is the variable SHOP_<FIELD> (shop_name is
-    SHOP_NAME); amounts are cents. A change is a new object (`replace`), never an edit."""
+    SHOP_NAME); amounts are minor units of SHOP_CURRENCY (cents of EUR, yen, fils of BHD).
+    A change is a new object (`replace`), never an edit."""
 
     env: str  # development, production or testing
     instance_path: str | None  # None: ./instance
     shop_name: str
-    currency: str  # ISO 4217 code, upper case
+    currency: str  # ISO 4217 code, upper case; every amount is in its minor units (shop/money.py)
     locale: str  # the shop's language and number formats, a CLDR locale id: en, de, de_CH
+    timezone: str  # IANA name: the shop's days and the times it shows (shop/clock.py)
     base_url: str  # "" or https://... without a trailing slash
     owner_email: str  # "" : the owner is not emailed
     log_level: str
@@ -352,8 +395,8 @@ class Settings:
     stripe_api_base: str  # "" : Stripe's own
     stripe_timeout_seconds: float  # per request to Stripe
     shipping_methods: tuple[str, ...]
-    shipping_flat_rate: int  # cents
-    free_shipping_over: int | None  # cents; None: shipping is never free
+    shipping_flat_rate: int  # minor units; the default shipping zone's rate
+    free_shipping_over: int | None  # minor units; None: shipping is never free
     pickup_address: str
     tax_rate_bp: int  # hundredths of a percent: 2000 = 20 %
     tax_name: str

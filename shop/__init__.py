@@ -51,7 +51,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     mail_extension.init_app(app)
     # One language per shop (SHOP_LOCALE), for pages and for the emails that threads and
     # commands render outside any request alike.
-    babel.init_app(app, default_locale=settings.locale, locale_selector=lambda: get_settings(app).locale)
+    babel.init_app(
+        app,
+        default_locale=settings.locale,
+        locale_selector=lambda: get_settings(app).locale,
+        timezone_selector=lambda: get_settings(app).timezone,
+    )
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -139,17 +144,30 @@ def _register_blueprints(app: Flask) -> None:
 def _register_templates(app: Flask) -> None:
     from shop.auth.forms import LogoutForm
     from shop.cart.service import Cart
+    from shop.clock import shop_date, shop_datetime
+    from shop.countries import country_name
     from shop.language import in_sentence, pickup_address, tax_name
     from shop.models import OrderStatus
     from shop.money import format_money
     from shop.pricing import format_rate
 
     @app.template_filter("money")
-    def money_filter(cents: int) -> str:
-        return format_money(cents, get_settings(app).currency)
+    def money_filter(minor_units: int) -> str:
+        """Minor units of SHOP_CURRENCY as SHOP_LOCALE writes them: '12,50 €' (de)."""
+        settings = get_settings(app)
+        return format_money(minor_units, settings.currency, settings.locale)
 
     app.add_template_filter(format_rate, "rate")
     app.add_template_filter(in_sentence, "in_sentence")
+    # Stored UTC times in the shop's zone and locale (shop/clock.py): {{ order.created_at|shop_datetime }}
+    app.add_template_filter(shop_datetime, "shop_datetime")
+    app.add_template_filter(shop_date, "shop_date")
+
+    @app.template_filter("country_name")
+    def country_name_filter(value: str) -> str:
+        """An ISO code by its name in the shop's language ('DE' -> 'Germany'); older free text as it is."""
+        return country_name(value, get_settings(app).locale)
+
     app.add_template_filter(OrderStatus.label_of, "status_label")
 
     @app.context_processor

@@ -18,6 +18,8 @@ class ShippingAddress:
     address: str
     city: str
     postal_code: str
+    # An ISO 3166-1 alpha-2 code from the forms' lists (shop/countries.py); addresses from
+    # before migration 0010 may hold the text typed then, when it was not recognisable.
     country: str
 
 

@@ -19,6 +19,7 @@ from shop.backup import BackupError, backup_sqlite, export_data, import_data
 from shop.catalog.importer import ImportFailed, import_products
 from shop.catalog.photos import add_demo_photos
 from shop.catalog.service import count_products
+from shop.clock import shop_day_of
 from shop.extensions import db, get_settings
 from shop.files import open_private
 from shop.forms import MIN_PASSWORD_LENGTH
@@ -127,7 +128,7 @@ def cancel_unpaid_command(days: int | None) -> None:
                 "cancelled %(number)s (%(email)s), unpaid since %(day)s",
                 number=order.number,
                 email=order.email,
-                day=f"{order.created_at:%Y-%m-%d}",
+                day=shop_day_of(order.created_at),
             )
         )
     days = days or get_settings().unpaid_cancel_days

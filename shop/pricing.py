@@ -1,4 +1,6 @@
-"""What an order costs: goods, discount, shipping and tax, in whole cents.
+"""What an order costs: goods, discount, shipping and tax, in whole minor units of
+SHOP_CURRENCY (cents of EUR, yen, fils of BHD: the rules below hold for any of them, as
+they never divide a minor unit; "cent" below means a minor unit).
 
 One rounding rule, applied once per order: an amount that falls between two cents is
 rounded to the nearer, and exactly half a cent is rounded up (away from zero; all amounts
@@ -20,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config import Settings
-from shop.shipping import ShippingOption
+from shop.shipping import ShippingOption, ZoneRate
 
 BASIS_POINTS = 10_000  # 100 % in hundredths of a percent
 
@@ -73,11 +75,14 @@ def discount_cents(kind: str, amount: int, subtotal_cents: int) -> int:
     return min(amount, subtotal_cents)
 
 
-def quote(subtotal_cents: int, shipping: ShippingOption, discount: int, settings: Settings) -> Totals:
-    """The totals of goods worth `subtotal_cents` with `discount` cents off, sent by the
-    `shipping` option, under the shop's tax settings."""
+def quote(
+    subtotal_cents: int, shipping: ShippingOption, discount: int, settings: Settings, zone: ZoneRate | None = None
+) -> Totals:
+    """The totals of goods worth `subtotal_cents` with `discount` minor units off, sent by
+    the `shipping` option to an address in `zone` (None: the default zone's rate), under the
+    shop's tax settings."""
     discount = min(discount, subtotal_cents)
-    shipping_cost = shipping.cost(subtotal_cents - discount, settings)
+    shipping_cost = shipping.cost(subtotal_cents - discount, settings, zone)
     return compute_totals(subtotal_cents, discount, shipping_cost, settings.tax_rate_bp, settings.prices_include_tax)
 
 

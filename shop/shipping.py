@@ -4,10 +4,14 @@ An option computes its own cost, says whether it needs an address, and whether t
 is handed over at the shop (a pickup is never "shipped"; "delivered" means collected).
 Nothing else in the shop compares shipping codes: it asks the option. Adding an option is
 one subclass and a line in SHIPPING_OPTIONS; the owner offers it with SHOP_SHIPPING_METHODS.
+
+Delivery costs what the shipping zone of the address's country says (a ZoneRate, found by
+shop/shipping_zones.py); amounts are minor units of SHOP_CURRENCY.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from flask_babel import gettext as _
@@ -18,6 +22,19 @@ from shop.language import pickup_address
 from shop.money import format_money
 
 
+@dataclass(frozen=True)
+class ZoneRate:
+    """A shipping zone's prices: a flat rate, free from an amount of goods (None: never)."""
+
+    rate_cents: int
+    free_over_cents: int | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ZoneRate:
+        """SHOP_SHIPPING_FLAT_RATE, free from SHOP_FREE_SHIPPING_OVER: the default zone's."""
+        return cls(settings.shipping_flat_rate, settings.free_shipping_over)
+
+
 class ShippingOption:
     code: ClassVar[str]  # stored on the order and posted by the checkout form
     label: ClassVar[str]  # what the shopper chooses at checkout
@@ -25,12 +42,13 @@ class ShippingOption:
     needs_address: ClassVar[bool] = True
     handed_over_at_shop: ClassVar[bool] = False  # collected: never shipped, delivered on collection
 
-    def cost(self, goods_cents: int, settings: Settings) -> int:
-        """What it costs, in cents, for goods worth `goods_cents` (after the discount).
-        Each option implements it."""
+    def cost(self, goods_cents: int, settings: Settings, zone: ZoneRate | None = None) -> int:
+        """What it costs, in minor units, for goods worth `goods_cents` (after the discount),
+        sent to an address in `zone` (None: the default zone, the settings' rate). Each
+        option implements it."""
         raise NotImplementedError
 
-    def describe_cost(self, settings: Settings) -> str:
+    def describe_cost(self, settings: Settings, zone: ZoneRate | None = None) -> str:
         """The cost rule as the checkout page shows it under the choice. Each option
         implements it."""
         raise NotImplementedError
@@ -43,22 +61,23 @@ class Delivery(ShippingOption):
     label = _l("Delivery to your address")
     in_words = _l("delivery")
 
-    def cost(self, goods_cents: int, settings: Settings) -> int:
-        """SHOP_SHIPPING_FLAT_RATE, or nothing once the goods reach SHOP_FREE_SHIPPING_OVER."""
-        free_over = settings.free_shipping_over
-        if free_over is not None and goods_cents >= free_over:
+    def cost(self, goods_cents: int, settings: Settings, zone: ZoneRate | None = None) -> int:
+        """The zone's flat rate, or nothing once the goods reach its free-from amount."""
+        zone = zone or ZoneRate.from_settings(settings)
+        if zone.free_over_cents is not None and goods_cents >= zone.free_over_cents:
             return 0
-        return settings.shipping_flat_rate
+        return zone.rate_cents
 
-    def describe_cost(self, settings: Settings) -> str:
-        """'€4.90, free from €50.00', '€4.90' or 'free'."""
-        rate, free_over = settings.shipping_flat_rate, settings.free_shipping_over
-        if rate == 0:
+    def describe_cost(self, settings: Settings, zone: ZoneRate | None = None) -> str:
+        """'€4.90, free from €50.00', '€4.90' or 'free', in the shop's locale."""
+        zone = zone or ZoneRate.from_settings(settings)
+        if zone.rate_cents == 0:
             return _("free")
-        cost = format_money(rate, settings.currency)
-        if free_over is None:
+        cost = format_money(zone.rate_cents, settings.currency, settings.locale)
+        if zone.free_over_cents is None:
             return cost
-        return _("%(cost)s, free from %(threshold)s", cost=cost, threshold=format_money(free_over, settings.currency))
+        free_over = format_money(zone.free_over_cents, settings.currency, settings.locale)
+        return _("%(cost)s, free from %(threshold)s", cost=cost, threshold=free_over)
 
 
 class Pickup(ShippingOption):
@@ -70,10 +89,10 @@ class Pickup(ShippingOption):
     needs_address = False
     handed_over_at_shop = True
 
-    def cost(self, goods_cents: int, settings: Settings) -> int:
+    def cost(self, goods_cents: int, settings: Settings, zone: ZoneRate | None = None) -> int:
         return 0
 
-    def describe_cost(self, settings: Settings) -> str:
+    def describe_cost(self, settings: Settings, zone: ZoneRate | None = None) -> str:
         return _("free, at %(place)s", place=pickup_address(settings))
 
 

@@ -9,13 +9,14 @@ told, with nothing written.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from shop.audit import Actor, record_change, snapshot
+from shop.clock import day_end, day_start, shop_date
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.models import Voucher, utcnow
@@ -54,16 +55,17 @@ def create_voucher(
     *,
     by: Actor | None,
 ) -> Voucher:
-    """A new voucher, valid from the start of `valid_from` to the end of `valid_until` (UTC).
-    `kind` "percent": `amount` in hundredths of a percent; "fixed": in cents. Recorded in
-    the audit trail as created `by` this user. Raises VoucherCodeTaken."""
+    """A new voucher, valid from the start of shop day `valid_from` to the end of shop day
+    `valid_until` (SHOP_TIMEZONE, shop/clock.py; stored as the UTC times they begin and end).
+    `kind` "percent": `amount` in hundredths of a percent; "fixed": in minor units.
+    Recorded in the audit trail as created `by` this user. Raises VoucherCodeTaken."""
     voucher = Voucher(
         code=normalise_code(code),
         kind=kind,
         amount=amount,
         min_basket_cents=min_basket_cents,
-        valid_from=datetime.combine(valid_from, datetime.min.time()) if valid_from else None,
-        valid_until=datetime.combine(valid_until + timedelta(days=1), datetime.min.time()) if valid_until else None,
+        valid_from=day_start(valid_from) if valid_from else None,
+        valid_until=day_end(valid_until) if valid_until else None,
         usage_limit=usage_limit,
     )
     try:
@@ -106,7 +108,7 @@ def usable_voucher(code: str, subtotal_cents: int, now: datetime | None = None) 
         raise VoucherError(_("%(code)r is not a voucher code we know.", code=normalise_code(code)))
     if voucher.valid_from is not None and now < voucher.valid_from:
         raise VoucherError(
-            _("Voucher %(code)s can be used from %(day)s.", code=voucher.code, day=f"{voucher.valid_from:%d %b %Y}")
+            _("Voucher %(code)s can be used from %(day)s.", code=voucher.code, day=shop_date(voucher.valid_from))
         )
     if voucher.valid_until is not None and now >= voucher.valid_until:
         raise VoucherError(_("Voucher %(code)s has expired.", code=voucher.code))
@@ -117,7 +119,7 @@ def usable_voucher(code: str, subtotal_cents: int, now: datetime | None = None) 
             _(
                 "Voucher %(code)s needs a basket of at least %(minimum)s.",
                 code=voucher.code,
-                minimum=format_money(voucher.min_basket_cents, get_settings().currency),
+                minimum=format_money(voucher.min_basket_cents, get_settings().currency, get_settings().locale),
             )
         )
     return voucher
@@ -153,10 +155,15 @@ def voucher_discount(voucher: Voucher, subtotal_cents: int) -> int:
     return discount_cents(voucher.kind, voucher.amount, subtotal_cents)
 
 
-def describe_voucher(voucher: Voucher, currency: str = "EUR") -> str:
-    """'10 % off' or '€5.00 off', with the minimum basket if there is one."""
-    off = format_rate(voucher.amount) if voucher.kind == "percent" else format_money(voucher.amount, currency)
+def describe_voucher(voucher: Voucher) -> str:
+    """'10 % off' or '€5.00 off', with the minimum basket if there is one, in the shop's
+    currency and locale."""
+    settings = get_settings()
+
+    def money(minor_units: int) -> str:
+        return format_money(minor_units, settings.currency, settings.locale)
+
+    off = format_rate(voucher.amount) if voucher.kind == "percent" else money(voucher.amount)
     if voucher.min_basket_cents:
-        minimum = format_money(voucher.min_basket_cents, currency)
-        return _("%(off)s off a basket of %(minimum)s or more", off=off, minimum=minimum)
+        return _("%(off)s off a basket of %(minimum)s or more", off=off, minimum=money(voucher.min_basket_cents))
     return _("%(off)s off", off=off)

@@ -243,7 +243,7 @@ ADDRESS = {
     "address": "12 Analytical Street",
     "city": "London",
     "postal_code": "N1 9GU",
-    "country": "United Kingdom",
+    "country": "GB",
 }
 
 

@@ -221,7 +221,7 @@ class HttpShopper:
         "address": "1 Street",
         "city": "London",
         "postal_code": "N1",
-        "country": "UK",
+        "country": "GB",
     }
 
     def __init__(self, base_url: str) -> None:

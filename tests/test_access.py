@@ -78,6 +78,9 @@ RULES = {
     "admin.order_status": "staff",
     "admin.vouchers": "admin",
     "admin.voucher_active": "admin",
+    "admin.shipping_zones": "admin",
+    "admin.shipping_zone_edit": "admin",
+    "admin.shipping_zone_delete": "admin",
     "admin.emails": "staff",
     "admin.email_detail": "staff",
     "admin.email_html": "staff",
@@ -110,7 +113,7 @@ def people(app: Flask, products):
     customer = signed_in_browser(app, "customer@example.com")
     customer.add(products["TEA"], 1)
     order_id = order_id_from(customer.checkout())
-    fields = {"full_name": "C", "address": "1 St", "city": "X", "postal_code": "1", "country": "Y"}
+    fields = {"full_name": "C", "address": "1 St", "city": "X", "postal_code": "1", "country": "GB"}
     customer.submit("/account/addresses/new", "/account/addresses/new", fields)
     admin = signed_in_browser(app, "admin@example.com")
     staff = signed_in_browser(app, "staff@example.com")
@@ -140,6 +143,7 @@ def get_urls(app: Flask, people, products) -> dict[str, str]:
         "filename": "shop.css",
         "token": "x",
         "email_id": 1,
+        "zone_id": 1,  # "Everywhere", which migration 0010 makes
         "name": "0" * 32 + ".png",
     }
     urls = {}
@@ -189,7 +193,7 @@ def test_posts_to_protected_routes_are_refused_to_guests_customers_and_staff_as_
         if "POST" not in rule.methods or RULES[rule.endpoint] == "public":
             continue
         ids = {"product_id": products["TEA"], "order_id": people["order_id"], "email_id": 1, "voucher_id": 1}
-        ids |= {"address_id": people["address_id"], "image_id": 1, "slug": "x", "variant_id": 1}
+        ids |= {"address_id": people["address_id"], "image_id": 1, "slug": "x", "variant_id": 1, "zone_id": 1}
         url = rule.build({**ids, "token": "x"})[1]
         response = people["guest"].client.post(url, data={"csrf_token": token})
         assert response.status_code == 302, url

@@ -96,7 +96,7 @@ def test_create_edit_and_deactivate_a_product(app, admin):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"price": "12.345"}, "fractions of a cent"),
+        ({"price": "12.345"}, "has more than 2 decimals"),
         ({"price": "-1"}, "not an amount"),
         ({"price": "abc"}, "not an amount"),
         ({"stock": "-3"}, "whole number"),

@@ -48,7 +48,7 @@ def test_a_bad_row_is_reported_by_line_and_nothing_is_written(app, tmp_path):
     assert "line 4: price" in result.output
     assert "line 5: name must be 1 to 200 characters; stock must be a whole number" in result.output
     assert "line 6: sku TEA-1 already on line 2" in result.output
-    assert "line 7: price: '0.001' has fractions of a cent" in result.output
+    assert "line 7: price: '0.001' has more than 2 decimals" in result.output
     assert "nothing was imported" in result.output
     assert products_by_sku(app) == {}
 

@@ -80,11 +80,24 @@ def test_environment_variables_are_read():
         ("SHOP_SHIPPING_FLAT_RATE", "1e-999999999", "an amount like 4.90"),
         ("SHOP_TAX_RATE", "1e999999999", "from 0 to 100"),
         ("SHOP_UNPAID_CANCEL_DAYS", "99999999", "at most 3650"),  # a date that far back does not exist
+        ("SHOP_CURRENCY", "EURO", "ISO 4217 currency code"),
+        ("SHOP_TIMEZONE", "Europe/Bonn", "SHOP_TIMEZONE must be an IANA time zone name"),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(name, value, message):
     with pytest.raises(ConfigError, match=message):
         settings_from_env({name: value})
+
+
+def test_amounts_in_settings_have_the_decimals_of_the_currency():
+    """ISO 4217 minor units, as Babel knows them: JPY has none, BHD three."""
+    jpy = {"SHOP_CURRENCY": "jpy", "SHOP_SHIPPING_FLAT_RATE": "500", "SHOP_FREE_SHIPPING_OVER": "5000"}
+    settings = settings_from_env(jpy)
+    assert (settings["SHOP_CURRENCY"], settings["SHOP_SHIPPING_FLAT_RATE"]) == ("JPY", 500)
+    with pytest.raises(ConfigError, match=r"SHOP_SHIPPING_FLAT_RATE must be an amount like 4.90 in JPY .* 0 decimals"):
+        settings_from_env({**jpy, "SHOP_SHIPPING_FLAT_RATE": "4.90"})
+    bhd = settings_from_env({"SHOP_CURRENCY": "BHD", "SHOP_SHIPPING_FLAT_RATE": "1.250", "SHOP_FREE_SHIPPING_OVER": ""})
+    assert (bhd["SHOP_SHIPPING_FLAT_RATE"], bhd["SHOP_FREE_SHIPPING_OVER"]) == (1250, None)
 
 
 def test_tls_and_ssl_together_are_refused():

@@ -381,6 +381,7 @@ def build_shop(make_app, products: dict[str, int], **settings: Any) -> Shop:
         "order_id": [str(order_id)],
         "email_id": [str(i) for i in email_ids],
         "voucher_id": [str(voucher_id)],
+        "zone_id": ["1"],  # "Everywhere", made by migration 0010
         "token": [guest_token],
         "filename": ["shop.css"],
         "name": ["0" * 32 + ".png"],

@@ -239,7 +239,8 @@ def test_cancel_unpaid_takes_its_days_from_the_setting_or_the_option(make_app, s
     shopper = signed_in_browser(app, "ada@example.com")
     shopper.add(add_product(app, "Tea", 1000), 1)
     order_id = order_id_from(shopper.checkout())
-    age(app, order_id, 1.5)
+    # Two days: within 2 shop days of its day (not due), and before yesterday began (due with 1).
+    age(app, order_id, 2)
     runner = app.test_cli_runner()
     assert "0 unpaid" in runner.invoke(args=["shop", "cancel-unpaid"]).output
     assert "1 unpaid" in runner.invoke(args=["shop", "cancel-unpaid", "--days", "1"]).output

@@ -1,10 +1,14 @@
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from shop.addresses import ShippingAddress
 from shop.auth.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, email_field
+from shop.countries import all_country_codes, country_choices
+from shop.extensions import get_settings
 
 
 def _current_password() -> PasswordField:
@@ -72,8 +76,14 @@ class AddressForm(FlaskForm):
             Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message=_l("Use letters, digits, spaces and dashes.")),
         ],
     )
-    country = StringField(_l("Country"), filters=[_stripped], validators=_required(_l("Enter the country."), 80))
+    # Any country (an address book is not a promise to deliver): ISO codes, named in the
+    # shop's language; checkout offers the ones a shipping zone delivers to.
+    country = SelectField(_l("Country"), validators=[DataRequired(_l("Enter the country."))])
     is_default = BooleanField(_l("Fill in this address at checkout (the default)"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.country.choices = country_choices(all_country_codes(), get_settings().locale)
 
     def values(self) -> ShippingAddress:
         return ShippingAddress(

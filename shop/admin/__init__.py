@@ -1,7 +1,7 @@
 """The back office under /admin: one blueprint, its views in one module per area
-(dashboard, products, orders, vouchers, emails, customers, staff, audit), each thin over the
-services of the area it shows. Every page is the owner's unless marked @staff_allowed
-(access.py).
+(dashboard, products, orders, vouchers, shipping zones, emails, customers, staff, audit),
+each thin over the services of the area it shows. Every page is the owner's unless marked
+@staff_allowed (access.py).
 
 Every change is a POST with a CSRF token that ends with a flash message and a redirect.
 """
@@ -36,4 +36,5 @@ from shop.admin import (  # noqa: E402,F401
     staff,
     variants,
     vouchers,
+    zones,
 )

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import render_template
 
 from shop.admin import bp
 from shop.admin.service import emails_needing_attention, low_stock_products, sales_by_day, sales_chart
+from shop.clock import week_start
 from shop.extensions import get_settings
 from shop.mail.breaker import server_unreachable
 from shop.mail.outbox import counts_by_status
-from shop.models import utcnow
 
 
 @bp.get("")
 def dashboard() -> str:
     sales = sales_by_day(30)
-    today = utcnow().date()
-    week_start = today - timedelta(days=today.weekday())
-    this_week = [s for s in sales if s.day >= week_start]
+    this_week = [s for s in sales if s.day >= week_start(sales[-1].day)]
     threshold = get_settings().low_stock_threshold
     return render_template(
         "admin/dashboard.html",

@@ -17,9 +17,10 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from shop.catalog.rules import CATEGORY_MAX_LENGTH, DESCRIPTION_MAX_LENGTH, MAX_STOCK, NAME_MAX_LENGTH, sku_problem
 from shop.catalog.service import ProductValues
+from shop.extensions import get_settings
 from shop.forms import QuantityField
 from shop.models import OrderStatus, Product
-from shop.money import MoneyError, format_amount, parse_money
+from shop.money import MoneyError, format_amount, parse_money, parse_scaled
 
 
 def _stripped(value: Any) -> Any:
@@ -78,7 +79,8 @@ class ProductForm(FlaskForm):
 
     def validate_price(self, field: StringField) -> None:
         try:
-            self.price_cents = parse_money(field.data or "")
+            settings = get_settings()
+            self.price_cents = parse_money(field.data or "", settings.currency, settings.locale)
         except MoneyError as error:
             raise ValidationError(str(error)) from None
 
@@ -136,7 +138,7 @@ def product_form_data(product: Product) -> dict[str, Any]:
         "sku": product.sku,
         "name": product.name,
         "description": product.description,
-        "price": format_amount(product.price_cents),
+        "price": format_amount(product.price_cents, get_settings().currency, get_settings().locale),
         "stock": product.stock,
         "category": product.category.name if product.category else "",
         "low_stock_threshold": product.low_stock_threshold,
@@ -263,22 +265,27 @@ class VoucherForm(FlaskForm):
     )
 
     def validate_amount(self, field: StringField) -> None:
-        """Percent: 0.01 to 100, kept in hundredths of a percent; amount: money, in cents."""
+        """Percent: 0.01 to 100, kept in hundredths of a percent; amount: money, in minor units."""
+        settings = get_settings()
         try:
-            cents = parse_money(field.data or "")
+            if self.kind.data == "percent":  # at most 100 %, in hundredths; 1000 %: too large
+                value = parse_scaled(field.data or "", 2, settings.locale, 1000_00, "12.5")
+            else:
+                value = parse_money(field.data or "", settings.currency, settings.locale)
         except MoneyError as error:
             if self.kind.data == "percent":
                 raise ValidationError(_("Enter a percentage like 10 or 12.5 (at most two decimals).")) from None
             raise ValidationError(str(error)) from None
-        if cents <= 0:
+        if value <= 0:
             raise ValidationError(_("Enter more than 0."))
-        if self.kind.data == "percent" and cents > 100_00:
+        if self.kind.data == "percent" and value > 100_00:
             raise ValidationError(_("A percentage goes up to 100."))
-        self.amount_value = cents  # 12.5 % -> 1250, €5.00 -> 500: both hundredths
+        self.amount_value = value  # 12.5 % -> 1250 hundredths of a percent; €5.00 -> 500 cents
 
     def validate_min_basket(self, field: StringField) -> None:
         try:
-            self.min_basket_cents = parse_money(field.data) if field.data else 0
+            settings = get_settings()
+            self.min_basket_cents = parse_money(field.data, settings.currency, settings.locale) if field.data else 0
         except MoneyError as error:
             raise ValidationError(str(error)) from None
 

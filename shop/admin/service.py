@@ -14,13 +14,14 @@ from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
 from shop.audit import Actor, record_change
+from shop.clock import day_end, day_start, shop_date, shop_today
 from shop.csv_cells import escape_cell
 from shop.database import transaction
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.outbox import make_failed_pending
 from shop.models import EmailStatus, Order, OrderStatus, OutboxEmail, Product, ProductVariant, utcnow
-from shop.money import format_amount
+from shop.money import format_amount, format_money
 
 PENDING_TOO_LONG = timedelta(hours=1)
 
@@ -33,7 +34,8 @@ class EmailNotFound(Exception):
 @dataclass(frozen=True)
 class OrderFilter:
     """The orders list's filter: a status, part of the customer's email (any case, taken
-    literally), the first and last day (UTC) they were placed; empty: any."""
+    literally), the first and last shop day (SHOP_TIMEZONE, shop/clock.py) they were placed
+    on; empty: any."""
 
     status: str = ""
     customer: str = ""
@@ -51,18 +53,22 @@ class OrderFilter:
         if self.customer:
             statement = statement.where(Order.email.icontains(self.customer, autoescape=True))
         if self.date_from:
-            statement = statement.where(Order.created_at >= datetime.combine(self.date_from, datetime.min.time()))
+            statement = statement.where(Order.created_at >= day_start(self.date_from))
         if self.date_to:
-            statement = statement.where(
-                Order.created_at < datetime.combine(self.date_to + timedelta(days=1), datetime.min.time())
-            )
+            statement = statement.where(Order.created_at < day_end(self.date_to))
         return statement
 
 
 def orders_csv(chosen: OrderFilter) -> str:
     """The orders `chosen` matches as CSV, oldest first, one row each; text a customer typed
     is escaped (shop/csv_cells.py) so that a spreadsheet opening the file runs none of it as
-    a formula."""
+    a formula. Amounts are written as the owner types them (shop/money.py format_amount:
+    '12,50' in de), times in UTC (ISO 8601)."""
+    settings = get_settings()
+
+    def amount(minor_units: int) -> str:
+        return format_amount(minor_units, settings.currency, settings.locale)
+
     orders = db.session.execute(chosen.statement(newest_first=False)).scalars()
     out = io.StringIO()
     writer = csv.writer(out)
@@ -98,8 +104,8 @@ def orders_csv(chosen: OrderFilter) -> str:
                 o.payment_method,
                 o.shipping_method,
                 escape_cell(o.voucher_code),
-                *(format_amount(c) for c in (o.subtotal_cents, o.discount_cents, o.shipping_cents, o.tax_cents)),
-                format_amount(o.total_cents),
+                *(amount(c) for c in (o.subtotal_cents, o.discount_cents, o.shipping_cents, o.tax_cents)),
+                amount(o.total_cents),
                 o.item_count,
                 *map(escape_cell, (o.full_name, o.address, o.city, o.postal_code, o.country)),
             ]
@@ -164,18 +170,23 @@ class DaySales:
     revenue_cents: int
 
 
-def sales_by_day(days: int = 30) -> list[DaySales]:
-    """Orders and revenue (cancelled orders left out) for each of the last `days` days, UTC."""
-    today = utcnow().date()
-    first = today - timedelta(days=days - 1)
-    day = sa.func.date(Order.created_at)
+def sales_by_day(days: int = 30, now: datetime | None = None) -> list[DaySales]:
+    """Orders and revenue (cancelled orders left out) for each of the last `days` shop days
+    (SHOP_TIMEZONE; 23 or 25 hours long where the clocks change), oldest first.
+
+    One query: each order's day is the number of day starts (UTC) at or before its time, a
+    CASE over the boundaries, so any zone's midnight (Asia/Kathmandu: 18:15 UTC) is exact
+    on SQLite and PostgreSQL alike."""
+    first = shop_today(now) - timedelta(days=days - 1)
+    starts = [day_start(first + timedelta(days=i)) for i in range(days + 1)]
+    day = sa.case(*((Order.created_at < start, i - 1) for i, start in enumerate(starts[1:], 1)), else_=days)
     rows = db.session.execute(
         sa.select(day, sa.func.count(Order.id), sa.func.coalesce(sa.func.sum(Order.total_cents), 0))
-        .where(Order.created_at >= datetime.combine(first, datetime.min.time()), Order.status != OrderStatus.CANCELLED)
+        .where(Order.created_at >= starts[0], Order.created_at < starts[-1], Order.status != OrderStatus.CANCELLED)
         .group_by(day)
     ).all()
-    by_day = {(d if isinstance(d, date) else date.fromisoformat(str(d))): (n, total) for d, n, total in rows}
-    return [DaySales(first + timedelta(days=i), *by_day.get(first + timedelta(days=i), (0, 0))) for i in range(days)]
+    by_day = {int(i): (n, total) for i, n, total in rows}
+    return [DaySales(first + timedelta(days=i), *by_day.get(i, (0, 0))) for i in range(days)]
 
 
 @dataclass(frozen=True)
@@ -237,6 +248,11 @@ class ChartBar:
 
 def sales_chart(sales: list[DaySales], width: int = 600, height: int = 160) -> dict:
     """Bars for an inline SVG: revenue per day, scaled to the best day."""
+    settings = get_settings()
+
+    def money(minor_units: int) -> str:
+        return format_money(minor_units, settings.currency, settings.locale)
+
     best = max((s.revenue_cents for s in sales), default=0) or 1
     step = width / max(len(sales), 1)
     bars = []
@@ -251,8 +267,8 @@ def sales_chart(sales: list[DaySales], width: int = 600, height: int = 160) -> d
                     "%(day)s: %(num)d order, %(revenue)s",
                     "%(day)s: %(num)d orders, %(revenue)s",
                     s.orders,
-                    day=f"{s.day:%d %b}",
-                    revenue=format_amount(s.revenue_cents),
+                    day=shop_date(s.day),
+                    revenue=money(s.revenue_cents),
                 ),
             )
         )

@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from shop.catalog.rules import MAX_STOCK
 from shop.catalog.variants import VariantValues
+from shop.extensions import get_settings
 from shop.forms import QuantityField
 from shop.models import ProductVariant
 from shop.models.variants import OPTION_MAX_LENGTH
@@ -49,7 +50,8 @@ class VariantForm(FlaskForm):
             self.price_cents = None
             return
         try:
-            self.price_cents = parse_money(field.data)
+            settings = get_settings()
+            self.price_cents = parse_money(field.data, settings.currency, settings.locale)
         except MoneyError as error:
             raise ValidationError(str(error)) from None
 
@@ -70,7 +72,9 @@ def variant_form(variant: ProductVariant, **kwargs: Any) -> VariantForm:
     data = {
         "option": variant.option,
         "sku": variant.sku,
-        "price": "" if variant.price_cents is None else format_amount(variant.price_cents),
+        "price": ""
+        if variant.price_cents is None
+        else format_amount(variant.price_cents, get_settings().currency, get_settings().locale),
         "stock": variant.stock,
         "active": variant.active,
         "version": str(variant.version_id),

@@ -9,7 +9,6 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from shop.admin import bp
 from shop.admin.forms import ActionForm, VoucherForm
-from shop.extensions import get_settings
 from shop.vouchers import (
     VoucherCodeTaken,
     VoucherNotFound,
@@ -45,10 +44,9 @@ def vouchers() -> BaseResponse | tuple[str, int]:
             return redirect(url_for("admin.vouchers"), 303)
     elif form.errors:
         status = 422
-    currency = get_settings().currency
     return render_template(
         "admin/vouchers.html",
-        vouchers=[(v, describe_voucher(v, currency)) for v in all_vouchers()],
+        vouchers=[(v, describe_voucher(v)) for v in all_vouchers()],
         form=form,
         action_form=ActionForm(),
     ), status

@@ -31,7 +31,7 @@ from shop.catalog.service import AUDITED_FIELDS, category_named, record_product_
 from shop.catalog.variant_rows import cross_problems, variant_problems, write_variants
 from shop.csv_cells import escape_cell, unescape_cell
 from shop.database import transaction
-from shop.extensions import db
+from shop.extensions import db, get_settings
 from shop.inputs import unstorable_character
 from shop.models import Category, Product, ProductVariant
 from shop.money import MoneyError, format_amount, parse_money
@@ -75,6 +75,7 @@ def products_csv() -> str:
     products = db.session.execute(
         sa.select(Product).options(selectinload(Product.category), selectinload(Product.variants)).order_by(Product.sku)
     ).scalars()
+    settings = get_settings()
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([*COLUMNS, *VARIANT_COLUMNS, VERSION_COLUMN])
@@ -84,7 +85,7 @@ def products_csv() -> str:
                 escape_cell(p.sku),
                 escape_cell(p.name),
                 escape_cell(p.description),
-                format_amount(p.price_cents),
+                format_amount(p.price_cents, settings.currency, settings.locale),
                 p.stock,
                 escape_cell(p.category.name if p.category else ""),
                 "",
@@ -93,7 +94,7 @@ def products_csv() -> str:
             ]
         )
         for v in p.variants:
-            price = "" if v.price_cents is None else format_amount(v.price_cents)
+            price = "" if v.price_cents is None else format_amount(v.price_cents, settings.currency, settings.locale)
             writer.writerow(
                 [
                     escape_cell(v.sku),
@@ -132,7 +133,7 @@ def read_rows(lines: Iterable[str]) -> list[ProductRow]:
                 )
             ]
         )
-    rows, seen = [], {}
+    rows, seen, settings = [], {}, get_settings()
     for record in _csv_records(reader):
         line = reader.line_num
         problems = []
@@ -159,7 +160,7 @@ def read_rows(lines: Iterable[str]) -> list[ProductRow]:
         price = None
         if price_text or not parent_sku:  # a variant's blank price: its product's
             try:
-                price = parse_money(price_text)
+                price = parse_money(price_text, settings.currency, settings.locale)
             except MoneyError as error:
                 problems.append(_("price: %(problem)s", problem=error))
         stock = int(stock_text) if re.fullmatch(r"[0-9]{1,7}", stock_text) else -1

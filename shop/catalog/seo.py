@@ -23,7 +23,7 @@ from shop.catalog.images import file_name
 from shop.catalog.search import terms
 from shop.extensions import db, get_settings
 from shop.models import Category, Product
-from shop.money import format_amount
+from shop.money import to_decimal
 from shop.urls import absolute_url_for
 
 SLUG_MAX_LENGTH = 80
@@ -117,7 +117,7 @@ def product_structured_data(product: Product) -> dict[str, Any]:
         "url": product_url(product, external=True),
         "offers": {
             "@type": "Offer",
-            "price": format_amount(product.price_cents),
+            "price": str(to_decimal(product.price_cents, get_settings().currency)),
             "priceCurrency": get_settings().currency,
             "availability": SCHEMA_AVAILABILITY[product.stock_on_hand > 0],
             "url": product_url(product, external=True),
@@ -130,13 +130,13 @@ def product_structured_data(product: Product) -> dict[str, Any]:
         offer.update(
             {
                 "@type": "AggregateOffer",
-                "lowPrice": format_amount(min(prices)),
-                "highPrice": format_amount(max(prices)),
+                "lowPrice": str(to_decimal(min(prices), get_settings().currency)),
+                "highPrice": str(to_decimal(max(prices), get_settings().currency)),
                 "offerCount": len(prices),
             }
         )
     elif product.has_variants:
-        data["offers"]["price"] = format_amount(product.lowest_price_cents)
+        data["offers"]["price"] = str(to_decimal(product.lowest_price_cents, get_settings().currency))
     if product.description:
         data["description"] = product.description
     if product.images:

@@ -3,15 +3,17 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, Form, HiddenField, RadioField, StringField
+from wtforms import Field, Form, HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation, ValidationError
 
 from shop.checkout.service import Choices, ShippingAddress
 from shop.checkout.shown import Shown
+from shop.countries import country_choices, country_name
 from shop.extensions import get_settings
 from shop.forms import email_field
 from shop.payment import offered_payment_methods
 from shop.shipping import offered_shipping_options, shipping_option
+from shop.shipping_zones import shippable_countries
 
 
 class AddressRequired:
@@ -33,6 +35,16 @@ def _summary(form: Form, field: Field) -> None:
         Shown.parse(field.data)
     except ValueError:
         raise ValidationError(_("This form was not recognised.")) from None
+
+
+def _shippable(form: Form, field: Field) -> None:
+    """A country no zone delivers to is refused here, with its name, before the order is
+    tried (the list offers none; a form from before a zone changed may)."""
+    if field.data not in form.shippable:
+        name = country_name(field.data or "", get_settings().locale)
+        raise ValidationError(
+            _("We cannot deliver to %(country)s. Please choose a country from the list.", country=name)
+        )
 
 
 def _address(message: str, max_length: int) -> list:
@@ -57,7 +69,10 @@ class CheckoutForm(FlaskForm):
             Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$", message=_l("Use letters, digits, spaces and dashes.")),
         ],
     )
-    country = StringField(_l("Country"), validators=_address(_l("Enter your country."), 80))
+    # ISO codes, named in the shop's language; only the countries a zone delivers to.
+    country = SelectField(
+        _l("Country"), validators=[AddressRequired(_l("Enter your country.")), _shippable], validate_choice=False
+    )
     payment_method = RadioField(_l("How will you pay?"), validate_choice=True)
     # The idempotency key, made when the form is shown: the same form submitted twice
     # (a double click, a reload, a retry after a timeout) makes one order.
@@ -66,6 +81,7 @@ class CheckoutForm(FlaskForm):
     # rendered: an order that would cost something else is not placed. A form from before
     # it existed has none, and is checked against the database alone.
     shown = HiddenField(validators=[Optional(), _summary])
+    priced_for = HiddenField()  # the country the page's delivery costs were for ("" none)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -73,6 +89,8 @@ class CheckoutForm(FlaskForm):
         shipping = offered_shipping_options(settings)
         payment = offered_payment_methods(settings)
         self.shipping_method.choices = [(o.code, o.label) for o in shipping]
+        self.shippable = shippable_countries()  # one query, for the list and its check
+        self.country.choices = country_choices(self.shippable, settings.locale)
         self.payment_method.choices = [(m.code, m.label) for m in payment]
         # A browser sends the checked radio; check the first so the form is complete as shown.
         if not self.shipping_method.data:  # the first option some offered payment fits

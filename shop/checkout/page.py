@@ -11,13 +11,16 @@ from flask_login import current_user
 from shop.cart.service import Cart, CartLine, describe_removed, describe_shortfall, lines_total_cents
 from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
 from shop.checkout.service import new_checkout_token
-from shop.checkout.shown import Shown
+from shop.checkout.shown import PriceChanged, Shown
+from shop.countries import country_name
 from shop.extensions import get_settings
 from shop.language import in_sentence
 from shop.models import Voucher
+from shop.money import format_money
 from shop.payment import PaymentMethod, offered_payment_methods
 from shop.pricing import quote
-from shop.shipping import ShippingOption, offered_shipping_options
+from shop.shipping import ShippingOption, ZoneRate, offered_shipping_options
+from shop.shipping_zones import NotShippable, zone_rate
 from shop.vouchers import VoucherError, describe_voucher, usable_voucher, voucher_discount
 
 VOUCHER_KEY = "voucher_code"  # the applied code, in the session until the order is placed
@@ -57,9 +60,13 @@ def render_checkout(
     shipping = offered_shipping_options(settings)
     payment = offered_payment_methods(settings)
     chosen = next((o for o in shipping if o.code == form.shipping_method.data), shipping[0])
-    totals_by_shipping = {o.code: quote(subtotal, o, discount, settings) for o in shipping}
+    # Delivery's cost is its zone's: the country's chosen, else the default rate until it is
+    # (an order is only placed at the cost the page showed: shown.py).
+    zone = _zone_of(form.country.data or "")
+    totals_by_shipping = {o.code: quote(subtotal, o, discount, settings, zone) for o in shipping}
     # The form carries what this page shows, whatever the form it came from carried.
     form.shown.data = Shown.on_page(lines, totals_by_shipping).encode()
+    form.priced_for.data = form.country.data or ""
     return (
         render_template(
             "checkout/checkout.html",
@@ -69,17 +76,39 @@ def render_checkout(
             totals_by_shipping=totals_by_shipping,
             shipping_label=chosen.label,
             shipping_options=shipping,
-            shipping_rules={o.code: o.describe_cost(settings) for o in shipping},
+            shipping_rules={o.code: o.describe_cost(settings, zone) for o in shipping},
             payment_methods=payment,
             payment_hints={m.code: _payment_hint(m, shipping) for m in payment},
             voucher=voucher,
-            voucher_text=describe_voucher(voucher, settings.currency) if voucher else "",
+            voucher_text=describe_voucher(voucher) if voucher else "",
             voucher_problem=voucher_problem,
             voucher_form=voucher_form or VoucherForm(formdata=None),
             problem=problem or _unavailable(lines),
         ),
         status,
     )
+
+
+def another_country(form: CheckoutForm, error: PriceChanged) -> str | None:
+    """The sentence for a delivery cost that differs because the shopper chose another
+    country than the page's totals were for (another shipping zone); None otherwise."""
+    (shown, now), country, priced_for = error.shipping, form.country.data or "", form.priced_for.data or ""
+    if shown == now or country == priced_for or _zone_of(country) == _zone_of(priced_for):
+        return None  # the same zone's rate changed: PriceChanged says so
+    settings = get_settings()
+    return _(
+        "Delivery to %(country)s costs %(cost)s, not what the page showed for another country. "
+        "The totals are now for %(country)s: please check them and place the order again.",
+        country=country_name(country, settings.locale),
+        cost=format_money(now, settings.currency, settings.locale),
+    )
+
+
+def _zone_of(country: str) -> ZoneRate | None:
+    try:
+        return zone_rate(country, get_settings())
+    except NotShippable:
+        return None
 
 
 def _unavailable(lines: list[CartLine]) -> str | None:

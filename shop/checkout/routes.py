@@ -7,7 +7,7 @@ shows is page.py's; placing the order is the service's.
 Next: shop/checkout/service.py
 """
 
-from flask import flash, redirect, session, url_for
+from flask import flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -17,12 +17,14 @@ from shop.cart.service import Cart, lines_total_cents
 from shop.checkout import bp
 from shop.checkout.errors import CheckoutError, FormAlreadyUsed, MethodNotOffered, PaymentNotStarted
 from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
-from shop.checkout.page import VOUCHER_KEY, new_form, render_checkout
+from shop.checkout.page import VOUCHER_KEY, another_country, new_form, render_checkout
 from shop.checkout.service import Customer, new_checkout_token, place_order
 from shop.checkout.shown import PriceChanged
+from shop.countries import country_name, home_country
 from shop.extensions import get_settings, limiter, login_manager
 from shop.orders.links import guest_order_token
 from shop.payment import payment_method
+from shop.shipping_zones import NotShippable
 from shop.vouchers import VoucherError, describe_voucher, usable_voucher
 
 
@@ -42,6 +44,12 @@ def show() -> Response | tuple[str, int]:
     saved = checkout_address(current_user) if current_user.is_authenticated else None
     if saved is not None:
         form = new_form(**vars(saved))
+    # ?country=DE (the "Deliver to" choice): the totals for that country's shipping zone;
+    # else the saved address's, else the shop's own country (by its locale) if delivered to.
+    for country in (request.args.get("country", ""), form.country.data or home_country(get_settings().locale)):
+        if country in form.shippable:
+            form.country.data = country
+            break
     return render_checkout(form)
 
 
@@ -78,9 +86,13 @@ def submit() -> Response | tuple[str, int]:
             form.shown_summary(),
         )
     except PriceChanged as error:  # since the page was shown: nothing was written
-        return render_checkout(form, 409, str(error))
+        return render_checkout(form, 409, another_country(form, error) or str(error))
     except MethodNotOffered as error:  # e.g. cash on delivery with a pickup
         form.payment_method.errors = [str(error)]
+        return render_checkout(form, 422)
+    except NotShippable as error:  # the zones changed since the form was checked
+        name = country_name(error.country, get_settings().locale)
+        form.country.errors = [_("We cannot deliver to %(country)s. Please choose another country.", country=name)]
         return render_checkout(form, 422)
     except VoucherError as error:  # used up or expired since it was applied: nothing was written
         session.pop(VOUCHER_KEY, None)
@@ -127,13 +139,8 @@ def apply_voucher() -> Response | tuple[str, int]:
             voucher_form.code.errors = [str(error)]
         else:
             session[VOUCHER_KEY] = voucher.code
-            currency = get_settings().currency
             flash(
-                _(
-                    "Voucher %(code)s applied: %(effect)s.",
-                    code=voucher.code,
-                    effect=describe_voucher(voucher, currency),
-                ),
+                _("Voucher %(code)s applied: %(effect)s.", code=voucher.code, effect=describe_voucher(voucher)),
                 "success",
             )
             return redirect(url_for("checkout.show"), 303)

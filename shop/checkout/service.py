@@ -44,13 +44,15 @@ from shop.checkout.errors import EmptyCart, FormAlreadyUsed, MethodNotOffered, O
 from shop.checkout.payment_page import resume_payment, start_payment
 from shop.checkout.shown import Shown
 from shop.checkout.stock import take_stock
+from shop.clock import shop_today
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
-from shop.models import Order, OrderLine, User, utcnow
+from shop.models import Order, OrderLine, User
 from shop.payment import PaymentMethod, payment_method
 from shop.pricing import Totals, quote
-from shop.shipping import ShippingOption, shipping_option
+from shop.shipping import ShippingOption, ZoneRate, shipping_option
+from shop.shipping_zones import zone_rate
 from shop.vouchers import take_voucher_use, usable_voucher, voucher_discount
 
 log = logging.getLogger(__name__)
@@ -94,8 +96,8 @@ class PlacedOrder:
 
 
 def new_order_number() -> str:
-    """'260114-K7QX3M': the date (UTC) and six characters nobody confuses."""
-    today = utcnow().strftime("%y%m%d")
+    """'260114-K7QX3M': the shop's date (SHOP_TIMEZONE) and six characters nobody confuses."""
+    today = shop_today().strftime("%y%m%d")
     return today + "-" + "".join(secrets.choice(ORDER_NUMBER_ALPHABET) for _ in range(6))
 
 
@@ -144,8 +146,9 @@ def place_order(
     would differ from it in any line, price, discount, shipping or total is not placed.
     A method paid on a provider's page (card) gets that page once the order is committed
     (payment_page.py): `payment_url`. Raises a CheckoutError (EmptyCart, OutOfStock,
-    MethodNotOffered, FormAlreadyUsed, OrderTooLarge), a VoucherError or PriceChanged,
-    with nothing written; PaymentNotStarted, with the order written and cancelled.
+    MethodNotOffered, FormAlreadyUsed, OrderTooLarge), NotShippable (no shipping zone takes
+    the country), a VoucherError or PriceChanged, with nothing written; PaymentNotStarted,
+    with the order written and cancelled.
     """
     earlier = find_order_by_token(customer, checkout_token)
     if earlier is not None:
@@ -157,9 +160,12 @@ def place_order(
     method, option = check_choices(choices)
     if not option.needs_address:  # the name says who collects it; no address is kept
         ship_to = ShippingAddress(ship_to.full_name, "", "", "", "")
+    zone = zone_rate(ship_to.country, get_settings()) if option.needs_address else None
     try:
         with transaction():
-            order, lines, low = _write_order(customer, items, ship_to, choices, (method, option), checkout_token, shown)
+            order, lines, low = _write_order(
+                customer, items, ship_to, choices, (method, option, zone), checkout_token, shown
+            )
             email_ids = enqueue_order_emails(order, lines, low)
     except IntegrityError:
         # Two submissions of one form raced: the other one's order stands.
@@ -186,11 +192,11 @@ def _write_order(
     items: dict[Item, int],
     ship_to: ShippingAddress,
     choices: Choices,
-    methods: tuple[PaymentMethod, ShippingOption],
+    methods: tuple[PaymentMethod, ShippingOption, ZoneRate | None],
     checkout_token: str,
     shown: Shown | None,
 ) -> tuple[Order, list[OrderLine], list[LowStock]]:
-    method, option = methods
+    method, option, zone = methods
     settings = get_settings()
     rows = take_stock(items)
     subtotal = sum(row.price_cents * items[row.item] for row in rows)
@@ -202,7 +208,7 @@ def _write_order(
         voucher = usable_voucher(choices.voucher_code, subtotal)
         take_voucher_use(voucher)
         discount = voucher_discount(voucher, subtotal)
-    totals = quote(subtotal, option, discount, settings)
+    totals = quote(subtotal, option, discount, settings, zone)
     if shown is not None:  # from the rows the UPDATE returned: no query of its own
         shown.check(rows, items, option.code, totals, settings.currency)
 

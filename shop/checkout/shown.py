@@ -30,6 +30,7 @@ from typing import Protocol
 from flask_babel import gettext as _
 
 from shop.cart.service import CartLine, Item
+from shop.extensions import get_settings
 from shop.money import format_money
 from shop.pricing import Totals
 
@@ -148,7 +149,7 @@ class PriceChanged(Exception):
 
     def _sentence(self, currency: str) -> str:
         def money(cents: int, zero: str = "") -> str:
-            return zero if zero and not cents else format_money(cents, currency)
+            return zero if zero and not cents else format_money(cents, currency, get_settings().locale)
 
         if self.cart_changed:  # another tab or window changed it
             what = [_("your cart changed")]

@@ -45,7 +45,7 @@ def enqueue_confirmations(order: Order, lines: list[OrderLine]) -> list[int | No
                 subject=_(
                     "New order %(number)s: %(total)s",
                     number=order.number,
-                    total=format_money(order.total_cents, settings.currency),
+                    total=format_money(order.total_cents, settings.currency, settings.locale),
                 ),
                 order_url=absolute_url_for("admin.order_detail", order_id=order.id),
                 **context,

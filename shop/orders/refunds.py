@@ -77,8 +77,8 @@ def refund_payment(order_id: int, amount_cents: int, reason: str = "", by: User 
             raise RefundRefused(
                 _(
                     "At most %(left)s of this order is left to refund (asked: %(asked)s).",
-                    left=format_money(left, currency),
-                    asked=format_money(amount_cents, currency),
+                    left=format_money(left, currency, get_settings().locale),
+                    asked=format_money(amount_cents, currency, get_settings().locale),
                 )
             )
         refund = Refund(
@@ -134,7 +134,7 @@ def _complete(refund: Refund, order: Order, keep_on_failure: bool = False) -> Re
                 "Your %(shop)s order %(number)s: %(amount)s refunded",
                 shop=get_settings().shop_name,
                 number=order.number,
-                amount=format_money(refund.amount_cents, get_settings().currency),
+                amount=format_money(refund.amount_cents, get_settings().currency, get_settings().locale),
             ),
             order=order,
             refund=refund,

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from shop.clock import day_start, shop_today
 from shop.extensions import db, get_settings
 from shop.models import Order, OrderStatus, utcnow
 from shop.orders.payments import Applied, apply_payment_report
@@ -30,8 +31,13 @@ log = logging.getLogger(__name__)
 def unpaid_orders_due(days: int | None = None, now: datetime | None = None) -> list[tuple[int, timedelta]]:
     """(order id, the time it was given to pay) for every order still awaiting payment past
     its payment method's `unpaid_deadline` (methods without one never expire), oldest id
-    first. `days`: this many days instead of each method's deadline."""
+    first. `days`: this many days instead of each method's deadline.
+
+    A deadline of whole days counts shop days (SHOP_TIMEZONE, shop/clock.py): an order
+    placed on the 1st with 7 days to pay may be paid to the end of the 8th, however long
+    the days between (23 or 25 hours where the clocks change); one with hours is exact."""
     now, settings = now or utcnow(), get_settings()
+    today = shop_today(now)
     due = []
     for method in PAYMENT_METHODS.values():
         wait = method.unpaid_deadline(settings)
@@ -43,11 +49,15 @@ def unpaid_orders_due(days: int | None = None, now: datetime | None = None) -> l
             sa.select(Order.id).where(
                 Order.status == OrderStatus.AWAITING_PAYMENT,
                 Order.payment_method == method.code,
-                Order.created_at < now - wait,
+                Order.created_at < (day_start(today - wait) if _whole_days(wait) else now - wait),
             )
         ).scalars()
         due += [(order_id, wait) for order_id in ids]
     return sorted(due)
+
+
+def _whole_days(wait: timedelta) -> bool:
+    return wait.days > 0 and not wait.seconds and not wait.microseconds
 
 
 def cancel_unpaid_orders(days: int | None = None, now: datetime | None = None) -> list[Order]:

@@ -223,4 +223,4 @@ def checkout_params(order: Order, return_url: str, settings: Settings) -> dict[s
 
 
 def _money(cents: int, settings: Settings) -> str:
-    return format_money(cents, settings.currency)
+    return format_money(cents, settings.currency, settings.locale)

@@ -150,4 +150,4 @@ class PaymentMethod:
 
 def amount_due(order: Order, settings: Settings) -> str:
     """The order's total as the instructions say it: '€24.90'."""
-    return format_money(order.total_cents, settings.currency)
+    return format_money(order.total_cents, settings.currency, settings.locale)
