@@ -1,6 +1,7 @@
 """The audit trail (issue 19): every change the owner or a staff member makes to products
-(price, stock, on sale), vouchers, order statuses, email resends and erasures, and later tax
-rates, returns and refunds, is recorded with who, when, and the values before and after.
+(price, stock, on sale) and their variants, vouchers, shipping zones, order statuses,
+refunds, email resends and erasures is recorded with who, when, and the values before and
+after.
 
 The services record it, in the same transaction as the change (`record_change`), so the
 trail cannot miss a change that was made nor show one that was rolled back. Services know

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from config import Settings
+from shop.audit import Actor, record_change
 from shop.countries import all_country_codes
 from shop.database import transaction
 from shop.extensions import db
@@ -104,12 +105,13 @@ def shippable_countries() -> frozenset[str]:
     return frozenset(country for _rest, country in rows if country is not None)
 
 
-def save_zone(values: ZoneValues, zone_id: int | None = None) -> ShippingZone:
-    """Create a zone (`zone_id` None) or change zone `zone_id` to `values`. Raises
-    ZoneNotFound, or ZoneError when the name is taken, a country is in another zone already
-    or another zone is the rest of the world."""
+def save_zone(values: ZoneValues, zone_id: int | None = None, *, by: Actor | None) -> ShippingZone:
+    """Create a zone (`zone_id` None) or change zone `zone_id` to `values`, recorded in the
+    audit trail as made `by` this user. Raises ZoneNotFound, or ZoneError when the name is
+    taken, a country is in another zone already or another zone is the rest of the world."""
     with transaction():
         zone = ShippingZone() if zone_id is None else get_zone(zone_id)
+        before = None if zone_id is None else _audited(zone)
         others = sa.select(ShippingZoneCountry).where(ShippingZoneCountry.country.in_(values.countries))
         if zone_id is not None:
             others = others.where(ShippingZoneCountry.zone_id != zone_id)
@@ -133,14 +135,28 @@ def save_zone(values: ZoneValues, zone_id: int | None = None) -> ShippingZone:
             db.session.flush()
         except IntegrityError:
             raise ZoneError(_("A zone named %(name)s exists already.", name=values.name)) from None
+        action = "shipping_zone.created" if before is None else "shipping_zone.changed"
+        record_change(by, action, "shipping_zone", zone.id, before, _audited(zone))
     return zone
 
 
-def delete_zone(zone_id: int) -> str:
+def _audited(zone: ShippingZone) -> dict:
+    return {
+        "name": zone.name,
+        "rate_cents": zone.rate_cents,
+        "free_over_cents": zone.free_over_cents,
+        "rest_of_world": zone.rest_of_world,
+        "countries": sorted(c.country for c in zone.countries),
+    }
+
+
+def delete_zone(zone_id: int, *, by: Actor | None) -> str:
     """Delete zone `zone_id` (its countries can no longer be shipped to, unless the rest of
-    the world takes them); its name. Orders keep what they cost. Raises ZoneNotFound."""
+    the world takes them), recorded in the audit trail as done `by` this user; its name.
+    Orders keep what they cost. Raises ZoneNotFound."""
     with transaction():
         zone = get_zone(zone_id)
         name = zone.name
+        record_change(by, "shipping_zone.deleted", "shipping_zone", zone.id, _audited(zone), None)
         db.session.delete(zone)
     return name

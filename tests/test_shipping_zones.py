@@ -138,3 +138,22 @@ def test_a_zone_that_does_not_exist_is_404(app, admin):
     assert admin.get(f"{ZONES}/999").status_code == 404
     token = admin.csrf_token(ZONES)
     assert admin.client.post(f"{ZONES}/999/delete", data={"csrf_token": token}).status_code == 404
+
+
+def test_creating_changing_and_deleting_a_zone_are_in_the_audit_trail(zoned, admin):
+    from shop.audit import trail_of
+
+    eu = zone_id(zoned, "EU")
+    assert save(admin, f"{ZONES}/{eu}", name="EU", countries=["DE", "AT", "FR"], rate="5.90").status_code == 303
+    assert admin.submit(ZONES, f"{ZONES}/{eu}/delete").status_code == 303
+    with zoned.app_context():
+        trail = [(e.actor_email, e.action, e.before, e.after) for e in trail_of("shipping_zone", eu)]
+    assert [action for _, action, _, _ in trail] == [
+        "shipping_zone.created",
+        "shipping_zone.changed",
+        "shipping_zone.deleted",
+    ]
+    assert {who for who, *_ in trail} == {"owner@example.com"}
+    assert (trail[1][2]["rate_cents"], trail[1][3]["rate_cents"]) == (490, 590)
+    assert trail[1][3]["countries"] == ["AT", "DE", "FR"]
+    assert trail[2][3] is None

@@ -142,15 +142,15 @@ def test_the_variant_service_keeps_one_sku_namespace_and_moves_within_the_ends(a
     from shop.catalog.variants import VariantRefused, VariantValues, add_variant, move_variant, sku_in_use
 
     with app.app_context():
-        first = add_variant(products["POT"], VariantValues("POT-S", "Small", None, 0))
+        first = add_variant(products["POT"], VariantValues("POT-S", "Small", None, 0), by=None)
         assert (first.stock, db.session.get(Product, products["POT"]).stock) == (1, 0)  # took over the product's 1
-        second = add_variant(products["POT"], VariantValues("POT-L", "Large", 4500, 2))
+        second = add_variant(products["POT"], VariantValues("POT-L", "Large", 4500, 2), by=None)
         assert sku_in_use("POT-L")
         assert sku_in_use("MUG")
         assert not sku_in_use("POT-L", except_variant=second.id)
         for sku, option, field in (("MUG", "Medium", "sku"), ("POT-S", "Medium", "sku"), ("POT-M", "Small", "option")):
             with pytest.raises(VariantRefused) as refused:
-                add_variant(products["POT"], VariantValues(sku, option, None, 1))
+                add_variant(products["POT"], VariantValues(sku, option, None, 1), by=None)
             assert refused.value.field == field
         move_variant(products["POT"], first.id, -1)  # the first cannot move up
         move_variant(products["POT"], second.id, 1)  # nor the last down
@@ -158,3 +158,25 @@ def test_the_variant_service_keeps_one_sku_namespace_and_moves_within_the_ends(a
         db.session.expire_all()  # the list as a new request loads it
         options = [v.option for v in db.session.get(Product, products["POT"]).variants]
         assert options == ["Large", "Small"]
+
+
+def test_adding_and_changing_an_option_are_in_the_products_audit_trail(app, products, admin):
+    from shop.audit import trail_of
+
+    mug = products["MUG"]
+    assert add_option(admin, mug, option="Blue", sku="MUG-BLUE", stock="5").status_code == 303
+    with app.app_context():
+        blue = db.session.get(Product, mug).variants[0].id
+    prefix = f"v{blue}-"
+    edit = {f"{prefix}option": "Navy", f"{prefix}price": "9.00", f"{prefix}stock": "5", f"{prefix}active": "y"}
+    assert admin.submit(f"/admin/products/{mug}", f"/admin/products/{mug}/variants/{blue}", edit).status_code == 303
+    with app.app_context():
+        trail = [(e.actor_email, e.action, e.before, e.after) for e in trail_of("product", mug)]
+    assert trail[0][:2] == ("owner@example.com", "variant.created")
+    assert trail[0][3]["option"] == "Blue"
+    assert trail[1] == (
+        "owner@example.com",
+        "variant.changed",
+        {"variant": blue, "option": "Blue", "price_cents": None},
+        {"option": "Navy", "price_cents": 900},
+    )

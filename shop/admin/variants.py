@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from shop.admin import bp
@@ -33,7 +34,7 @@ def variant_new(product_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return product_page(product, 422, new_variant=form)
     try:
-        variant = add_variant(product_id, form.values(new=True))
+        variant = add_variant(product_id, form.values(new=True), by=current_user)
     except VariantNotFound:
         abort(404)
     except VariantRefused as error:
@@ -52,7 +53,7 @@ def variant_edit(product_id: int, variant_id: int) -> Response | tuple[str, int]
     if not form.validate_on_submit():
         return product_page(product, 422, edited=form, edited_id=variant_id)
     try:
-        update_variant(product_id, variant_id, form.values(), form.seen_version())
+        update_variant(product_id, variant_id, form.values(), form.seen_version(), by=current_user)
     except VariantNotFound:
         abort(404)
     except VariantRefused as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from shop.admin import bp
@@ -20,7 +21,7 @@ def shipping_zones() -> BaseResponse | tuple[str, int]:
     status = 200
     if form.validate_on_submit():
         try:
-            zone = save_zone(form.values())
+            zone = save_zone(form.values(), by=current_user)
         except ZoneError as error:
             form.name.errors = [str(error)]
             status = 409
@@ -45,7 +46,7 @@ def shipping_zone_edit(zone_id: int) -> BaseResponse | tuple[str, int]:
     status = 200
     if form.validate_on_submit():
         try:
-            save_zone(form.values(), zone_id)
+            save_zone(form.values(), zone_id, by=current_user)
         except ZoneError as error:
             form.name.errors = [str(error)]
             status = 409
@@ -63,7 +64,7 @@ def shipping_zone_edit(zone_id: int) -> BaseResponse | tuple[str, int]:
 def shipping_zone_delete(zone_id: int) -> BaseResponse:
     ActionForm().validate_on_submit()
     try:
-        name = delete_zone(zone_id)
+        name = delete_zone(zone_id, by=current_user)
     except ZoneNotFound:
         abort(404)
     flash(_("Shipping zone %(name)s deleted.", name=name), "success")

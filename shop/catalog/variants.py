@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from shop.audit import Actor, changes, record_change, snapshot
 from shop.catalog.rules import sku_problem
 from shop.database import transaction
 from shop.extensions import db
@@ -47,6 +48,10 @@ class VariantValues:
     active: bool = True
 
 
+# What the audit trail records of a variant (prices in minor units).
+AUDITED = ("sku", "option", "price_cents", "stock", "active")
+
+
 def variant_of(product: Product, variant_id: int | None) -> ProductVariant | None:
     """`product`'s variant with this id (on sale or not); None if it has none such."""
     return next((v for v in product.variants if v.id == variant_id), None)
@@ -69,10 +74,11 @@ def _check(product: Product, values: VariantValues, variant: ProductVariant | No
         raise VariantRefused("option", _("This product has an option with this label already."))
 
 
-def add_variant(product_id: int, values: VariantValues) -> ProductVariant:
+def add_variant(product_id: int, values: VariantValues, *, by: Actor | None) -> ProductVariant:
     """Add a variant as the product's last. The product's first variant takes over the
     product's own stock when its form gives none (the product then sells only through its
-    variants, and its own stock is 0). Raises VariantNotFound (no such product), VariantRefused."""
+    variants, and its own stock is 0). Recorded in the audit trail as made `by` this user.
+    Raises VariantNotFound (no such product), VariantRefused."""
     try:
         with transaction():
             product = db.session.get(Product, product_id, populate_existing=True)
@@ -91,14 +97,19 @@ def add_variant(product_id: int, values: VariantValues) -> ProductVariant:
                 position=max((v.position for v in product.variants), default=-1) + 1,
             )
             product.variants.append(variant)
+            db.session.flush()
+            record_change(by, "variant.created", "product", product_id, None, snapshot(variant, AUDITED))
     except IntegrityError:  # the same SKU or label saved at the same moment by another admin
         raise VariantRefused("sku", _("Another product or variant has this SKU.")) from None
     return variant
 
 
-def update_variant(product_id: int, variant_id: int, values: VariantValues, seen_version: int | None) -> ProductVariant:
+def update_variant(
+    product_id: int, variant_id: int, values: VariantValues, seen_version: int | None, *, by: Actor | None
+) -> ProductVariant:
     """Save a variant's fields. `seen_version` is the version the form showed: a variant
-    sold or changed since raises VariantChanged and nothing is written. Raises
+    sold or changed since raises VariantChanged and nothing is written. What changed is
+    recorded in the audit trail (on the product) as made `by` this user. Raises
     VariantNotFound, VariantRefused, VariantChanged."""
     try:
         with transaction():
@@ -106,8 +117,12 @@ def update_variant(product_id: int, variant_id: int, values: VariantValues, seen
             if variant.version_id != seen_version:
                 raise VariantChanged()
             _check(variant.product, values, variant)
+            was = snapshot(variant, AUDITED)
             variant.sku, variant.option, variant.price_cents = values.sku, values.option, values.price_cents
             variant.stock, variant.active = values.stock, values.active
+            before, after = changes(was, snapshot(variant, AUDITED))
+            if after:
+                record_change(by, "variant.changed", "product", product_id, {"variant": variant.id, **before}, after)
     except StaleDataError:
         raise VariantChanged() from None
     except IntegrityError:
