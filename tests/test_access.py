@@ -72,6 +72,12 @@ RULES = {
     "admin.email_detail": "admin",
     "admin.email_html": "admin",
     "admin.email_resend": "admin",
+    "admin.tax_rates": "admin",
+    "admin.tax_rate_edit": "admin",
+    "admin.tax_rate_delete": "admin",
+    "admin.product_tax_rate": "admin",
+    "admin.tax_report_page": "admin",
+    "admin.tax_report_export": "admin",
 }
 
 
@@ -157,7 +163,7 @@ def test_posts_to_protected_routes_are_refused_to_guests(app, people, products):
         if "POST" not in rule.methods or RULES[rule.endpoint] == "public":
             continue
         ids = {"product_id": products["TEA"], "order_id": people["order_id"], "email_id": 1, "voucher_id": 1}
-        ids |= {"address_id": people["address_id"], "image_id": 1, "slug": "x"}
+        ids |= {"address_id": people["address_id"], "image_id": 1, "slug": "x", "rate_id": 1}
         url = rule.build({**ids, "token": "x"})[1]
         response = people["guest"].client.post(url, data={"csrf_token": token})
         assert response.status_code == 302, url

@@ -50,7 +50,7 @@ from werkzeug.routing import Rule
 from wtforms.fields.core import UnboundField
 
 from shop.extensions import db
-from shop.models import OutboxEmail, Voucher
+from shop.models import OutboxEmail, TaxRate, Voucher
 from tests.conftest import ADDRESS, PASSWORD, Browser, order_id_from, signed_in_admin, signed_in_browser
 
 SHOP = Path(__file__).resolve().parent.parent / "shop"
@@ -357,10 +357,11 @@ def build_shop(make_app, products: dict[str, int], **settings: Any) -> Shop:
     admin = signed_in_admin(app)
     with app.app_context():
         voucher = Voucher(code="SAVE10", kind="percent", amount=1000)
-        db.session.add(voucher)
+        rate = TaxRate(name="Reduced", rate_bp=700)
+        db.session.add_all([voucher, rate])
         db.session.commit()
         email_ids = db.session.execute(sa.select(OutboxEmail.id).order_by(OutboxEmail.id)).scalars().all()
-        voucher_id = voucher.id
+        voucher_id, rate_id = voucher.id, rate.id
     cart = {str(products["TEA"]): 1, str(products["MUG"]): 2}
     visitors = {
         "anonymous": _visitor(Browser(app.test_client()), f"/products/{products['TEA']}", cart),
@@ -373,6 +374,7 @@ def build_shop(make_app, products: dict[str, int], **settings: Any) -> Shop:
         "order_id": [str(order_id)],
         "email_id": [str(i) for i in email_ids],
         "voucher_id": [str(voucher_id)],
+        "rate_id": [str(rate_id)],
         "token": [guest_token],
         "filename": ["shop.css"],
         "name": ["0" * 32 + ".png"],

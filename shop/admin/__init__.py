@@ -31,4 +31,4 @@ def csv_download(text: str, filename: str) -> Response:
 
 
 # The views, registered on bp.
-from shop.admin import dashboard, emails, orders, photos, products, vouchers  # noqa: E402,F401
+from shop.admin import dashboard, emails, orders, photos, products, tax, vouchers  # noqa: E402,F401

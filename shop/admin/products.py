@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from shop.admin import PAGE_SIZE, bp, csv_download
 from shop.admin.forms import ActionForm, CsvImportForm, ProductForm, product_form_data
+from shop.admin.tax import product_tax_rate_form
 from shop.catalog.images import ImageRefused
 from shop.catalog.importer import ImportFailed, import_products, products_csv
 from shop.catalog.service import (
@@ -79,7 +80,12 @@ def _product_page(
     form: ProductForm, product: Product | None, status: int, changes: list[str] | None = None
 ) -> tuple[str, int]:
     page = render_template(
-        "admin/product_form.html", form=form, product=product or Product(), is_new=product is None, changes=changes
+        "admin/product_form.html",
+        form=form,
+        product=product or Product(),
+        is_new=product is None,
+        changes=changes,
+        tax_form=product_tax_rate_form(product.tax_rate_id) if product else None,
     )
     return page, status
 

@@ -5,12 +5,12 @@ from werkzeug.wrappers import Response
 
 from shop.cart import bp
 from shop.cart.forms import AddToCartForm, RemoveFromCartForm, UpdateCartForm
-from shop.cart.service import Cart, CartError, TooManyOfOne, describe_removed, lines_total_cents
+from shop.cart.service import Cart, CartError, TooManyOfOne, describe_removed, lines_by_rate, lines_total_cents
 from shop.catalog.pages import render_product
 from shop.catalog.seo import product_url
 from shop.extensions import db, get_settings
 from shop.models import Product
-from shop.pricing import compute_totals
+from shop.pricing import totals_by_rate
 
 
 def render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tuple[str, int]:
@@ -26,7 +26,7 @@ def render_cart(status: int = 200, errors: dict[int, str] | None = None) -> tupl
             lines=lines,
             total_cents=total,
             # The goods alone: shipping and vouchers are chosen at checkout.
-            goods=compute_totals(total, 0, 0, settings.tax_rate_bp, settings.prices_include_tax),
+            goods=totals_by_rate(lines_by_rate(lines), 0, 0, settings.prices_include_tax),
             errors=errors or {},
             update_form=UpdateCartForm(formdata=None),
             remove_form=RemoveFromCartForm(formdata=None),

@@ -8,7 +8,14 @@ from flask import flash, redirect, render_template, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from shop.cart.service import Cart, CartLine, describe_removed, describe_shortfall, lines_total_cents
+from shop.cart.service import (
+    Cart,
+    CartLine,
+    describe_removed,
+    describe_shortfall,
+    lines_by_rate,
+    lines_total_cents,
+)
 from shop.checkout import bp
 from shop.checkout.errors import CheckoutError, FormAlreadyUsed, MethodNotOffered
 from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
@@ -55,7 +62,8 @@ def render_checkout(
     shipping = offered_shipping_options(settings)
     payment = offered_payment_methods(settings)
     chosen = next((o for o in shipping if o.code == form.shipping_method.data), shipping[0])
-    totals_by_shipping = {o.code: quote(subtotal, o, discount, settings) for o in shipping}
+    by_rate = lines_by_rate(lines)
+    totals_by_shipping = {o.code: quote(subtotal, o, discount, settings, by_rate) for o in shipping}
     # The form carries what this page shows, whatever the form it came from carried.
     form.shown.data = Shown.on_page(lines, totals_by_shipping).encode()
     return (

@@ -39,10 +39,11 @@ from shop.checkout.shown import Shown
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
-from shop.models import Address, Order, OrderLine, Product, User, utcnow
+from shop.models import Address, Order, OrderLine, OrderTaxLine, Product, User, utcnow
 from shop.payment import PaymentMethod, payment_method
 from shop.pricing import Totals, quote
 from shop.shipping import ShippingOption, shipping_option
+from shop.tax.rates import goods_by_rate, rate_bp_of
 from shop.vouchers import take_voucher_use, usable_voucher, voucher_discount
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,13 @@ def _write_order(
         .where(Product.id.in_(items), Product.active.is_(True), Product.stock >= wanted)
         .values(stock=Product.stock - wanted, version_id=Product.version_id + 1)  # edit forms see the sale
         .returning(
-            Product.id, Product.name, Product.sku, Product.price_cents, Product.stock, Product.low_stock_threshold
+            Product.id,
+            Product.name,
+            Product.sku,
+            Product.price_cents,
+            Product.stock,
+            Product.low_stock_threshold,
+            rate_bp_of(Product.tax_rate_id),
         )
         .execution_options(synchronize_session=False)
     ).all()
@@ -217,7 +224,9 @@ def _write_order(
         voucher = usable_voucher(choices.voucher_code, subtotal)
         take_voucher_use(voucher)
         discount = voucher_discount(voucher, subtotal)
-    totals = quote(subtotal, option, discount, settings)
+    line_rates = {row.id: settings.tax_rate_bp if row.rate_bp is None else row.rate_bp for row in rows}
+    by_rate = goods_by_rate((line_rates[row.id], row.price_cents * items[row.id]) for row in rows)
+    totals = quote(subtotal, option, discount, settings, by_rate)
     if shown is not None:  # from the rows the UPDATE returned: no query of its own
         shown.check(rows, items, option.code, totals, settings.currency)
 
@@ -234,8 +243,9 @@ def _write_order(
         **_figures(totals),
         **vars(ship_to),
     )
+    order.tax_lines = [OrderTaxLine(**vars(line)) for line in totals.tax_lines]  # for the emails too
     db.session.add(order)
-    db.session.flush()  # INSERT the order: its id, for the lines and the email's link
+    db.session.flush()  # INSERT the order (and its tax lines): its id, for the lines and the email's link
     lines = [
         {
             "order_id": order.id,
@@ -244,6 +254,7 @@ def _write_order(
             "sku": row.sku,
             "unit_price_cents": row.price_cents,
             "quantity": items[row.id],
+            "tax_rate_bp": line_rates[row.id],
         }
         for row in rows
     ]

@@ -10,6 +10,7 @@ from shop.models.catalog import Category, Product, ProductImage
 from shop.models.orders import Order, OrderLine, OrderStatus, OrderStatusChange
 from shop.models.outbox import EmailStatus, MailServerState, OutboxEmail
 from shop.models.refunds import Refund, RefundStatus
+from shop.models.tax import OrderTaxLine, TaxRate
 from shop.models.vouchers import Voucher
 
 __all__ = [
@@ -21,11 +22,13 @@ __all__ = [
     "OrderLine",
     "OrderStatus",
     "OrderStatusChange",
+    "OrderTaxLine",
     "OutboxEmail",
     "Product",
     "ProductImage",
     "Refund",
     "RefundStatus",
+    "TaxRate",
     "User",
     "Voucher",
     "utcnow",
