@@ -8,6 +8,7 @@ from flask import Flask
 
 from shop.extensions import db
 from shop.models import Address, User
+from shop.orders.service import change_order_status
 from tests.conftest import Browser, order_id_from, signed_in_browser
 
 # public: anyone; customer: signed in; owner: signed in, and only your own (others: 404);
@@ -37,6 +38,10 @@ RULES = {
     "auth.claim_orders": "signed-customer",
     "orders.index": "customer",
     "orders.detail": "owner",
+    "orders.document": "owner",
+    "orders.document_download": "owner",
+    "orders.guest_document": "signed",
+    "orders.guest_document_download": "signed",
     "catalog.product_image": "public",
     "catalog.sitemap": "public",
     "catalog.robots": "public",
@@ -66,6 +71,7 @@ RULES = {
     "admin.orders_export": "admin",
     "admin.order_detail": "admin",
     "admin.order_status": "admin",
+    "admin.order_document": "admin",
     "admin.vouchers": "admin",
     "admin.voucher_active": "admin",
     "admin.emails": "admin",
@@ -97,6 +103,7 @@ def people(app: Flask, products):
     customer.submit("/account/addresses/new", "/account/addresses/new", fields)
     admin = signed_in_browser(app, "admin@example.com")
     with app.app_context():
+        change_order_status(order_id, "paid", None)  # its invoice: document 1
         address_id = db.session.execute(db.select(Address.id)).scalar_one()
         db.session.execute(db.update(User).where(User.email == "admin@example.com").values(is_admin=True))
         db.session.commit()
@@ -117,6 +124,7 @@ def get_urls(app: Flask, people, products) -> dict[str, str]:
         "slug": "assam-tea",
         "order_id": people["order_id"],
         "address_id": people["address_id"],
+        "document_id": 1,
         "filename": "shop.css",
         "token": "x",
         "email_id": 1,

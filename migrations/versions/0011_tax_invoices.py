@@ -1,4 +1,4 @@
-"""tax rates per product, the tax of each order per rate
+"""tax rates per product, the tax of each order per rate; invoices and credit notes
 
 Revision ID: 0011
 Revises: 0007
@@ -65,9 +65,40 @@ def upgrade():
         "INSERT INTO order_tax_line (order_id, rate_bp, net_cents, tax_cents, gross_cents)"
         " SELECT id, tax_rate_bp, total_cents - tax_cents, tax_cents, total_cents FROM customer_order"
     )
+    counter = op.create_table(
+        "invoice_counter",
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("next_number", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("kind", name=op.f("pk_invoice_counter")),
+    )
+    # Orders paid before have no invoice: numbering starts at 1.
+    op.bulk_insert(counter, [{"kind": "invoice", "next_number": 1}, {"kind": "credit_note", "next_number": 1}])
+    op.create_table(
+        "invoice",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("number", sa.String(length=32), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("refund_id", sa.Integer(), nullable=True),
+        sa.Column("total_cents", sa.Integer(), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("issued_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["order_id"], ["customer_order.id"], name=op.f("fk_invoice_order_id_customer_order")),
+        sa.ForeignKeyConstraint(
+            ["refund_id"], ["refund.id"], name=op.f("fk_invoice_refund_id_refund"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invoice")),
+        sa.UniqueConstraint("kind", "sequence", name=op.f("uq_invoice_kind")),
+        sa.UniqueConstraint("number", name=op.f("uq_invoice_number")),
+    )
+    op.create_index(op.f("ix_invoice_order_id"), "invoice", ["order_id"])
 
 
 def downgrade():
+    op.drop_index(op.f("ix_invoice_order_id"), table_name="invoice")
+    op.drop_table("invoice")
+    op.drop_table("invoice_counter")
     with op.batch_alter_table("order_line") as batch:
         batch.drop_column("tax_rate_bp")
     with op.batch_alter_table("product") as batch:

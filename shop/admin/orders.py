@@ -11,6 +11,8 @@ from shop.admin import PAGE_SIZE, bp, csv_download
 from shop.admin.forms import OrderFilterForm, OrderStatusForm, status_choices
 from shop.admin.service import OrderFilter, emails_about, orders_csv
 from shop.inputs import paginate
+from shop.invoices.pdf import render_pdf
+from shop.invoices.service import DocumentNotFound, document_of, documents_of
 from shop.models import OrderStatus
 from shop.orders.service import (
     OrderNotFound,
@@ -60,8 +62,24 @@ def order_detail(order_id: int) -> str:
     form.to_status.choices = status_choices(next_statuses(order))
     form.from_status.data = order.status
     return render_template(
-        "admin/order_detail.html", order=order, form=form, emails=emails_about(order), how=how_paid_and_shipped(order)
+        "admin/order_detail.html",
+        order=order,
+        form=form,
+        emails=emails_about(order),
+        how=how_paid_and_shipped(order),
+        documents=documents_of(order.id),
     )
+
+
+@bp.get("/orders/<id:order_id>/documents/<id:document_id>/pdf")
+def order_document(order_id: int, document_id: int) -> Response:
+    """An invoice or credit note of the order, as the customer downloads it."""
+    try:
+        document = document_of(order_id, document_id)
+    except DocumentNotFound:
+        abort(404)
+    disposition = f'attachment; filename="{document.number}.pdf"'
+    return Response(render_pdf(document), mimetype="application/pdf", headers={"Content-Disposition": disposition})
 
 
 @bp.post("/orders/<id:order_id>/status")

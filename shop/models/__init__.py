@@ -7,6 +7,7 @@ written (never a value computed once at import).
 from shop.models.accounts import Address, User
 from shop.models.base import utcnow
 from shop.models.catalog import Category, Product, ProductImage
+from shop.models.invoices import DocumentKind, Invoice, InvoiceCounter
 from shop.models.orders import Order, OrderLine, OrderStatus, OrderStatusChange
 from shop.models.outbox import EmailStatus, MailServerState, OutboxEmail
 from shop.models.refunds import Refund, RefundStatus
@@ -16,7 +17,10 @@ from shop.models.vouchers import Voucher
 __all__ = [
     "Address",
     "Category",
+    "DocumentKind",
     "EmailStatus",
+    "Invoice",
+    "InvoiceCounter",
     "MailServerState",
     "Order",
     "OrderLine",

@@ -30,6 +30,7 @@ from shop.mail.dispatcher import get_dispatcher
 from shop.mail.messages import enqueue_email
 from shop.models import Order, Refund, RefundStatus, User
 from shop.money import format_money
+from shop.orders.invoicing import credit_refund
 from shop.orders.links import order_link
 from shop.payment import payment_method
 from shop.payment.method import RefundFailed
@@ -123,6 +124,7 @@ def _complete(refund: Refund, order: Order, keep_on_failure: bool = False) -> Re
             .values(status=RefundStatus.REFUNDED, reference=reference)
             .execution_options(synchronize_session=False)
         )
+        credit_refund(order, refund.amount_cents, refund.reason, refund.id)  # if it was invoiced
         email_id = enqueue_email(
             "refund_issued",
             key=f"refund_issued:{refund.id}",
