@@ -72,6 +72,7 @@ RULES = {
     "admin.order_detail": "admin",
     "admin.order_status": "admin",
     "admin.order_document": "admin",
+    "admin.order_return": "admin",
     "admin.vouchers": "admin",
     "admin.voucher_active": "admin",
     "admin.emails": "admin",

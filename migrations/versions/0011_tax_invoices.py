@@ -1,4 +1,4 @@
-"""tax rates per product, the tax of each order per rate; invoices and credit notes
+"""tax rates per product, the tax of each order per rate; invoices and credit notes; returns
 
 Revision ID: 0011
 Revises: 0007
@@ -93,9 +93,64 @@ def upgrade():
         sa.UniqueConstraint("number", name=op.f("uq_invoice_number")),
     )
     op.create_index(op.f("ix_invoice_order_id"), "invoice", ["order_id"])
+    op.create_table(
+        "order_return",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("refund_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("restock", sa.Boolean(), nullable=False),
+        sa.Column("shipping_refunded", sa.Boolean(), nullable=False),
+        sa.Column("amount_cents", sa.Integer(), nullable=False),
+        sa.Column("tax_lines", sa.JSON(), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["customer_order.id"], name=op.f("fk_order_return_order_id_customer_order"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["refund_id"], ["refund.id"], name=op.f("fk_order_return_refund_id_refund"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_order_return_created_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_return")),
+    )
+    op.create_index(op.f("ix_order_return_order_id"), "order_return", ["order_id"])
+    op.create_index(op.f("ix_order_return_refund_id"), "order_return", ["refund_id"])
+    op.create_table(
+        "order_return_line",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("return_id", sa.Integer(), nullable=False),
+        sa.Column("order_line_id", sa.Integer(), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.CheckConstraint("quantity > 0", name=op.f("ck_order_return_line_quantity_positive")),
+        sa.ForeignKeyConstraint(
+            ["return_id"], ["order_return.id"], name=op.f("fk_order_return_line_return_id_order_return"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_line_id"],
+            ["order_line.id"],
+            name=op.f("fk_order_return_line_order_line_id_order_line"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_return_line")),
+    )
+    op.create_index(op.f("ix_order_return_line_return_id"), "order_return_line", ["return_id"])
+    op.create_index(op.f("ix_order_return_line_order_line_id"), "order_return_line", ["order_line_id"])
 
 
 def downgrade():
+    op.drop_index(op.f("ix_order_return_line_order_line_id"), table_name="order_return_line")
+    op.drop_index(op.f("ix_order_return_line_return_id"), table_name="order_return_line")
+    op.drop_table("order_return_line")
+    op.drop_index(op.f("ix_order_return_refund_id"), table_name="order_return")
+    op.drop_index(op.f("ix_order_return_order_id"), table_name="order_return")
+    op.drop_table("order_return")
     op.drop_index(op.f("ix_invoice_order_id"), table_name="invoice")
     op.drop_table("invoice")
     op.drop_table("invoice_counter")

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from shop.extensions import db, get_settings
 from shop.invoices.snapshot import credit_note_data, invoice_data
 from shop.models import DocumentKind, Invoice, InvoiceCounter, Order
-from shop.pricing import split_gross
+from shop.pricing import TaxLine, split_gross
 
 
 class DocumentNotFound(Exception):
@@ -96,10 +96,16 @@ def uncredited_cents(invoice: Invoice) -> int:
 
 
 def issue_credit_note(
-    order: Order, amount_cents: int | None, reason: str, payment_label: str, refund_id: int | None = None
+    order: Order,
+    amount_cents: int | None,
+    reason: str,
+    payment_label: str,
+    refund_id: int | None = None,
+    by_rate: tuple[TaxLine, ...] | None = None,
 ) -> Invoice | None:
     """A credit note of `amount_cents` (None: all that is left) against the order's
-    invoice, shared among its rates as the invoice was (shop/pricing.py split_gross), in
+    invoice, per rate as `by_rate` says when it adds up to the amount credited, else
+    shared among the rates as the invoice's gross was (shop/pricing.py split_gross), in
     the caller's transaction. None when the order has no invoice or nothing is left to
     credit (a cancellation credited it all before its refund came)."""
     invoice = invoice_of(order.id)
@@ -111,6 +117,8 @@ def issue_credit_note(
         return None
     gross = {line["rate_bp"]: line["gross_cents"] for line in invoice.data["tax_lines"]}
     lines = split_gross(amount, gross)
+    if by_rate is not None and sum(line.gross_cents for line in by_rate) == amount:
+        lines = by_rate
     sequence, number = take_number(DocumentKind.CREDIT_NOTE)
     data = credit_note_data(order, get_settings(), payment_label, invoice.number, reason, lines)
     note = Invoice(

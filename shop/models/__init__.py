@@ -11,6 +11,7 @@ from shop.models.invoices import DocumentKind, Invoice, InvoiceCounter
 from shop.models.orders import Order, OrderLine, OrderStatus, OrderStatusChange
 from shop.models.outbox import EmailStatus, MailServerState, OutboxEmail
 from shop.models.refunds import Refund, RefundStatus
+from shop.models.returns import Return, ReturnLine
 from shop.models.tax import OrderTaxLine, TaxRate
 from shop.models.vouchers import Voucher
 
@@ -32,6 +33,8 @@ __all__ = [
     "ProductImage",
     "Refund",
     "RefundStatus",
+    "Return",
+    "ReturnLine",
     "TaxRate",
     "User",
     "Voucher",

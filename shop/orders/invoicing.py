@@ -15,6 +15,7 @@ from shop.mail.mime import Attachment
 from shop.models import Invoice, Order
 from shop.orders.links import order_link
 from shop.payment import payment_method
+from shop.pricing import TaxLine
 
 
 def _payment_label(order: Order) -> str:
@@ -55,6 +56,9 @@ def credit_cancelled_order(order: Order, note: str) -> Invoice | None:
     return issue_credit_note(order, None, note or _("Order cancelled."), _payment_label(order))
 
 
-def credit_refund(order: Order, amount_cents: int, reason: str, refund_id: int) -> Invoice | None:
-    """A credit note of a refund of an invoiced order (at most what is left to credit)."""
-    return issue_credit_note(order, amount_cents, reason or _("Refund."), _payment_label(order), refund_id)
+def credit_refund(
+    order: Order, amount_cents: int, reason: str, refund_id: int, by_rate: tuple[TaxLine, ...] | None = None
+) -> Invoice | None:
+    """A credit note of a refund of an invoiced order (at most what is left to credit);
+    `by_rate`: the amount per rate, when known (a return)."""
+    return issue_credit_note(order, amount_cents, reason or _("Refund."), _payment_label(order), refund_id, by_rate)

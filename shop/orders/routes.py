@@ -8,9 +8,11 @@ from shop.extensions import get_settings
 from shop.inputs import paginate
 from shop.invoices.pdf import render_pdf
 from shop.invoices.service import DocumentNotFound, document_of, documents_of
-from shop.models import Invoice, Order
+from shop.models import Invoice, Order, RefundStatus
 from shop.orders import bp
 from shop.orders.links import GuestLinkExpired, order_from_guest_token
+from shop.orders.refunds import order_refunds
+from shop.orders.returns import returns_of
 from shop.orders.service import OrderNotFound, how_paid_and_shipped, order_of, orders_of
 
 
@@ -63,6 +65,8 @@ def render_order(order: Order, token: str | None = None) -> str:
         order=order,
         how=how,
         documents=documents,
+        returns=returns_of(order.id),
+        refunds=[r for r in order_refunds(order.id) if r.status == RefundStatus.REFUNDED],
         payment_instructions=how.instructions(),
         pickup_address=get_settings().pickup_address,
     )

@@ -16,7 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from shop.extensions import db
-from shop.models import Order, OrderTaxLine, Refund, RefundStatus
+from shop.models import Order, OrderTaxLine, Refund, RefundStatus, Return
 from shop.money import format_amount
 from shop.pricing import TaxLine, split_gross
 
@@ -48,8 +48,12 @@ class ReportRow:
 
 
 def refund_tax_lines(refund: Refund) -> tuple[TaxLine, ...]:
-    """A refund's amount per rate: shared among its order's rates in proportion to their
-    gross (shop/pricing.py split_gross)."""
+    """A refund's amount per rate: a return's as it computed them from the lines sent
+    back; any other refund's shared among its order's rates in proportion to their gross
+    (shop/pricing.py split_gross)."""
+    returned = db.session.execute(sa.select(Return.tax_lines).where(Return.refund_id == refund.id)).scalar()
+    if returned and sum(line["gross_cents"] for line in returned) == refund.amount_cents:
+        return tuple(TaxLine(**line) for line in returned)
     gross = {line.rate_bp: line.gross_cents for line in refund.order.tax_lines}
     return split_gross(refund.amount_cents, gross)
 
