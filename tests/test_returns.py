@@ -13,12 +13,15 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shop.extensions import db
-from shop.models import Invoice, OrderLine, Product, Refund, Return, TaxRate
-from shop.orders.returns import ReturnRefused, record_return
+from shop.models import Invoice, Order, OrderLine, Product, Refund, Return, TaxRate
+from shop.orders.returns import ReturnRefused, record_return, return_figures
 from shop.orders.service import change_order_status
 from shop.payment.method import PaymentMethod, RefundFailed
+from shop.pricing import totals_by_rate
 from shop.tax.report import refund_tax_lines
 from tests.conftest import count, order_id_from
 
@@ -166,3 +169,33 @@ def test_an_unpaid_order_cannot_be_returned(app, products, shopper, smtp):
     with app.app_context(), pytest.raises(ReturnRefused, match="Only a paid order"):
         record_return(order_id, {lines["TEA"]: 1}, restock=True, refund_shipping=False)
     assert count(app, Return) == 0
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 50_000), st.integers(1, 5), st.sampled_from([0, 700, 1900, 2000])), min_size=1),
+    st.integers(0, 100),  # the voucher, in percent of the goods
+    st.integers(0, 990),
+    st.booleans(),
+)
+def test_returning_everything_with_the_shipping_gives_back_exactly_the_order_total(bought, percent, shipping, include):
+    lines = [
+        OrderLine(id=i, unit_price_cents=price, quantity=quantity, tax_rate_bp=rate)
+        for i, (price, quantity, rate) in enumerate(bought, 1)
+    ]
+    goods: dict[int, int] = {}
+    for line in lines:
+        goods[line.tax_rate_bp] = goods.get(line.tax_rate_bp, 0) + line.subtotal_cents
+    subtotal = sum(goods.values())
+    placed = totals_by_rate(goods, subtotal * percent // 100, shipping, include)
+    order = Order(
+        lines=lines,
+        subtotal_cents=subtotal,
+        discount_cents=placed.discount_cents,
+        shipping_cents=shipping,
+        prices_include_tax=include,
+    )
+    everything = return_figures(order, {line.id: line.quantity for line in lines}, refund_shipping=True)
+    assert everything.total_cents == placed.total_cents
+    assert everything.tax_lines == placed.tax_lines
+    part = return_figures(order, {lines[0].id: 1}, refund_shipping=False)
+    assert 0 <= part.total_cents <= placed.total_cents

@@ -1,6 +1,10 @@
 """An invoice or credit note as a PDF (fpdf2: pure Python, no system libraries; README,
 "Dependencies"), from its snapshot alone, so the same document gives the same PDF.
 
+Making one takes some 100-400 ms on a shared 2-core machine, most of it fontTools reading
+the font (a copy of a loaded font cannot be shared between documents: fpdf2 subsets it in
+place), and it is made in the transaction that marks an order paid.
+
 Text is set in DejaVu Sans when the system has it (Debian's fonts-dejavu-core: every
 script a name or address may be written in, and the euro sign); without it, in the PDF's
 built-in Helvetica, which holds Latin-1 only: other letters show as "?".
