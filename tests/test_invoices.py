@@ -30,7 +30,7 @@ def test_a_paid_order_gets_an_invoice_emailed_as_pdf_and_shown_on_its_page(app, 
         assert invoice.data["tax_lines"] == [
             {"rate_bp": 2000, "net_cents": 1783, "tax_cents": 357, "gross_cents": 2140}
         ]
-    [mail] = smtp.wait_for(1, to="ada@example.com", subject_contains="payment received")
+    [mail] = smtp.wait_for(1, to="ada@example.com", subject_contains="Payment received")
     assert "INV-000001" in mail.subject
     [pdf] = [part for part in mail.message.iter_attachments() if part.get_content_type() == "application/pdf"]
     assert pdf.get_filename() == "INV-000001.pdf"

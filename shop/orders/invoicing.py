@@ -38,7 +38,7 @@ def invoice_paid_order(order: Order) -> int | None:
         key=f"payment_received:{order.id}",
         recipient=order.email,
         subject=_(
-            "Your %(shop)s order %(number)s: payment received, invoice %(invoice)s",
+            "Payment received for %(shop)s order %(number)s: invoice %(invoice)s",
             shop=get_settings().shop_name,
             number=order.number,
             invoice=invoice.number,
