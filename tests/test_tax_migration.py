@@ -1,6 +1,6 @@
 """Migration 0011 up and down on a shop with orders, on SQLite and (TEST_DATABASE_URL)
 PostgreSQL: each order placed before gets one tax line from its own figures and its lines
-the rate it was taxed at; the invoice counters start at 1; a downgrade drops it all."""
+the rate it was taxed at; the invoice counters are empty (a backup imports into it); a downgrade drops it all."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_0011_gives_old_orders_their_tax_line_and_goes_back_down(fresh):  # noqa
             (1, 2000, 1450, 290, 1740)
         ]
         assert rows("SELECT tax_rate_bp FROM order_line") == [(2000,)]
-        assert sorted(rows("SELECT kind, next_number FROM invoice_counter")) == [("credit_note", 1), ("invoice", 1)]
+        assert rows("SELECT kind FROM invoice_counter") == []  # the first invoice makes its row
         downgrade(revision="0007")
         assert rows("SELECT id, total_cents FROM customer_order") == [(1, 1740)]
         tables = sa.inspect(db.engine).get_table_names()

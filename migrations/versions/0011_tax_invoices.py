@@ -65,14 +65,14 @@ def upgrade():
         "INSERT INTO order_tax_line (order_id, rate_bp, net_cents, tax_cents, gross_cents)"
         " SELECT id, tax_rate_bp, total_cents - tax_cents, tax_cents, total_cents FROM customer_order"
     )
-    counter = op.create_table(
+    op.create_table(
         "invoice_counter",
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("next_number", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("kind", name=op.f("pk_invoice_counter")),
     )
-    # Orders paid before have no invoice: numbering starts at 1.
-    op.bulk_insert(counter, [{"kind": "invoice", "next_number": 1}, {"kind": "credit_note", "next_number": 1}])
+    # No rows: the first invoice (and credit note) makes its counter, starting at 1; orders
+    # paid before have no invoice.
     op.create_table(
         "invoice",
         sa.Column("id", sa.Integer(), nullable=False),

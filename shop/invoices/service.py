@@ -2,10 +2,13 @@
 
 Numbers: one counter row per kind (invoice_counter), taken by
 
-    UPDATE invoice_counter SET next_number = next_number + 1 WHERE kind = ? RETURNING next_number
+    INSERT INTO invoice_counter (kind, next_number) VALUES (?, 2)
+    ON CONFLICT (kind) DO UPDATE SET next_number = invoice_counter.next_number + 1
+    RETURNING next_number
 
-in the same transaction as the change that issues the document (an order marked paid, a
-refund recorded). The UPDATE locks the row until that transaction ends (PostgreSQL's row
+(the first document of a kind makes its row: a new database holds no rows, so a backup
+imports into it) in the same transaction as the change that issues the document (an order marked paid, a
+refund recorded). The statement locks the row until that transaction ends (PostgreSQL's row
 lock; SQLite lets one writer at a time), so concurrent payments take numbers one after
 the other; a transaction that rolls back gives its number back with everything else. So
 the numbers have no gap, and none is used twice (the unique (kind, sequence) stands
@@ -19,6 +22,7 @@ for at most what its invoice has not credited yet.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from shop.extensions import db, get_settings
 from shop.invoices.snapshot import credit_note_data, invoice_data
@@ -32,14 +36,13 @@ class DocumentNotFound(Exception):
 
 def take_number(kind: DocumentKind) -> tuple[int, str]:
     """The next number of `kind`, in the caller's transaction: (sequence, "INV-000042")."""
-    taken = db.session.execute(
-        sa.update(InvoiceCounter)
-        .where(InvoiceCounter.kind == kind.value)
-        .values(next_number=InvoiceCounter.next_number + 1)
-        .returning(InvoiceCounter.next_number)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    sequence = taken - 1
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(InvoiceCounter).values(kind=kind.value, next_number=2)
+    statement = statement.on_conflict_do_update(
+        index_elements=[InvoiceCounter.kind], set_={"next_number": InvoiceCounter.next_number + 1}
+    ).returning(InvoiceCounter.next_number)
+    sequence = db.session.execute(statement).scalar_one() - 1
     return sequence, f"{kind.prefix}{sequence:06d}"
 
 

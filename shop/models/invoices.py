@@ -26,8 +26,8 @@ class DocumentKind(enum.StrEnum):
 
 
 class InvoiceCounter(db.Model):
-    """The next number of each kind of document: one row per kind, taken by an UPDATE in
-    the transaction that issues the document (its row lock makes concurrent issues wait,
+    """The next number of each kind of document: one row per kind (made by the first
+    document of its kind), taken by an upsert in the transaction that issues the document (its row lock makes concurrent issues wait,
     and a rolled-back issue gives the number back), so numbers have no gap and none is used
     twice."""
 
