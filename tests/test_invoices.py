@@ -38,6 +38,8 @@ def test_a_paid_order_gets_an_invoice_emailed_as_pdf_and_shown_on_its_page(app, 
     page = shopper.get(f"/orders/{order_id}").get_data(as_text=True)
     assert "Invoice INV-000001" in page
     html = shopper.get(f"/orders/{order_id}/documents/{invoice.id}").get_data(as_text=True)
+    assert "<style" not in html  # the policy (style-src 'self') allows the stylesheet alone
+    assert " style=" not in html
     assert "Invoice INV-000001" in html
     assert "Enamel Mug" in html
     assert "€3.57" in html

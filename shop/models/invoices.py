@@ -27,9 +27,9 @@ class DocumentKind(enum.StrEnum):
 
 class InvoiceCounter(db.Model):
     """The next number of each kind of document: one row per kind (made by the first
-    document of its kind), taken by an upsert in the transaction that issues the document (its row lock makes concurrent issues wait,
-    and a rolled-back issue gives the number back), so numbers have no gap and none is used
-    twice."""
+    document of its kind), taken by an upsert in the transaction that issues the document
+    (its row lock makes concurrent issues wait, and a rolled-back issue gives the number
+    back), so numbers have no gap and none is used twice."""
 
     __tablename__ = "invoice_counter"
 
