@@ -7,15 +7,28 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from shop.extensions import get_settings
+from shop.extensions import db, get_settings
 from shop.invoices.pdf import render_pdf
 from shop.invoices.service import issue_credit_note, issue_invoice
 from shop.mail.messages import enqueue_email
 from shop.mail.mime import Attachment
-from shop.models import Invoice, Order
+from shop.models import Invoice, Order, OrderStatus
 from shop.orders.links import order_link
 from shop.payment import payment_method
 from shop.pricing import TaxLine
+
+
+def documents_for_move(order: Order, to_status: str, paid_now: bool, note: str) -> int | None:
+    """Inside the transaction of a status move of `order` (after its UPDATE): the invoice
+    when the move recorded the payment (`paid_now`: it set paid_at), a credit note when it
+    cancelled an invoiced order. The "payment received" email's outbox id, or None (a
+    move that records a payment sends no other email, so it fits the move's one email)."""
+    if paid_now:
+        db.session.refresh(order)  # paid_at as the UPDATE wrote it, for the invoice
+        return invoice_paid_order(order)
+    if to_status == OrderStatus.CANCELLED:
+        credit_cancelled_order(order, note.strip())
+    return None
 
 
 def _payment_label(order: Order) -> str:

@@ -21,7 +21,7 @@ from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
 from shop.mail.messages import enqueue_email
 from shop.models import Order, OrderLine, OrderStatus, OrderStatusChange, Product, User, utcnow
-from shop.orders.invoicing import credit_cancelled_order, invoice_paid_order
+from shop.orders.invoicing import documents_for_move
 from shop.orders.links import order_link
 from shop.payment import PAYMENT_METHODS, PaymentMethod, payment_method
 from shop.shipping import ShippingOption, shipping_option
@@ -180,7 +180,7 @@ def change_order_status(
     )
     if paid_now and order.paid_at is None:
         values["paid_at"] = utcnow()
-    email_id = paid_email_id = None
+    email_id = None
     with transaction():
         moved = db.session.execute(
             sa.update(Order)
@@ -205,12 +205,10 @@ def change_order_status(
             email_id = _enqueue_status_email(order, "order_cancelled", "has been cancelled", note.strip())
         if to_status == OrderStatus.SHIPPED:
             email_id = _enqueue_status_email(order, "order_shipped", "has shipped", note.strip())
-        db.session.refresh(order)  # paid_at as written, for the invoice
-        if "paid_at" in values:  # the invoice, numbered in this transaction: shop/invoices
-            paid_email_id = invoice_paid_order(order)
-        if to_status == OrderStatus.CANCELLED:
-            credit_cancelled_order(order, note.strip())
-    get_dispatcher().hand_off([email_id, paid_email_id])
+        # The invoice (numbered in this transaction) or a credit note: shop/orders/invoicing.py.
+        email_id = documents_for_move(order, to_status, "paid_at" in values, note) or email_id
+    db.session.refresh(order)
+    get_dispatcher().hand_off([email_id])
     if to_status == OrderStatus.CANCELLED and method is not None:
         method.on_cancel(order)
     return order
