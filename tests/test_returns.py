@@ -10,6 +10,7 @@ The provider's refusal is played by a payment method whose `refund` raises Refun
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +19,8 @@ from hypothesis import strategies as st
 
 from shop.extensions import db
 from shop.models import Invoice, Order, OrderLine, Product, Refund, Return, TaxRate
+from shop.orders import returns
+from shop.orders.refunds import refund_payment
 from shop.orders.returns import ReturnRefused, record_return, return_figures
 from shop.orders.service import change_order_status
 from shop.payment.method import PaymentMethod, RefundFailed
@@ -199,3 +202,26 @@ def test_returning_everything_with_the_shipping_gives_back_exactly_the_order_tot
     assert everything.tax_lines == placed.tax_lines
     part = return_figures(order, {lines[0].id: 1}, refund_shipping=False)
     assert 0 <= part.total_cents <= placed.total_cents
+
+
+def test_a_return_left_pending_by_a_dead_process_is_finished_by_its_refunds_key(app, paid_order):
+    lines = line_ids(app, paid_order)
+    before = stock(app, "MUG")
+    with app.app_context():
+        # The process wrote the pending return and made the refund, then died before step 3.
+        refunded = returns._write_pending(paid_order, {lines["MUG"]: 1}, True, False, "Dented", None)
+        refund_payment(paid_order, refunded.amount_cents, "Dented", None, None, refunded.refund_key)
+        # Another died before its refund was written at all.
+        returns._write_pending(paid_order, {lines["TEA"]: 1}, True, False, "Wrong tea", None)
+        assert stock(app, "MUG") == before
+        assert returns.complete_pending_returns(older_than=timedelta(0)) == (1, 1)
+        assert returns.complete_pending_returns(older_than=timedelta(0)) == (0, 0)  # once
+        done = db.session.execute(sa.select(Return).execution_options(populate_existing=True)).scalar_one()
+        assert (done.status, done.refund_id is not None, done.amount_cents) == ("done", True, 825)
+    assert stock(app, "MUG") == before + 1
+    assert returned_quantities_now(app, paid_order) == {lines["MUG"]: 1}
+
+
+def returned_quantities_now(app, order_id: int) -> dict[int, int]:
+    with app.app_context():
+        return returns.returned_quantities(order_id)

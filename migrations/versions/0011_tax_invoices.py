@@ -98,6 +98,7 @@ def upgrade():
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("order_id", sa.Integer(), nullable=False),
         sa.Column("refund_id", sa.Integer(), nullable=True),
+        sa.Column("refund_key", sa.String(length=100), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("restock", sa.Boolean(), nullable=False),
         sa.Column("shipping_refunded", sa.Boolean(), nullable=False),
@@ -119,6 +120,7 @@ def upgrade():
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_return")),
+        sa.UniqueConstraint("refund_key", name=op.f("uq_order_return_refund_key")),
     )
     op.create_index(op.f("ix_order_return_order_id"), "order_return", ["order_id"])
     op.create_index(op.f("ix_order_return_refund_id"), "order_return", ["refund_id"])

@@ -27,6 +27,9 @@ class Return(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("customer_order.id", ondelete="CASCADE"), index=True)
     refund_id: Mapped[int | None] = mapped_column(sa.ForeignKey("refund.id", ondelete="SET NULL"), index=True)
+    # The idempotency key its refund is made with: a return left pending by a dead process
+    # finds its refund by it (returns.complete_pending_returns).
+    refund_key: Mapped[str] = mapped_column(sa.String(100), unique=True)
     status: Mapped[str] = mapped_column(sa.String(20), default="pending")  # pending, done
     restock: Mapped[bool] = mapped_column(default=False)
     shipping_refunded: Mapped[bool] = mapped_column(default=False)

@@ -56,17 +56,25 @@ def refundable_cents(order_id: int) -> int:
     return order.total_cents - refunded
 
 
+def new_refund_key(order_number: str) -> str:
+    """A new idempotency key for a refund of order `order_number`."""
+    return f"refund-{order_number}-{secrets.token_hex(8)}"
+
+
 def refund_payment(
     order_id: int,
     amount_cents: int,
     reason: str = "",
     by: User | None = None,
     by_rate: tuple[TaxLine, ...] | None = None,
+    idempotency_key: str | None = None,
 ) -> Refund:
     """Give `amount_cents` (minor units) of order `order_id`'s payment back, through its
     payment method, and email the customer. `by`: the owner or staff member (None: the
     shop itself). `by_rate`: the amount per tax rate when the caller knows it (a return of
-    some lines), for the credit note; None: shared as the order's gross. Returns the
+    some lines), for the credit note; None: shared as the order's gross.
+    `idempotency_key`: the key to give the provider (unique; None: a new one), so that a
+    caller that wrote it down (a return) finds its refund again. Returns the
     refunded Refund. Raises RefundRefused (nothing changed) and
     shop.payment.method.RefundFailed (the provider refused or could not be reached:
     nothing was refunded, no row is left)."""
@@ -95,7 +103,7 @@ def refund_payment(
             amount_cents=amount_cents,
             status=RefundStatus.PENDING,
             reason=reason.strip()[:500],
-            idempotency_key=f"refund-{order.number}-{secrets.token_hex(8)}",
+            idempotency_key=idempotency_key or new_refund_key(order.number),
             created_by_id=by.id if by is not None else None,
         )
         db.session.add(refund)

@@ -12,6 +12,10 @@ more than was bought:
 3. In a last transaction: the return is *done*, tied to its refund, and the goods go back
    on the shelf if the owner chose so, only now that the money went back.
 
+The refund is made with an idempotency key the pending return holds: a process that dies
+between 2 and 3 leaves a pending return that `complete_pending_returns` (after
+`complete_pending_refunds`, `flask shop complete-refunds`) finishes by that key.
+
 The amount is what the lines cost as bought: their prices, less their share of the
 order's voucher (in proportion to the goods, rounded half up), plus the shipping if it is
 refunded, with each rate's tax as the order computed it (shop/pricing.py totals_by_rate);
@@ -21,14 +25,15 @@ at most what is left to refund.
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from shop.database import transaction
 from shop.extensions import db
-from shop.models import Order, OrderLine, OrderStatus, Product, Return, ReturnLine, User
-from shop.orders.refunds import RefundRefused, refund_payment, refundable_cents
+from shop.models import Order, OrderLine, OrderStatus, Product, Refund, RefundStatus, Return, ReturnLine, User, utcnow
+from shop.orders.refunds import RefundRefused, new_refund_key, refund_payment, refundable_cents
 from shop.payment.method import RefundFailed
 from shop.pricing import TaxLine, Totals, divide_rounding_half_up, totals_by_rate
 
@@ -90,24 +95,52 @@ def record_return(
     pending = _write_pending(order_id, quantities, restock, refund_shipping, reason, by)
     try:
         by_rate = tuple(TaxLine(**line) for line in pending.tax_lines)
-        refund = refund_payment(order_id, pending.amount_cents, pending.reason, by, by_rate)
+        refund = refund_payment(order_id, pending.amount_cents, pending.reason, by, by_rate, pending.refund_key)
     except (RefundRefused, RefundFailed) as error:
         with transaction():
-            db.session.execute(sa.delete(Return).where(Return.id == pending.id))
+            db.session.execute(sa.delete(Return).where(Return.id == pending.id, Return.status == "pending"))
         if isinstance(error, RefundRefused):
             raise ReturnRefused(str(error)) from None
         raise
-    with transaction():
-        db.session.execute(
-            sa.update(Return)
-            .where(Return.id == pending.id)
-            .values(status="done", refund_id=refund.id)
-            .execution_options(synchronize_session=False)
-        )
-        if restock and quantities:
-            _restock(quantities)
+    _complete(pending, refund.id)
     db.session.refresh(pending)
     return pending
+
+
+def _complete(pending: Return, refund_id: int) -> bool:
+    """Step 3: the return is done and tied to its refund, and restocked if chosen; once,
+    however often it is called (a conditional UPDATE). Whether this call completed it."""
+    with transaction():
+        moved = db.session.execute(
+            sa.update(Return)
+            .where(Return.id == pending.id, Return.status == "pending")
+            .values(status="done", refund_id=refund_id)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if moved and pending.restock:
+            _restock({line.order_line_id: line.quantity for line in pending.lines})
+    return bool(moved)
+
+
+def complete_pending_returns(older_than: timedelta = timedelta(minutes=10)) -> tuple[int, int]:
+    """Finish returns a process left pending when it died (run after
+    complete_pending_refunds: `flask shop complete-refunds`). A pending return whose
+    refund (found by its key) was made is done and restocked as chosen; one older than
+    `older_than` whose refund was never written (or failed, and was deleted) is deleted,
+    nothing having been refunded; one whose refund is still pending waits. (completed,
+    deleted)."""
+    completed = deleted = 0
+    pending = db.session.execute(sa.select(Return).where(Return.status == "pending")).scalars().all()
+    for row in pending:
+        refund = db.session.execute(sa.select(Refund).where(Refund.idempotency_key == row.refund_key)).scalar()
+        if refund is not None and refund.status == RefundStatus.REFUNDED:
+            completed += _complete(row, refund.id)
+        elif refund is None and row.created_at < utcnow() - older_than:
+            with transaction():
+                deleted += db.session.execute(
+                    sa.delete(Return).where(Return.id == row.id, Return.status == "pending")
+                ).rowcount
+    return completed, deleted
 
 
 def _write_pending(
@@ -149,6 +182,7 @@ def _write_pending(
             amount_cents=amount,
             tax_lines=[asdict(line) for line in figures.tax_lines if line.gross_cents],
             reason=reason.strip()[:500] or _("Goods returned."),
+            refund_key=new_refund_key(order.number),
             created_by_id=by.id if by is not None else None,
             lines=[ReturnLine(order_line_id=line_id, quantity=q) for line_id, q in quantities.items()],
         )
