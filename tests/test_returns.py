@@ -75,8 +75,10 @@ def test_shipping_and_lines_without_restock(app, paid_order):
     lines = line_ids(app, paid_order)
     before = stock(app, "TEA")
     with app.app_context():
-        done = record_return(paid_order, {lines["TEA"]: 1}, restock=False, refund_shipping=True)
-        assert (done.amount_cents, done.status, done.shipping_refunded) == (1250 + 490, "done", True)
+        shipping_only = record_return(paid_order, {}, restock=True, refund_shipping=True)  # nothing to restock
+        assert (shipping_only.amount_cents, shipping_only.lines) == (490, [])
+        done = record_return(paid_order, {lines["TEA"]: 1}, restock=False, refund_shipping=False)
+        assert (done.amount_cents, done.status, done.shipping_refunded) == (1250, "done", False)
         with pytest.raises(ReturnRefused, match="shipping of this order was refunded already"):
             record_return(paid_order, {}, restock=False, refund_shipping=True)
     assert stock(app, "TEA") == before

@@ -196,6 +196,8 @@ def _restock(quantities: dict[int, int]) -> None:
     per_product: dict[int, int] = {}
     for line_id, product_id in rows:
         per_product[product_id] = per_product.get(product_id, 0) + quantities[line_id]
+    if not per_product:  # only the shipping came back
+        return
     returned = sa.case(per_product, value=Product.id)
     db.session.execute(
         sa.update(Product)
