@@ -282,6 +282,10 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, methods: MethodRe
         "SHOP_TAX_RATE_BP": _percent_bp("SHOP_TAX_RATE", get("SHOP_TAX_RATE", "20")),
         "SHOP_TAX_NAME": get("SHOP_TAX_NAME", DEFAULT_TAX_NAME).strip(),
         "SHOP_PRICES_INCLUDE_TAX": _bool(get("SHOP_PRICES_INCLUDE_TAX", "true")),
+        # On every invoice and credit note: the shop's postal address (lines separated by
+        # " | ") and its VAT number ("" : none shown).
+        "SHOP_INVOICE_ADDRESS": get("SHOP_INVOICE_ADDRESS").strip(),
+        "SHOP_VAT_ID": get("SHOP_VAT_ID").strip(),
         "SHOP_LOW_STOCK_THRESHOLD": _int("SHOP_LOW_STOCK_THRESHOLD", get("SHOP_LOW_STOCK_THRESHOLD", "5"), 0),
         "SHOP_MAIL_DISPATCH": dispatch,
         "SHOP_MAIL_WORKERS": _int("SHOP_MAIL_WORKERS", get("SHOP_MAIL_WORKERS", "4"), 1),
@@ -401,6 +405,8 @@ class Settings:
     tax_rate_bp: int  # hundredths of a percent: 2000 = 20 %
     tax_name: str
     prices_include_tax: bool
+    invoice_address: str  # lines separated by " | "
+    vat_id: str
     low_stock_threshold: int
     # Mail dispatch (README.md, "How email works")
     mail_dispatch: str  # thread, sync or celery

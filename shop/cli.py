@@ -28,6 +28,7 @@ from shop.mail.breaker import describe, server_unreachable
 from shop.mail.dispatcher import MailPool, get_dispatcher
 from shop.models import EmailStatus, OutboxEmail, Role, utcnow
 from shop.orders.refunds import complete_pending_refunds
+from shop.orders.returns import complete_pending_returns
 from shop.orders.unpaid import cancel_unpaid_orders
 from shop.staff import RoleRefused, set_role
 
@@ -140,12 +141,14 @@ def cancel_unpaid_command(days: int | None) -> None:
 @shop_cli.command("complete-refunds")
 def complete_refunds_command() -> None:
     """Finish refunds a process left pending when it died between asking the payment
-    provider and recording the answer (same idempotency key: never refunds twice). Made
-    for the daily cron job beside cancel-unpaid."""
+    provider and recording the answer (same idempotency key: never refunds twice), then
+    the returns such a death left pending. Made for the daily cron job beside cancel-unpaid."""
     done = complete_pending_refunds()
     for refund in done:
         click.echo(f"refund {refund.id} of order {refund.order.number} completed")
     click.echo(f"{len(done)} pending refund(s) completed")
+    returns_done, returns_dropped = complete_pending_returns()
+    click.echo(f"{returns_done} pending return(s) completed, {returns_dropped} without a refund deleted")
     if done and get_dispatcher().mode == "thread":
         get_dispatcher().drain()
 

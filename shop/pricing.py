@@ -10,16 +10,27 @@ here are positive). So a 10 % voucher on €0.05 takes €0.01 off, and 20 % tax
 - discount: a percentage of the goods (rounded), or a fixed amount, never more than the goods;
 - shipping: what the shipping option says for the goods after the discount
   (ShippingOption.cost in shop/shipping.py: a flat rate, free from a threshold, or nothing);
-- tax: one shop-wide rate on goods after the discount plus shipping. With prices that
-  include tax (SHOP_PRICES_INCLUDE_TAX, the default) it is the part of the total that is
-  tax, rate / (100 + rate); with prices that exclude it, it is added on top.
+- tax: per rate (each product has one, shop/tax; a product without one has the shop's
+  SHOP_TAX_RATE_BP, so a shop that never made a rate has one rate, as before). The
+  discount and the shipping are shared among the rates in proportion to the goods
+  (split_by_rate, below), and each rate's tax is computed once on its whole amount and
+  rounded once (the rule above), as an invoice states it per rate (EU VAT Directive,
+  art. 226). With prices that include tax (SHOP_PRICES_INCLUDE_TAX, the default) a rate's
+  tax is the part of its amount that is tax, rate / (100 + rate); with prices that
+  exclude it, it is added on top. The order's tax is the sum of its rates' taxes.
+
+Why halves up and not half-even (banker's rounding): a rate's tax is rounded once per
+order, not summed over thousands of roundings where half-even's lack of bias would
+matter; half up is what a customer checks with a calculator, and it keeps every figure
+of a one-rate shop exactly as it was before rates per product.
 
 total = subtotal - discount + shipping (+ tax when prices exclude it); never negative.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from config import Settings
 from shop.shipping import ShippingOption, ZoneRate
@@ -33,13 +44,73 @@ def divide_rounding_half_up(numerator: int, denominator: int) -> int:
 
 
 @dataclass(frozen=True)
+class TaxLine:
+    """One rate's share of an order: net + tax = gross, in cents; the rate in basis points."""
+
+    rate_bp: int
+    net_cents: int
+    tax_cents: int
+    gross_cents: int
+
+
+def allocate(amount: int, weights: list[int]) -> list[int]:
+    """`amount` (cents, >= 0) shared in proportion to `weights` (>= 0), in whole cents that
+    add up to exactly `amount`: each gets the floor of its share, and the cents left over go
+    to the largest remainders (ties: the earlier weight; the largest remainder method). All
+    weights 0: the whole amount to the first."""
+    total = sum(weights)
+    if not weights:
+        return []
+    if total == 0:
+        return [amount] + [0] * (len(weights) - 1)
+    shares = [amount * w // total for w in weights]
+    left = amount - sum(shares)
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
+    for i in by_remainder[:left]:
+        shares[i] += 1
+    return shares
+
+
+def split_by_rate(
+    goods_by_rate: Mapping[int, int], discount_cents: int, shipping_cents: int, prices_include_tax: bool
+) -> tuple[TaxLine, ...]:
+    """The tax lines of goods worth `goods_by_rate` ({rate in basis points: cents at the
+    shop's prices}) less `discount_cents`, plus `shipping_cents`, highest rate first.
+
+    The discount and the shipping are shared among the rates in proportion to the goods
+    (after the discount, for the shipping) by `allocate`: the shipping is taxed pro rata,
+    as the goods it carries (an ancillary cost follows its principal supply). Each rate's
+    tax is rounded once, halves up. Rates with nothing to tax are left out (all of them
+    nothing: the highest rate's line of zeros stays, so there is always one line).
+    Raises ValueError for a negative amount or rate."""
+    rates = sorted(goods_by_rate, reverse=True) or [0]
+    goods = [goods_by_rate.get(rate, 0) for rate in rates]
+    if min(*goods, discount_cents, shipping_cents, *rates) < 0:
+        raise ValueError("amounts and tax rates cannot be negative")
+    discounts = allocate(min(discount_cents, sum(goods)), goods)
+    after = [g - d for g, d in zip(goods, discounts, strict=True)]
+    shipping = allocate(shipping_cents, after)
+    lines = []
+    for rate, base in zip(rates, (a + s for a, s in zip(after, shipping, strict=True)), strict=True):
+        if prices_include_tax:
+            tax = divide_rounding_half_up(base * rate, BASIS_POINTS + rate)
+            lines.append(TaxLine(rate, base - tax, tax, base))
+        else:
+            tax = divide_rounding_half_up(base * rate, BASIS_POINTS)
+            lines.append(TaxLine(rate, base, tax, base + tax))
+    kept = tuple(line for line in lines if line.gross_cents)
+    return kept or (lines[0],)
+
+
+@dataclass(frozen=True)
 class Totals:
     subtotal_cents: int  # the goods, at the prices shown in the shop
     discount_cents: int
     shipping_cents: int
     tax_cents: int
-    tax_rate_bp: int
+    tax_rate_bp: int  # the one rate; with several, the highest (tax_lines has each)
     prices_include_tax: bool
+    tax_lines: tuple[TaxLine, ...] = field(default=())  # highest rate first
 
     @property
     def total_cents(self) -> int:
@@ -58,13 +129,20 @@ def compute_totals(
     discount is capped at the goods. Raises ValueError for a negative amount or rate."""
     if min(subtotal_cents, discount_cents, shipping_cents, tax_rate_bp) < 0:
         raise ValueError("amounts and the tax rate cannot be negative")
-    discount_cents = min(discount_cents, subtotal_cents)
-    taxable = subtotal_cents - discount_cents + shipping_cents
-    if prices_include_tax:
-        tax = divide_rounding_half_up(taxable * tax_rate_bp, BASIS_POINTS + tax_rate_bp)
-    else:
-        tax = divide_rounding_half_up(taxable * tax_rate_bp, BASIS_POINTS)
-    return Totals(subtotal_cents, discount_cents, shipping_cents, tax, tax_rate_bp, prices_include_tax)
+    return totals_by_rate({tax_rate_bp: subtotal_cents}, discount_cents, shipping_cents, prices_include_tax)
+
+
+def totals_by_rate(
+    goods_by_rate: Mapping[int, int], discount_cents: int, shipping_cents: int, prices_include_tax: bool
+) -> Totals:
+    """The order's figures for goods at several rates ({rate bp: cents}): see split_by_rate.
+    The discount is capped at the goods. Raises ValueError for a negative amount or rate."""
+    subtotal = sum(goods_by_rate.values())
+    discount = min(discount_cents, subtotal)
+    lines = split_by_rate(goods_by_rate, discount, shipping_cents, prices_include_tax)
+    tax = sum(line.tax_cents for line in lines)
+    top_rate = max(goods_by_rate, default=lines[0].rate_bp)
+    return Totals(subtotal, discount, shipping_cents, tax, top_rate, prices_include_tax, lines)
 
 
 def discount_cents(kind: str, amount: int, subtotal_cents: int) -> int:
@@ -76,17 +154,41 @@ def discount_cents(kind: str, amount: int, subtotal_cents: int) -> int:
 
 
 def quote(
-    subtotal_cents: int, shipping: ShippingOption, discount: int, settings: Settings, zone: ZoneRate | None = None
+    subtotal_cents: int,
+    shipping: ShippingOption,
+    discount: int,
+    settings: Settings,
+    zone: ZoneRate | None = None,
+    *,
+    goods_by_rate: Mapping[int, int] | None = None,
 ) -> Totals:
     """The totals of goods worth `subtotal_cents` with `discount` minor units off, sent by
     the `shipping` option to an address in `zone` (None: the default zone's rate), under the
-    shop's tax settings."""
+    shop's tax settings. `goods_by_rate`: the goods per tax rate ({rate bp: minor units},
+    adding up to `subtotal_cents`); None: all at SHOP_TAX_RATE_BP."""
     discount = min(discount, subtotal_cents)
     shipping_cost = shipping.cost(subtotal_cents - discount, settings, zone)
-    return compute_totals(subtotal_cents, discount, shipping_cost, settings.tax_rate_bp, settings.prices_include_tax)
+    by_rate = goods_by_rate if goods_by_rate is not None else {settings.tax_rate_bp: subtotal_cents}
+    return totals_by_rate(by_rate, discount, shipping_cost, settings.prices_include_tax)
 
 
 def format_rate(rate_bp: int) -> str:
     """2000 -> '20 %', 770 -> '7.7 %'."""
     whole, rest = divmod(rate_bp, 100)
     return f"{whole} %" if not rest else f"{whole}.{rest:02d}".rstrip("0") + " %"
+
+
+def split_gross(amount_cents: int, gross_by_rate: Mapping[int, int]) -> tuple[TaxLine, ...]:
+    """The tax lines of `amount_cents` paid back (a refund, a credit note) out of an order
+    whose gross per rate was `gross_by_rate` ({rate bp: cents}): the amount is shared
+    among the rates in proportion to their gross (`allocate`), and each share, which
+    includes its tax, gives its tax as prices that include tax do. Highest rate first."""
+    rates = sorted(gross_by_rate, reverse=True) or [0]
+    shares = allocate(amount_cents, [gross_by_rate.get(rate, 0) for rate in rates])
+    return by_rate_gross(dict(zip(rates, shares, strict=True)))
+
+
+def by_rate_gross(gross_by_rate: Mapping[int, int]) -> tuple[TaxLine, ...]:
+    """Tax lines of amounts that include their tax ({rate bp: gross cents}), highest rate
+    first, rates with nothing left out (all nothing: one line of zeros at the highest)."""
+    return split_by_rate(gross_by_rate, 0, 0, prices_include_tax=True)

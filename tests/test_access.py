@@ -10,6 +10,7 @@ from flask import Flask
 from shop.admin.access import staff_may_open
 from shop.extensions import db
 from shop.models import Address, Role, User
+from shop.orders.service import change_order_status
 from tests.conftest import Browser, order_id_from, signed_in_browser
 
 # public: anyone; customer: signed in; owner: signed in, and only your own (others: 404);
@@ -44,6 +45,10 @@ RULES = {
     "auth.claim_orders": "signed-customer",
     "orders.index": "customer",
     "orders.detail": "owner",
+    "orders.document": "owner",
+    "orders.document_download": "owner",
+    "orders.guest_document": "signed",
+    "orders.guest_document_download": "signed",
     "catalog.product_image": "public",
     "catalog.sitemap": "public",
     "catalog.robots": "public",
@@ -76,6 +81,8 @@ RULES = {
     "admin.orders_export": "staff",
     "admin.order_detail": "staff",
     "admin.order_status": "staff",
+    "admin.order_document": "staff",
+    "admin.order_return": "staff",
     "admin.vouchers": "admin",
     "admin.voucher_active": "admin",
     "admin.shipping_zones": "admin",
@@ -91,6 +98,12 @@ RULES = {
     "admin.staff": "admin",
     "admin.staff_remove": "admin",
     "admin.audit": "admin",
+    "admin.tax_rates": "admin",
+    "admin.tax_rate_edit": "admin",
+    "admin.tax_rate_delete": "admin",
+    "admin.product_tax_rate": "admin",
+    "admin.tax_report_page": "admin",
+    "admin.tax_report_export": "admin",
 }
 
 
@@ -118,6 +131,7 @@ def people(app: Flask, products):
     admin = signed_in_browser(app, "admin@example.com")
     staff = signed_in_browser(app, "staff@example.com")
     with app.app_context():
+        change_order_status(order_id, "paid", None)  # its invoice: document 1
         address_id = db.session.execute(db.select(Address.id)).scalar_one()
         db.session.execute(db.update(User).where(User.email == "admin@example.com").values(role=Role.OWNER))
         db.session.execute(db.update(User).where(User.email == "staff@example.com").values(role=Role.STAFF))
@@ -140,6 +154,7 @@ def get_urls(app: Flask, people, products) -> dict[str, str]:
         "slug": "assam-tea",
         "order_id": people["order_id"],
         "address_id": people["address_id"],
+        "document_id": 1,
         "filename": "shop.css",
         "token": "x",
         "email_id": 1,
@@ -193,7 +208,14 @@ def test_posts_to_protected_routes_are_refused_to_guests_customers_and_staff_as_
         if "POST" not in rule.methods or RULES[rule.endpoint] == "public":
             continue
         ids = {"product_id": products["TEA"], "order_id": people["order_id"], "email_id": 1, "voucher_id": 1}
-        ids |= {"address_id": people["address_id"], "image_id": 1, "slug": "x", "variant_id": 1, "zone_id": 1}
+        ids |= {
+            "address_id": people["address_id"],
+            "image_id": 1,
+            "slug": "x",
+            "variant_id": 1,
+            "zone_id": 1,
+            "rate_id": 1,
+        }
         url = rule.build({**ids, "token": "x"})[1]
         response = people["guest"].client.post(url, data={"csrf_token": token})
         assert response.status_code == 302, url

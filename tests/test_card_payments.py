@@ -143,7 +143,7 @@ def test_a_completed_checkout_marks_the_order_paid_and_confirms_it_by_email(
     paid = order_of(app, order.id)
     assert (paid.status, paid.payment_intent_id) == ("paid", session["payment_intent"])
     assert paid.paid_at is not None
-    [mail] = smtp.wait_for(1, to="ada@example.com", subject_contains=order.number)
+    [mail] = smtp.wait_for(1, to="ada@example.com", subject_contains=f"Your Swiftcart order {order.number}")
     assert "Paid by card: €29.90." in mail.text
     smtp.wait_for(1, to="owner@example.com", subject_contains="New order")
     page = shopper.client.get(f"/orders/{order.id}").get_data(as_text=True)

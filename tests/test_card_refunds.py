@@ -57,7 +57,7 @@ def test_the_sweep_finds_a_paid_session_whose_webhook_was_lost(app, products, sh
     assert (
         order_of(app, lost.id).payment_intent_id == stripe_standin.sessions[lost.payment_session_id]["payment_intent"]
     )
-    [mail] = smtp.wait_for(1, to="ada@example.com", subject_contains=lost.number)
+    [mail] = smtp.wait_for(1, to="ada@example.com", subject_contains=f"Your Swiftcart order {lost.number}")
     assert "Paid by card" in mail.text
     assert order_of(app, abandoned.id).status == "cancelled"
     assert order_of(app, still_paying.id).status == "awaiting_payment"  # Stripe's page still open: next run

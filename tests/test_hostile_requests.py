@@ -50,7 +50,8 @@ from werkzeug.routing import Rule
 from wtforms.fields.core import UnboundField
 
 from shop.extensions import db
-from shop.models import OutboxEmail, Product, ProductVariant, Role, User, Voucher
+from shop.models import OutboxEmail, Product, ProductVariant, Role, TaxRate, User, Voucher
+from shop.orders.service import change_order_status
 from tests.conftest import ADDRESS, PASSWORD, Browser, order_id_from, signed_in_admin, signed_in_browser
 
 SHOP = Path(__file__).resolve().parent.parent / "shop"
@@ -322,8 +323,10 @@ def read_routes(app: Flask, visitors: dict[str, Visitor], path_values: dict[str,
                 if with_arguments and route.query:
                     url += "?" + "&".join(f"{name}=1" for name in sorted(route.query))
                 visitor.reset()
-                page = PageForms()
-                page.feed(visitor.client.get(url).get_data(as_text=True))
+                page, response = PageForms(), visitor.client.get(url)
+                if response.mimetype != "text/html":  # a PDF, a CSV, an image: no forms or links
+                    continue
+                page.feed(response.get_data(as_text=True))
                 for form in page.forms:
                     action = form["action"] or url.split("?")[0]
                     target = route_of(action, form["method"].upper())
@@ -363,10 +366,13 @@ def build_shop(make_app, products: dict[str, int], **settings: Any) -> Shop:
         sized = Product(sku="SIZED", name="Sized Tea", price_cents=500, stock=0)  # a product with variants
         sized.variants = [ProductVariant(sku="SIZED-S", option="S", stock=5), ProductVariant(sku="SIZED-L", option="L")]
         db.session.add(sized)
+        rate = TaxRate(name="Reduced", rate_bp=700)
+        db.session.add(rate)
         db.session.commit()
         sized_ids = [sized.id, *(v.id for v in sized.variants)]
         email_ids = db.session.execute(sa.select(OutboxEmail.id).order_by(OutboxEmail.id)).scalars().all()
-        voucher_id = voucher.id
+        voucher_id, rate_id = voucher.id, rate.id
+        change_order_status(order_id, "paid", None)  # its invoice, document 1: real documents to fetch
     cart = {str(products["TEA"]): 1, str(products["MUG"]): 2}
     visitors = {
         "anonymous": _visitor(Browser(app.test_client()), f"/products/{products['TEA']}", cart),
@@ -382,6 +388,8 @@ def build_shop(make_app, products: dict[str, int], **settings: Any) -> Shop:
         "email_id": [str(i) for i in email_ids],
         "voucher_id": [str(voucher_id)],
         "zone_id": ["1"],  # "Everywhere", made by migration 0010
+        "rate_id": [str(rate_id)],
+        "document_id": ["1"],
         "token": [guest_token],
         "filename": ["shop.css"],
         "name": ["0" * 32 + ".png"],

@@ -17,6 +17,7 @@ from flask import Flask
 from shop import create_app
 from shop.extensions import db
 from shop.models import Order, OrderLine, OutboxEmail, Product, User
+from shop.orders.service import change_order_status
 from tests import pictures
 from tests.conftest import ADDRESS, PASSWORD, Browser, count, order_id_from, signed_in_admin, signed_in_browser
 
@@ -36,7 +37,7 @@ def post_routes(app: Flask, products) -> list[str]:
             urls.append(
                 rule.build(
                     {"product_id": products["TEA"], "token": "x", "order_id": 1, "email_id": 1, "voucher_id": 1}
-                    | {"address_id": 1, "image_id": 1, "slug": "x", "variant_id": 1}
+                    | {"address_id": 1, "image_id": 1, "slug": "x", "variant_id": 1, "rate_id": 1, "document_id": 1}
                 )[1]
             )
     return urls
@@ -354,7 +355,10 @@ def test_pages_with_personal_data_are_never_kept_by_a_cache(app, products, smtp)
         "name": "0" * 32 + ".png",
         "address_id": 1,
         "slug": "assam-tea",
+        "document_id": 1,  # the customer's invoice (a PDF with their address: never cached)
     }
+    with app.app_context():
+        change_order_status(order_id, "paid", None)
     files = {"static", "catalog.product_image"}
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods:

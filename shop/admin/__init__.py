@@ -34,6 +34,7 @@ from shop.admin import (  # noqa: E402,F401
     photos,
     products,
     staff,
+    tax,
     variants,
     vouchers,
     zones,

@@ -10,13 +10,18 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from shop.admin import PAGE_SIZE, bp, csv_download
 from shop.admin.access import staff_allowed
-from shop.admin.forms import OrderFilterForm, OrderStatusForm, status_choices
+from shop.admin.forms import ActionForm, OrderFilterForm, OrderStatusForm, status_choices
 from shop.admin.service import OrderFilter, emails_about, orders_csv
 from shop.audit import trail_of
+from shop.extensions import get_settings
 from shop.inputs import paginate
+from shop.invoices.pdf import render_pdf
+from shop.invoices.service import DocumentNotFound, document_of, documents_of
 from shop.language import in_sentence
 from shop.models import OrderStatus
-from shop.orders.refunds import RefundRefused
+from shop.money import format_money
+from shop.orders.refunds import RefundRefused, order_refunds, refundable_cents
+from shop.orders.returns import ReturnRefused, record_return, returned_quantities, returns_of
 from shop.orders.service import (
     OrderNotFound,
     StatusChangeRefused,
@@ -75,7 +80,25 @@ def order_detail(order_id: int) -> str:
         emails=emails_about(order),
         how=how_paid_and_shipped(order),
         trail=trail_of("order", order.id),
+        documents=documents_of(order.id),
+        returns=returns_of(order.id),
+        returned=returned_quantities(order.id),
+        refundable=refundable_cents(order.id),
+        refunds=order_refunds(order.id),
+        action_form=ActionForm(),
     )
+
+
+@bp.get("/orders/<id:order_id>/documents/<id:document_id>/pdf")
+@staff_allowed
+def order_document(order_id: int, document_id: int) -> Response:
+    """An invoice or credit note of the order, as the customer downloads it."""
+    try:
+        document = document_of(order_id, document_id)
+    except DocumentNotFound:
+        abort(404)
+    disposition = f'attachment; filename="{document.number}.pdf"'
+    return Response(render_pdf(document), mimetype="application/pdf", headers={"Content-Disposition": disposition})
 
 
 @bp.post("/orders/<id:order_id>/status")
@@ -100,5 +123,60 @@ def order_status(order_id: int) -> BaseResponse:
         return redirect(url_for("admin.order_detail", order_id=order_id), 303)
     flash(
         _("Order %(number)s is now %(status)s.", number=order.number, status=in_sentence(order.status_label)), "success"
+    )
+    return redirect(url_for("admin.order_detail", order_id=order_id), 303)
+
+
+MAX_RETURN_QUANTITY = 100_000
+
+
+def _return_quantities(order_id: int) -> dict[int, int]:
+    """{order line id: quantity} from the form's `qty-<line id>` fields (empty: 0).
+    422 for what is not a whole number from 0."""
+    quantities = {}
+    for name, value in request.form.items():
+        if not name.startswith("qty-"):
+            continue
+        line_id, text = name[4:], value.strip() or "0"
+        if not (line_id.isascii() and line_id.isdigit() and len(line_id) < 10):
+            abort(422, _("The form names an item that is not part of this order."))
+        if not (text.isascii() and text.isdigit() and int(text[:7]) <= MAX_RETURN_QUANTITY):
+            abort(422, _("Enter how many came back as a whole number from 0."))
+        quantities[int(line_id)] = int(text)
+    return quantities
+
+
+@bp.post("/orders/<id:order_id>/returns")
+@staff_allowed
+def order_return(order_id: int) -> BaseResponse:
+    """Record a return of some quantities of the order's lines, refund it, restock if chosen."""
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired: reload the page and try again.")
+    quantities = _return_quantities(order_id)
+    reason = request.form.get("reason", "").strip()
+    if len(reason) > 500:
+        abort(422, _("The reason: at most 500 characters."))
+    try:
+        get_order(order_id)
+        done = record_return(
+            order_id,
+            quantities,
+            restock=request.form.get("restock") == "1",
+            refund_shipping=request.form.get("refund_shipping") == "1",
+            reason=reason,
+            by=current_user,
+        )
+    except OrderNotFound:
+        abort(404)
+    except (ReturnRefused, RefundFailed) as refused:
+        flash(str(refused), "error")
+        return redirect(url_for("admin.order_detail", order_id=order_id), 303)
+    flash(
+        _(
+            "Return recorded and %(amount)s refunded.",
+            amount=format_money(done.amount_cents, get_settings().currency, get_settings().locale),
+        ),
+        "success",
     )
     return redirect(url_for("admin.order_detail", order_id=order_id), 303)

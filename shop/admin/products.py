@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from shop.admin import PAGE_SIZE, bp, csv_download
 from shop.admin.forms import ActionForm, CsvImportForm, ProductForm, product_form_data
+from shop.admin.tax import product_tax_rate_form
 from shop.admin.variant_forms import VariantForm, new_variant_form, variant_form
 from shop.audit import trail_of
 from shop.catalog.images import ImageRefused
@@ -109,6 +110,7 @@ def _product_page(
         variant_forms=variant_forms,
         new_variant=new_variant or new_variant_form(formdata=None),
         action_form=ActionForm(formdata=None),
+        tax_form=product_tax_rate_form(product.tax_rate_id) if product else None,
     )
     return page, status
 

@@ -6,14 +6,14 @@ from werkzeug.wrappers import Response
 
 from shop.cart import bp
 from shop.cart.forms import RemoveFromCartForm, UpdateCartForm
-from shop.cart.service import Cart, CartError, Item, TooManyOfOne, describe_removed, lines_total_cents
+from shop.cart.service import Cart, CartError, Item, TooManyOfOne, describe_removed, lines_by_rate, lines_total_cents
 from shop.catalog.pages import render_product
 from shop.catalog.seo import product_url
 from shop.catalog.variants import variant_of
 from shop.extensions import db, get_settings
 from shop.forms import AddVariantToCartForm, add_to_cart_form
 from shop.models import Product
-from shop.pricing import compute_totals
+from shop.pricing import totals_by_rate
 
 
 def render_cart(status: int = 200, errors: dict[Item, str] | None = None) -> tuple[str, int]:
@@ -29,7 +29,7 @@ def render_cart(status: int = 200, errors: dict[Item, str] | None = None) -> tup
             lines=lines,
             total_cents=total,
             # The goods alone: shipping and vouchers are chosen at checkout.
-            goods=compute_totals(total, 0, 0, settings.tax_rate_bp, settings.prices_include_tax),
+            goods=totals_by_rate(lines_by_rate(lines), 0, 0, settings.prices_include_tax),
             errors=errors or {},
             update_form=UpdateCartForm(formdata=None),
             remove_form=RemoveFromCartForm(formdata=None),

@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 from shop.extensions import db
 from shop.forms import MAX_QUANTITY
 from shop.models import Product, ProductVariant
+from shop.tax.rates import goods_by_rate, product_rates
 
 ITEM_KEY = re.compile(r"([0-9]{1,18})(?:\.([0-9]{1,18}))?")
 MAX_LINES = 50  # keeps the session cookie well under the browsers' 4 KB
@@ -231,3 +232,9 @@ class Cart:
 
 def lines_total_cents(lines: list[CartLine]) -> int:
     return sum(line.subtotal_cents for line in lines)
+
+
+def lines_by_rate(lines: list[CartLine]) -> dict[int, int]:
+    """{tax rate bp: cents} of the lines, each at its product's rate (shop/tax/rates.py)."""
+    rates = product_rates((line.product.id, line.product.tax_rate_id) for line in lines)
+    return goods_by_rate((rates[line.product.id], line.subtotal_cents) for line in lines)

@@ -8,11 +8,11 @@ from flask import flash, render_template, session
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from shop.cart.service import Cart, CartLine, describe_removed, describe_shortfall, lines_total_cents
+from shop.cart.service import Cart, CartLine, describe_removed, describe_shortfall, lines_by_rate, lines_total_cents
 from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
 from shop.checkout.service import new_checkout_token
 from shop.checkout.shown import PriceChanged, Shown
-from shop.countries import country_name
+from shop.countries import country_name, home_country
 from shop.extensions import get_settings
 from shop.language import in_sentence
 from shop.models import Voucher
@@ -24,6 +24,21 @@ from shop.shipping_zones import NotShippable, zone_rate
 from shop.vouchers import VoucherError, describe_voucher, usable_voucher, voucher_discount
 
 VOUCHER_KEY = "voucher_code"  # the applied code, in the session until the order is placed
+
+
+def guest_checkout_allowed() -> bool:
+    """Whether this visitor may check out: signed in, or guests allowed (SHOP_GUEST_CHECKOUT)."""
+    return current_user.is_authenticated or get_settings().guest_checkout
+
+
+def choose_country(form: CheckoutForm, asked: str) -> None:
+    """Set the country the page's totals are for: `asked` (the "Deliver to" choice,
+    ?country=DE), else the saved address's, else the shop's own (by its locale), whichever
+    comes first that a shipping zone delivers to."""
+    for country in (asked, form.country.data or home_country(get_settings().locale)):
+        if country in form.shippable:
+            form.country.data = country
+            return
 
 
 def new_form(**data: str) -> CheckoutForm:
@@ -63,7 +78,8 @@ def render_checkout(
     # Delivery's cost is its zone's: the country's chosen, else the default rate until it is
     # (an order is only placed at the cost the page showed: shown.py).
     zone = _zone_of(form.country.data or "")
-    totals_by_shipping = {o.code: quote(subtotal, o, discount, settings, zone) for o in shipping}
+    by_rate = lines_by_rate(lines)
+    totals_by_shipping = {o.code: quote(subtotal, o, discount, settings, zone, goods_by_rate=by_rate) for o in shipping}
     # The form carries what this page shows, whatever the form it came from carried.
     form.shown.data = Shown.on_page(lines, totals_by_shipping).encode()
     form.priced_for.data = form.country.data or ""

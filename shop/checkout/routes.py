@@ -2,7 +2,7 @@
 
 Signed-in shoppers order as themselves; guests (SHOP_GUEST_CHECKOUT) give an email address
 and reach their order through the signed link in its confirmation email. What the page
-shows is page.py's; placing the order is the service's.
+shows is page.py's; placing the order is the service's; the voucher box is voucher_routes.py.
 
 Next: shop/checkout/service.py
 """
@@ -13,28 +13,31 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from shop.addresses import checkout_address
-from shop.cart.service import Cart, lines_total_cents
+from shop.cart.service import Cart
 from shop.checkout import bp
 from shop.checkout.errors import CheckoutError, FormAlreadyUsed, MethodNotOffered, PaymentNotStarted
-from shop.checkout.forms import CheckoutForm, GuestCheckoutForm, VoucherForm
-from shop.checkout.page import VOUCHER_KEY, another_country, new_form, render_checkout
+from shop.checkout.forms import CheckoutForm, GuestCheckoutForm
+from shop.checkout.page import (
+    VOUCHER_KEY,
+    another_country,
+    choose_country,
+    guest_checkout_allowed,
+    new_form,
+    render_checkout,
+)
 from shop.checkout.service import Customer, new_checkout_token, place_order
 from shop.checkout.shown import PriceChanged
-from shop.countries import country_name, home_country
+from shop.countries import country_name
 from shop.extensions import get_settings, limiter, login_manager
 from shop.orders.links import guest_order_token
 from shop.payment import payment_method
 from shop.shipping_zones import NotShippable
-from shop.vouchers import VoucherError, describe_voucher, usable_voucher
-
-
-def _guest_checkout_allowed() -> bool:
-    return current_user.is_authenticated or get_settings().guest_checkout
+from shop.vouchers import VoucherError
 
 
 @bp.get("")
 def show() -> Response | tuple[str, int]:
-    if not _guest_checkout_allowed():
+    if not guest_checkout_allowed():
         return login_manager.unauthorized()
     if not Cart(session).items():
         flash(_("Your cart is empty: add something before checking out."), "info")
@@ -44,12 +47,7 @@ def show() -> Response | tuple[str, int]:
     saved = checkout_address(current_user) if current_user.is_authenticated else None
     if saved is not None:
         form = new_form(**vars(saved))
-    # ?country=DE (the "Deliver to" choice): the totals for that country's shipping zone;
-    # else the saved address's, else the shop's own country (by its locale) if delivered to.
-    for country in (request.args.get("country", ""), form.country.data or home_country(get_settings().locale)):
-        if country in form.shippable:
-            form.country.data = country
-            break
+    choose_country(form, request.args.get("country", ""))
     return render_checkout(form)
 
 
@@ -64,7 +62,7 @@ def _guest_order_limit() -> str:
 @bp.post("")
 @limiter.limit(_guest_order_limit, scope="guest-order", exempt_when=lambda: current_user.is_authenticated)
 def submit() -> Response | tuple[str, int]:
-    if not _guest_checkout_allowed():
+    if not guest_checkout_allowed():
         return login_manager.unauthorized()
     form = CheckoutForm() if current_user.is_authenticated else GuestCheckoutForm()
     if not form.validate_on_submit():
@@ -124,31 +122,3 @@ def submit() -> Response | tuple[str, int]:
     if order.user_id is None:
         return redirect(url_for("orders.guest_detail", token=guest_order_token(order)), 303)
     return redirect(url_for("orders.detail", order_id=order.id), 303)
-
-
-@bp.post("/voucher")
-def apply_voucher() -> Response | tuple[str, int]:
-    """Check a voucher code against the cart and keep it for the order (Post/Redirect/Get)."""
-    if not _guest_checkout_allowed():
-        return login_manager.unauthorized()
-    voucher_form = VoucherForm()
-    if voucher_form.validate_on_submit():
-        try:
-            voucher = usable_voucher(voucher_form.code.data, lines_total_cents(Cart(session).lines()))
-        except VoucherError as error:
-            voucher_form.code.errors = [str(error)]
-        else:
-            session[VOUCHER_KEY] = voucher.code
-            flash(
-                _("Voucher %(code)s applied: %(effect)s.", code=voucher.code, effect=describe_voucher(voucher)),
-                "success",
-            )
-            return redirect(url_for("checkout.show"), 303)
-    return render_checkout(new_form(), 422, voucher_form=voucher_form)
-
-
-@bp.post("/voucher/remove")
-def remove_voucher() -> Response:
-    if session.pop(VOUCHER_KEY, None):
-        flash(_("The voucher was removed."), "info")
-    return redirect(url_for("checkout.show"), 303)

@@ -48,11 +48,12 @@ from shop.clock import shop_today
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.mail.dispatcher import get_dispatcher
-from shop.models import Order, OrderLine, User
+from shop.models import Order, OrderLine, OrderTaxLine, User
 from shop.payment import PaymentMethod, payment_method
 from shop.pricing import Totals, quote
 from shop.shipping import ShippingOption, ZoneRate, shipping_option
 from shop.shipping_zones import zone_rate
+from shop.tax.rates import goods_by_rate
 from shop.vouchers import take_voucher_use, usable_voucher, voucher_discount
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,9 @@ def _write_order(
         voucher = usable_voucher(choices.voucher_code, subtotal)
         take_voucher_use(voucher)
         discount = voucher_discount(voucher, subtotal)
-    totals = quote(subtotal, option, discount, settings, zone)
+    line_rates = {row.item: settings.tax_rate_bp if row.rate_bp is None else row.rate_bp for row in rows}
+    by_rate = goods_by_rate((line_rates[row.item], row.price_cents * items[row.item]) for row in rows)
+    totals = quote(subtotal, option, discount, settings, zone, goods_by_rate=by_rate)
     if shown is not None:  # from the rows the UPDATE returned: no query of its own
         shown.check(rows, items, option.code, totals, settings.currency)
 
@@ -225,8 +228,9 @@ def _write_order(
         **_figures(totals),
         **vars(ship_to),
     )
+    order.tax_lines = [OrderTaxLine(**vars(line)) for line in totals.tax_lines]  # for the emails too
     db.session.add(order)
-    db.session.flush()  # INSERT the order: its id, for the lines and the email's link
+    db.session.flush()  # INSERT the order (and its tax lines): its id, for the lines and the email's link
     lines = [
         {
             "order_id": order.id,
@@ -237,6 +241,7 @@ def _write_order(
             "sku": row.sku,
             "unit_price_cents": row.price_cents,
             "quantity": items[row.item],
+            "tax_rate_bp": line_rates[row.item],
         }
         for row in rows
     ]

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from shop.cart.service import Item
 from shop.checkout.errors import OutOfStock, Shortage
 from shop.extensions import db
-from shop.models import Product, ProductVariant
+from shop.models import Product, ProductVariant, TaxRate
+from shop.tax.rates import rate_bp_of
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Taken:
     price_cents: int  # one, now
     stock: int  # left after this order
     low_stock_threshold: int | None  # the product's; None: SHOP_LOW_STOCK_THRESHOLD
+    rate_bp: int | None = None  # the product's tax rate (shop/tax); None: SHOP_TAX_RATE_BP
 
     @property
     def title(self) -> str:
@@ -63,11 +65,19 @@ def _take_products(wanted_by_id: dict[int, int]) -> list[Taken]:
         .where(Product.id.in_(wanted_by_id), Product.active.is_(True), Product.stock >= wanted)
         .values(stock=Product.stock - wanted, version_id=Product.version_id + 1)  # edit forms see the sale
         .returning(
-            Product.id, Product.name, Product.sku, Product.price_cents, Product.stock, Product.low_stock_threshold
+            Product.id,
+            Product.name,
+            Product.sku,
+            Product.price_cents,
+            Product.stock,
+            Product.low_stock_threshold,
+            rate_bp_of(Product.tax_rate_id),
         )
         .execution_options(synchronize_session=False)
     ).all()
-    return [Taken(Item(r.id), r.name, "", r.sku, r.price_cents, r.stock, r.low_stock_threshold) for r in rows]
+    return [
+        Taken(Item(r.id), r.name, "", r.sku, r.price_cents, r.stock, r.low_stock_threshold, r.rate_bp) for r in rows
+    ]
 
 
 def _take_variants(wanted_by_id: dict[int, int]) -> list[Taken]:
@@ -100,11 +110,19 @@ def _take_variants(wanted_by_id: dict[int, int]) -> list[Taken]:
             sa.func.coalesce(ProductVariant.price_cents, of_product(Product.price_cents)).label("price_cents"),
             ProductVariant.stock,
             of_product(Product.low_stock_threshold).label("low_stock_threshold"),
+            sa.select(TaxRate.rate_bp)
+            .join(Product, Product.tax_rate_id == TaxRate.id)
+            .where(Product.id == ProductVariant.product_id)
+            .correlate(ProductVariant)
+            .scalar_subquery()
+            .label("rate_bp"),
         )
         .execution_options(synchronize_session=False)
     ).all()
     return [
-        Taken(Item(r.product_id, r.id), r.name, r.option, r.sku, r.price_cents, r.stock, r.low_stock_threshold)
+        Taken(
+            Item(r.product_id, r.id), r.name, r.option, r.sku, r.price_cents, r.stock, r.low_stock_threshold, r.rate_bp
+        )
         for r in rows
     ]
 

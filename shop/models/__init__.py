@@ -10,11 +10,14 @@ from shop.models.accounts import Address, Role, User
 from shop.models.audit import AuditEntry
 from shop.models.base import utcnow
 from shop.models.catalog import Category, Product, ProductImage
+from shop.models.invoices import DocumentKind, Invoice, InvoiceCounter
 from shop.models.orders import Order, OrderLine, OrderStatus, OrderStatusChange
 from shop.models.outbox import EmailStatus, MailServerState, OutboxEmail
 from shop.models.payments import PaymentEvent
 from shop.models.refunds import Refund, RefundStatus
+from shop.models.returns import Return, ReturnLine
 from shop.models.shipping import ShippingZone, ShippingZoneCountry
+from shop.models.tax import OrderTaxLine, TaxRate
 from shop.models.variants import ProductVariant
 from shop.models.vouchers import Voucher
 
@@ -22,12 +25,16 @@ __all__ = [
     "Address",
     "AuditEntry",
     "Category",
+    "DocumentKind",
     "EmailStatus",
+    "Invoice",
+    "InvoiceCounter",
     "MailServerState",
     "Order",
     "OrderLine",
     "OrderStatus",
     "OrderStatusChange",
+    "OrderTaxLine",
     "OutboxEmail",
     "PaymentEvent",
     "Product",
@@ -35,9 +42,12 @@ __all__ = [
     "ProductVariant",
     "Refund",
     "RefundStatus",
+    "Return",
+    "ReturnLine",
     "Role",
     "ShippingZone",
     "ShippingZoneCountry",
+    "TaxRate",
     "User",
     "Voucher",
     "utcnow",

@@ -40,6 +40,8 @@ class Product(db.Model):
     # The owner is emailed when a sale takes stock from above this to at or below it;
     # None: SHOP_LOW_STOCK_THRESHOLD.
     low_stock_threshold: Mapped[int | None]
+    # None: the shop's SHOP_TAX_RATE_BP (a rate deleted later leaves its products on it).
+    tax_rate_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tax_rate.id", ondelete="SET NULL"), index=True)
     # Counts every change (SQLAlchemy's optimistic versioning): a form saved over a
     # version that changed meanwhile is refused instead of undoing the other change.
     version_id: Mapped[int] = mapped_column(default=1)

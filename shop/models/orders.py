@@ -15,6 +15,7 @@ from shop.models.base import utcnow
 
 if TYPE_CHECKING:  # the relationships' other ends
     from shop.models.accounts import User
+    from shop.models.tax import OrderTaxLine
 
 
 class OrderStatus(enum.StrEnum):
@@ -76,7 +77,7 @@ class Order(db.Model):
     discount_cents: Mapped[int] = mapped_column(default=0)
     shipping_cents: Mapped[int] = mapped_column(default=0)
     tax_cents: Mapped[int] = mapped_column(default=0)
-    tax_rate_bp: Mapped[int] = mapped_column(default=0)  # 2000 = 20 %
+    tax_rate_bp: Mapped[int] = mapped_column(default=0)  # 2000 = 20 %; several rates: the highest
     prices_include_tax: Mapped[bool] = mapped_column(default=True)
     total_cents: Mapped[int]
     voucher_id: Mapped[int | None] = mapped_column(sa.ForeignKey("voucher.id"), index=True)
@@ -96,6 +97,10 @@ class Order(db.Model):
     )
     status_changes: Mapped[list[OrderStatusChange]] = relationship(
         back_populates="order", order_by="OrderStatusChange.id", cascade="all, delete-orphan"
+    )
+    # The tax per rate (shop/pricing.py), highest rate first.
+    tax_lines: Mapped[list[OrderTaxLine]] = relationship(
+        back_populates="order", order_by="OrderTaxLine.rate_bp.desc()", cascade="all, delete-orphan"
     )
 
     @property
@@ -128,6 +133,7 @@ class OrderLine(db.Model):
     sku: Mapped[str] = mapped_column(sa.String(64))
     unit_price_cents: Mapped[int]
     quantity: Mapped[int]
+    tax_rate_bp: Mapped[int] = mapped_column(default=0)  # the product's rate when it was bought
 
     order: Mapped[Order] = relationship(back_populates="lines")
 

@@ -105,7 +105,7 @@ def _apply(order: Order, report: PaymentReport, email_ids: list[int | None]) -> 
             return Applied.WRONG_AMOUNT
         note = _("Paid (the payment provider: %(what)s).", what=by_event)
         values = {"paid_at": utcnow(), "payment_intent_id": report.payment_id or None}
-        moved, _email = move_order(order, OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID, None, note, **values)
+        moved, email_id = move_order(order, OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID, None, note, **values)
         if not moved:
             if order.status == OrderStatus.CANCELLED:
                 log.error(
@@ -115,6 +115,7 @@ def _apply(order: Order, report: PaymentReport, email_ids: list[int | None]) -> 
                 )
             return Applied.UNCHANGED
         db.session.refresh(order)  # paid_at, for the emails
+        email_ids.append(email_id)  # the invoice's "payment received" (shop/orders/invoicing.py)
         email_ids += enqueue_confirmations(order, order.lines)
         return Applied.PAID
     if report.outcome == PaymentOutcome.FAILED:

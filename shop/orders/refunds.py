@@ -31,9 +31,11 @@ from shop.mail.dispatcher import get_dispatcher
 from shop.mail.messages import enqueue_email
 from shop.models import Order, Refund, RefundStatus, User
 from shop.money import format_money
+from shop.orders.invoicing import credit_refund
 from shop.orders.links import order_link
 from shop.payment import payment_method
 from shop.payment.method import RefundFailed
+from shop.pricing import TaxLine
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +57,26 @@ def refundable_cents(order_id: int) -> int:
     return order.total_cents - refunded
 
 
-def refund_payment(order_id: int, amount_cents: int, reason: str = "", by: User | None = None) -> Refund:
+def new_refund_key(order_number: str) -> str:
+    """A new idempotency key for a refund of order `order_number`."""
+    return f"refund-{order_number}-{secrets.token_hex(8)}"
+
+
+def refund_payment(
+    order_id: int,
+    amount_cents: int,
+    reason: str = "",
+    by: User | None = None,
+    by_rate: tuple[TaxLine, ...] | None = None,
+    idempotency_key: str | None = None,
+) -> Refund:
     """Give `amount_cents` (minor units) of order `order_id`'s payment back, through its
     payment method, and email the customer. `by`: the owner or staff member (None: the
-    shop itself). Returns the refunded Refund. Raises RefundRefused (nothing changed) and
+    shop itself). `by_rate`: the amount per tax rate when the caller knows it (a return of
+    some lines), for the credit note; None: shared as the order's gross.
+    `idempotency_key`: the key to give the provider (unique; None: a new one), so that a
+    caller that wrote it down (a return) finds its refund again. Returns the
+    refunded Refund. Raises RefundRefused (nothing changed) and
     shop.payment.method.RefundFailed (the provider refused or could not be reached:
     nothing was refunded, no row is left)."""
     if amount_cents <= 0:
@@ -86,11 +104,11 @@ def refund_payment(order_id: int, amount_cents: int, reason: str = "", by: User 
             amount_cents=amount_cents,
             status=RefundStatus.PENDING,
             reason=reason.strip()[:500],
-            idempotency_key=f"refund-{order.number}-{secrets.token_hex(8)}",
+            idempotency_key=idempotency_key or new_refund_key(order.number),
             created_by_id=by.id if by is not None else None,
         )
         db.session.add(refund)
-    return _complete(refund, order)
+    return _complete(refund, order, by_rate=by_rate)
 
 
 def complete_pending_refunds() -> list[Refund]:
@@ -108,7 +126,9 @@ def complete_pending_refunds() -> list[Refund]:
     return done
 
 
-def _complete(refund: Refund, order: Order, keep_on_failure: bool = False) -> Refund:
+def _complete(
+    refund: Refund, order: Order, keep_on_failure: bool = False, by_rate: tuple[TaxLine, ...] | None = None
+) -> Refund:
     method = payment_method(order.payment_method)
     try:
         reference = method.refund(order, refund.amount_cents, refund.idempotency_key, get_settings()) if method else ""
@@ -126,6 +146,7 @@ def _complete(refund: Refund, order: Order, keep_on_failure: bool = False) -> Re
         )
         after = {"refund_id": refund.id, "amount_cents": refund.amount_cents, "reference": reference}
         record_change(refund.created_by, "refund.created", "order", order.id, None, after)
+        credit_refund(order, refund.amount_cents, refund.reason, refund.id, by_rate)  # if it was invoiced
         email_id = enqueue_email(
             "refund_issued",
             key=f"refund_issued:{refund.id}",
@@ -144,3 +165,8 @@ def _complete(refund: Refund, order: Order, keep_on_failure: bool = False) -> Re
     db.session.refresh(refund)
     get_dispatcher().hand_off([email_id])
     return refund
+
+
+def order_refunds(order_id: int) -> list[Refund]:
+    """The order's refunds, oldest first (pending ones too: they are being made)."""
+    return list(db.session.execute(sa.select(Refund).where(Refund.order_id == order_id).order_by(Refund.id)).scalars())

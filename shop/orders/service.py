@@ -24,6 +24,7 @@ from shop.extensions import db, get_settings
 from shop.language import in_sentence
 from shop.mail.dispatcher import get_dispatcher
 from shop.models import Order, OrderLine, OrderStatus, OrderStatusChange, Product, ProductVariant, User, utcnow
+from shop.orders.invoicing import documents_for_move
 from shop.orders.refunds import refund_payment, refundable_cents
 from shop.orders.status_emails import enqueue_status_email
 from shop.payment import PaymentMethod, payment_method
@@ -254,6 +255,8 @@ def move_order(
             email_id = enqueue_status_email(order, "order_cancelled", note.strip())
     if to_status == OrderStatus.SHIPPED and tell_customer:
         email_id = enqueue_status_email(order, "order_shipped", note.strip())
+    # The invoice (numbered in this transaction) or a credit note: shop/orders/invoicing.py.
+    email_id = documents_for_move(order, to_status, "paid_at" in values, note) or email_id
     return True, email_id
 
 
