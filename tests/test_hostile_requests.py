@@ -64,7 +64,12 @@ HOSTILE_SETTINGS = settings(
     # No shrinking: an example is some 1500 requests, and the failing one is named in the
     # failure (shrinking one took minutes and told no more).
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,  # one example visits every route: it is large by design
+    ],
 )
 
 

@@ -37,7 +37,15 @@ def post_routes(app: Flask, products) -> list[str]:
             urls.append(
                 rule.build(
                     {"product_id": products["TEA"], "token": "x", "order_id": 1, "email_id": 1, "voucher_id": 1}
-                    | {"address_id": 1, "image_id": 1, "slug": "x", "variant_id": 1, "rate_id": 1, "document_id": 1}
+                    | {
+                        "address_id": 1,
+                        "image_id": 1,
+                        "slug": "x",
+                        "variant_id": 1,
+                        "rate_id": 1,
+                        "document_id": 1,
+                        "zone_id": 1,
+                    }
                 )[1]
             )
     return urls

@@ -251,3 +251,22 @@ def test_a_checkout_of_variants_runs_the_same_number_of_statements_for_any_cart_
         statements_for_checkout("m2@example.com", 5, 5),
     )
     assert mixed_small == mixed_large == only_simple + 1  # both UPDATEs, whatever the size
+
+
+def test_a_variant_is_taxed_at_its_products_rate_beside_a_product_at_the_shops(app, products, shopper):
+    from shop.models import TaxRate
+
+    catalog = make_variant_catalog(app)
+    with app.app_context():
+        reduced = TaxRate(name="Reduced", rate_bp=700)
+        db.session.add(reduced)
+        db.session.flush()
+        db.session.get(Product, catalog.tea).tax_rate_id = reduced.id
+        db.session.commit()
+    add_variant(shopper, catalog.tea, catalog.tea_250, 1)  # €19.50 at 7 %
+    shopper.add(products["MUG"], 1)  # €8.25 at the shop's 20 %
+    order_id = order_id_from(shopper.checkout())
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        assert {(line.sku, line.tax_rate_bp) for line in order.lines} == {("DARJ-250", 700), ("MUG", 2000)}
+        assert sorted(t.rate_bp for t in order.tax_lines) == [700, 2000]

@@ -110,10 +110,9 @@ def _take_variants(wanted_by_id: dict[int, int]) -> list[Taken]:
             sa.func.coalesce(ProductVariant.price_cents, of_product(Product.price_cents)).label("price_cents"),
             ProductVariant.stock,
             of_product(Product.low_stock_threshold).label("low_stock_threshold"),
+            # One table per subquery level: SQLite's RETURNING names columns unqualified.
             sa.select(TaxRate.rate_bp)
-            .join(Product, Product.tax_rate_id == TaxRate.id)
-            .where(Product.id == ProductVariant.product_id)
-            .correlate(ProductVariant)
+            .where(TaxRate.id == of_product(Product.tax_rate_id))
             .scalar_subquery()
             .label("rate_bp"),
         )
