@@ -227,3 +227,18 @@ def test_a_return_left_pending_by_a_dead_process_is_finished_by_its_refunds_key(
 def returned_quantities_now(app, order_id: int) -> dict[int, int]:
     with app.app_context():
         return returns.returned_quantities(order_id)
+
+
+def test_a_return_is_in_the_orders_audit_trail_with_who_what_and_how_much(app, admin, paid_order, smtp):
+    from shop.audit import trail_of
+
+    lines = line_ids(app, paid_order)
+    page = f"/admin/orders/{paid_order}"
+    assert admin.submit(page, f"{page}/returns", {f"qty-{lines['MUG']}": "1", "restock": "1"}).status_code == 303
+    with app.app_context():
+        trail = [(e.actor_email, e.action, e.after) for e in trail_of("order", paid_order)]
+    who, action, after = trail[-1]
+    assert (who, action) == ("owner@example.com", "return.recorded")
+    assert after["lines"] == {str(lines["MUG"]): 1}
+    assert after["restocked"] is True
+    assert ("owner@example.com", "refund.created") == trail[-2][:2]

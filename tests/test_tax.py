@@ -174,3 +174,25 @@ def test_the_tax_report_shows_paid_orders_per_rate_less_refunds_as_page_and_csv(
     assert "No paid orders" in admin.get(f"/admin/tax-report?year={year - 1}").get_data(as_text=True)
     with app.app_context():
         assert db.session.execute(sa.select(sa.func.count()).select_from(OrderTaxLine)).scalar_one() == 3
+
+
+def test_rates_and_a_products_rate_are_in_the_audit_trail(app, admin, products):
+    from shop.audit import trail_of
+
+    make_reduced_rate_for_mugs(app, admin, products)
+    with app.app_context():
+        rate_id = db.session.execute(sa.select(TaxRate.id).where(TaxRate.name == "Reduced")).scalar_one()
+    assert (
+        admin.submit("/admin/tax-rates", f"/admin/tax-rates/{rate_id}", {"name": "Reduced", "rate": "5"}).status_code
+        == 303
+    )
+    assert admin.submit("/admin/tax-rates", f"/admin/tax-rates/{rate_id}/delete").status_code == 303
+    with app.app_context():
+        rate_trail = [(e.action, e.before, e.after) for e in trail_of("tax_rate", rate_id)]
+        product_trail = [(e.action, e.after) for e in trail_of("product", products["MUG"])]
+    assert rate_trail == [
+        ("tax_rate.created", None, {"name": "Reduced", "rate_bp": 700}),
+        ("tax_rate.changed", {"name": "Reduced", "rate_bp": 700}, {"name": "Reduced", "rate_bp": 500}),
+        ("tax_rate.deleted", {"name": "Reduced", "rate_bp": 500}, None),
+    ]
+    assert ("product.tax_rate", {"tax_rate_id": rate_id}) in product_trail

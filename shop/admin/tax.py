@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectField, StringField
@@ -67,7 +68,7 @@ def tax_rates() -> BaseResponse | tuple[str, int]:
     form, status = TaxRateForm(), 200
     if form.validate_on_submit():
         try:
-            rate = save_rate(None, form.name.data or "", form.rate_bp)
+            rate = save_rate(None, form.name.data or "", form.rate_bp, by=current_user)
         except TaxRateRefused as refused:
             form.name.errors = [str(refused)]
             status = 409
@@ -92,7 +93,7 @@ def tax_rate_edit(rate_id: int) -> BaseResponse:
         abort(422, "; ".join(str(e[0]) for e in form.errors.values()))
     try:
         get_rate(rate_id)
-        rate = save_rate(rate_id, form.name.data or "", form.rate_bp)
+        rate = save_rate(rate_id, form.name.data or "", form.rate_bp, by=current_user)
     except TaxRateNotFound:
         abort(404)
     except TaxRateRefused as refused:
@@ -107,7 +108,7 @@ def tax_rate_delete(rate_id: int) -> BaseResponse:
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired: reload the page and try again.")
     try:
-        moved = delete_rate(rate_id)
+        moved = delete_rate(rate_id, by=current_user)
     except TaxRateNotFound:
         abort(404)
     flash(_("Tax rate deleted; %(n)s product(s) now have the shop's default rate.", n=moved), "success")
@@ -121,7 +122,7 @@ def product_tax_rate(product_id: int) -> BaseResponse:
     if not form.validate_on_submit():
         abort(422, _("Choose one of the tax rates shown."))
     try:
-        set_product_rate(product_id, int(form.tax_rate.data) if form.tax_rate.data else None)
+        set_product_rate(product_id, int(form.tax_rate.data) if form.tax_rate.data else None, by=current_user)
     except (TaxRateNotFound, LookupError):
         abort(404)
     flash(_("Tax rate saved."), "success")

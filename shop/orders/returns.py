@@ -30,6 +30,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from shop.audit import record_change
 from shop.database import transaction
 from shop.extensions import db
 from shop.models import Order, OrderLine, OrderStatus, Product, Refund, RefundStatus, Return, ReturnLine, User, utcnow
@@ -119,6 +120,14 @@ def _complete(pending: Return, refund_id: int) -> bool:
         ).rowcount
         if moved and pending.restock:
             _restock({line.order_line_id: line.quantity for line in pending.lines})
+        if moved:
+            after = {
+                "return_id": pending.id,
+                "lines": {str(line.order_line_id): line.quantity for line in pending.lines},
+                "restocked": pending.restock,
+                "amount_cents": pending.amount_cents,
+            }
+            record_change(pending.created_by, "return.recorded", "order", pending.order_id, None, after)
     return bool(moved)
 
 

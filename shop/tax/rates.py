@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
+from shop.audit import Actor, record_change
 from shop.database import transaction
 from shop.extensions import db, get_settings
 from shop.models import Product, TaxRate
@@ -42,10 +43,10 @@ def get_rate(rate_id: int) -> TaxRate:
     return rate
 
 
-def save_rate(rate_id: int | None, name: str, rate_bp: int) -> TaxRate:
+def save_rate(rate_id: int | None, name: str, rate_bp: int, *, by: Actor | None) -> TaxRate:
     """Create (rate_id None) or change a rate: `name` unique, `rate_bp` 0..10 000 (hundredths
-    of a percent). Orders placed before keep their rate. Raises TaxRateRefused,
-    TaxRateNotFound."""
+    of a percent), recorded in the audit trail as made `by` this user. Orders placed before
+    keep their rate. Raises TaxRateRefused, TaxRateNotFound."""
     name = " ".join(name.split())
     if not name or len(name) > 80:
         raise TaxRateRefused(_("A tax rate needs a name of at most 80 characters."))
@@ -54,20 +55,25 @@ def save_rate(rate_id: int | None, name: str, rate_bp: int) -> TaxRate:
     try:
         with transaction():
             rate = get_rate(rate_id) if rate_id is not None else TaxRate()
+            before = None if rate_id is None else {"name": rate.name, "rate_bp": rate.rate_bp}
             rate.name, rate.rate_bp = name, rate_bp
             db.session.add(rate)
+            db.session.flush()
+            action = "tax_rate.created" if before is None else "tax_rate.changed"
+            record_change(by, action, "tax_rate", rate.id, before, {"name": name, "rate_bp": rate_bp})
     except IntegrityError:
         db.session.rollback()
         raise TaxRateRefused(_("Another tax rate is called %(name)s.", name=name)) from None
     return rate
 
 
-def delete_rate(rate_id: int) -> int:
+def delete_rate(rate_id: int, *, by: Actor | None) -> int:
     """Delete a rate; its products go back to SHOP_TAX_RATE_BP (the foreign key's ON DELETE
-    SET NULL, done here too so SQLite and PostgreSQL agree). How many products it had.
-    Raises TaxRateNotFound."""
+    SET NULL, done here too so SQLite and PostgreSQL agree), recorded in the audit trail as
+    done `by` this user. How many products it had. Raises TaxRateNotFound."""
     with transaction():
-        get_rate(rate_id)
+        rate = get_rate(rate_id)
+        record_change(by, "tax_rate.deleted", "tax_rate", rate_id, {"name": rate.name, "rate_bp": rate.rate_bp}, None)
         moved = db.session.execute(
             sa.update(Product)
             .where(Product.tax_rate_id == rate_id)
@@ -112,13 +118,14 @@ def goods_by_rate(goods: Iterable[tuple[int, int]]) -> dict[int, int]:
     return by_rate
 
 
-def set_product_rate(product_id: int, rate_id: int | None) -> None:
+def set_product_rate(product_id: int, rate_id: int | None, *, by: Actor | None) -> None:
     """Give a product the rate `rate_id` (None: SHOP_TAX_RATE_BP) for its sales to come
-    (counting up its version, so an open edit form sees the change). Raises
-    TaxRateNotFound, LookupError for no such product."""
+    (counting up its version, so an open edit form sees the change), recorded in the audit
+    trail as made `by` this user. Raises TaxRateNotFound, LookupError for no such product."""
     with transaction():
         if rate_id is not None:
             get_rate(rate_id)
+        was = db.session.execute(sa.select(Product.tax_rate_id).where(Product.id == product_id)).scalar()
         changed = db.session.execute(
             sa.update(Product)
             .where(Product.id == product_id)
@@ -127,3 +134,5 @@ def set_product_rate(product_id: int, rate_id: int | None) -> None:
         ).rowcount
         if not changed:
             raise LookupError(product_id)
+        if was != rate_id:
+            record_change(by, "product.tax_rate", "product", product_id, {"tax_rate_id": was}, {"tax_rate_id": rate_id})
