@@ -312,3 +312,30 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = 
 def count(app: Flask, model: type, *where: Any) -> int:
     with app.app_context():
         return db.session.execute(sa.select(sa.func.count()).select_from(model).where(*where)).scalar_one()
+
+
+# ---------------------------------------------------------------- migrations
+@pytest.fixture
+def fresh(databases: TestDatabases, tmp_path: Path) -> Iterator[Flask]:
+    """A shop on an empty database (no tables): for the migration tests, which upgrade it
+    to a revision, write rows as that revision had them, and upgrade or downgrade."""
+    url = databases.empty(tmp_path)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "t" * 32,
+            "SHOP_INSTANCE_PATH": str(tmp_path / "instance"),
+            "SHOP_BASE_URL": "http://shop.test",
+        }
+    )
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    databases.drop(url)
+
+
+def rows(statement: str) -> list[tuple]:
+    """The rows of a raw SQL statement (a migration test reads tables the models may not have)."""
+    with db.engine.connect() as c:
+        return [tuple(r) for r in c.execute(sa.text(statement))]

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from shop.extensions import db
-from tests.test_storefront_migration import fresh, rows  # noqa: F401  (the fixture, an empty database)
+from tests.conftest import rows
 
 FILLERS = {sa.String: "x", sa.Integer: 0, sa.Boolean: False, sa.DateTime: datetime(2026, 11, 30, 12, 0)}
 
@@ -26,7 +26,7 @@ def an_order(connection, number: str) -> None:
     connection.execute(table.insert().values(**values))
 
 
-def test_0008_adds_the_session_and_the_events_and_goes_back_down_keeping_the_orders(fresh):  # noqa: F811
+def test_0008_adds_the_session_and_the_events_and_goes_back_down_keeping_the_orders(fresh):
     with fresh.app_context():
         upgrade(revision="0007")
         with db.engine.begin() as c:

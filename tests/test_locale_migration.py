@@ -9,12 +9,7 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from shop.extensions import db
-from tests.conftest import order_id_from, signed_in_browser
-
-
-def rows(statement: str) -> list[tuple]:
-    with db.engine.connect() as c:
-        return [tuple(r) for r in c.execute(sa.text(statement))]
+from tests.conftest import order_id_from, rows, signed_in_browser
 
 
 def test_0010_turns_countries_into_codes_and_back_and_seeds_one_zone(app, products, smtp):

@@ -13,10 +13,9 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 
-from shop import create_app
 from shop.extensions import db
 from shop.models import AuditEntry, Order, Role, User
-from tests.conftest import PASSWORD, Browser, order_id_from, signed_in_browser
+from tests.conftest import PASSWORD, Browser, order_id_from, rows, signed_in_browser
 
 
 def make_staff(app: Flask, email: str = "packer@example.com") -> Browser:
@@ -147,26 +146,6 @@ def test_code_written_before_roles_keeps_its_meaning_is_admin_is_the_owner(app):
 
 
 # ---------------------------------------------------------------- migration 0012
-@pytest.fixture
-def fresh(databases, tmp_path):
-    url = databases.empty(tmp_path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "t" * 32,
-            "SHOP_INSTANCE_PATH": str(tmp_path / "instance"),
-        }
-    )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    databases.drop(url)
-
-
-def rows(statement: str) -> list[tuple]:
-    with db.engine.connect() as c:
-        return [tuple(r) for r in c.execute(sa.text(statement))]
 
 
 def test_0012_turns_admins_into_owners_keeps_every_order_and_goes_back_down(fresh):

@@ -10,41 +10,17 @@ import re
 import unicodedata
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 from PIL import Image
 
-from shop import create_app
 from shop.catalog.search import terms
 from shop.extensions import db
 from tests import pictures
+from tests.conftest import rows
 
 LEGACY = "0123456789abcdef0123456789abcdef.jpg"  # a name 0004's code gave an upload
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def fresh(databases, tmp_path):
-    url = databases.empty(tmp_path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "t" * 32,
-            "SHOP_INSTANCE_PATH": str(tmp_path / "instance"),
-            "SHOP_BASE_URL": "http://shop.test",
-        }
-    )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    databases.drop(url)
-
-
-def rows(statement: str) -> list[tuple]:
-    with db.engine.connect() as c:
-        return [tuple(r) for r in c.execute(sa.text(statement))]
 
 
 def test_0006_moves_images_fills_the_search_index_and_goes_back_down(fresh):

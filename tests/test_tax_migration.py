@@ -8,10 +8,10 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from shop.extensions import db
-from tests.test_storefront_migration import fresh, rows  # noqa: F401 - the fixture
+from tests.conftest import rows
 
 
-def test_0011_gives_old_orders_their_tax_line_and_goes_back_down(fresh):  # noqa: F811
+def test_0011_gives_old_orders_their_tax_line_and_goes_back_down(fresh):
     app = fresh
     with app.app_context():
         upgrade(revision="0007")

@@ -8,31 +8,8 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
-from shop import create_app
 from shop.extensions import db
-
-
-@pytest.fixture
-def fresh(databases, tmp_path):
-    url = databases.empty(tmp_path)
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "t" * 32,
-            "SHOP_INSTANCE_PATH": str(tmp_path / "instance"),
-            "SHOP_BASE_URL": "http://shop.test",
-        }
-    )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    databases.drop(url)
-
-
-def rows(statement: str) -> list[tuple]:
-    with db.engine.connect() as c:
-        return [tuple(r) for r in c.execute(sa.text(statement))]
+from tests.conftest import rows
 
 
 def run(*statements: str) -> None:

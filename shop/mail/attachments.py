@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import current_app
 
 from shop.extensions import db
-from shop.mail.mime import Attachment, ShopMessage, parse_mailbox
+from shop.mail.mime import Attachment, message_of
 from shop.models import OutboxEmail
 
 
@@ -19,14 +19,5 @@ def store_built_message(email_id: int, files: tuple[Attachment, ...]) -> None:
     row = db.session.get(OutboxEmail, email_id)
     if row is None:
         raise ValueError(f"no outbox email {email_id}")
-    message = ShopMessage(
-        subject=row.subject,
-        sender=parse_mailbox(current_app.config["MAIL_DEFAULT_SENDER"]),
-        recipient=parse_mailbox(row.recipient),
-        text_body=row.text_body,
-        html_body=row.html_body,
-        message_id=row.message_id,
-        created_at=row.created_at,
-        files=files,
-    )
-    row.raw_message = message.as_bytes(seven_bit=True)
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    row.raw_message = message_of(row, sender, files).as_bytes(seven_bit=True)

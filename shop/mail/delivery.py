@@ -19,7 +19,7 @@ from flask import Flask, current_app
 from config import Settings
 from shop.extensions import get_settings
 from shop.mail import outbox
-from shop.mail.mime import ShopMessage, parse_mailbox
+from shop.mail.mime import message_of
 from shop.mail.outbox import Attempt, ClaimedEmail
 from shop.mail.sender import Outgoing, SendResult, SmtpSession
 
@@ -44,26 +44,12 @@ def smtp_session(app: Flask) -> SmtpSession:
     )
 
 
-def message_of(email: ClaimedEmail) -> ShopMessage:
-    """The email as Flask-Mail's Message (mime.py). ValueError for an address that cannot
-    be sent to."""
-    return ShopMessage(
-        subject=email.subject,
-        sender=parse_mailbox(current_app.config["MAIL_DEFAULT_SENDER"]),
-        recipient=parse_mailbox(email.recipient),
-        text_body=email.text_body,
-        html_body=email.html_body,
-        message_id=email.message_id,
-        created_at=email.created_at,
-    )
-
-
 def send_claimed(session: SmtpSession, email: ClaimedEmail) -> tuple[Attempt, SendResult]:
     """Send one claimed email (its bytes built now if this is its first attempt). Needs an
     app context; never raises for an SMTP, network or message error."""
     started = time.monotonic()
     try:
-        message = message_of(email)
+        message = message_of(email, current_app.config["MAIL_DEFAULT_SENDER"])
         built = None if email.raw_message is not None else message.as_bytes()
         outgoing = Outgoing(
             message.from_mailbox,

@@ -31,6 +31,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import Compat32
 from email.utils import format_datetime, formataddr
+from typing import Protocol
 
 import flask_mail
 import idna
@@ -221,3 +222,29 @@ class ShopMessage(flask_mail.Message):
 
     def as_string(self) -> str:
         return self.as_bytes().decode("utf-8")
+
+
+class StoredEmail(Protocol):
+    """What an outbox email has (the row, or a sender's claim of it)."""
+
+    subject: str
+    recipient: str
+    text_body: str
+    html_body: str | None
+    message_id: str
+    created_at: datetime
+
+
+def message_of(email: StoredEmail, sender: str, files: tuple[Attachment, ...] = ()) -> ShopMessage:
+    """`email` from `sender` (MAIL_DEFAULT_SENDER: "Shop <shop@example.com>") as a
+    ShopMessage, with `files` attached. ValueError for an address that cannot be sent to."""
+    return ShopMessage(
+        subject=email.subject,
+        sender=parse_mailbox(sender),
+        recipient=parse_mailbox(email.recipient),
+        text_body=email.text_body,
+        html_body=email.html_body,
+        message_id=email.message_id,
+        created_at=email.created_at,
+        files=files,
+    )
