@@ -364,6 +364,9 @@ def test_pages_with_personal_data_are_never_kept_by_a_cache(app, products, smtp)
         "address_id": 1,
         "slug": "assam-tea",
         "document_id": 1,  # the customer's invoice (a PDF with their address: never cached)
+        "zone_id": 1,
+        "rate_id": 1,
+        "variant_id": 1,
     }
     with app.app_context():
         change_order_status(order_id, "paid", None)
