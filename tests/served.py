@@ -137,8 +137,10 @@ class ServedShop:
             self.proc.wait(timeout=10)
         self.proc = None
 
-    def terminate(self, timeout: float = 30) -> int:
-        """SIGTERM, as systemd does on a restart; gunicorn shuts down gracefully."""
+    def terminate(self, timeout: float = 45) -> int:
+        """SIGTERM, as systemd does on a restart; gunicorn shuts down gracefully. The deadline
+        outlasts gunicorn's own graceful_timeout (30 s): a worker that hangs is then killed by
+        gunicorn and shows as its exit code and log, not as this wait timing out."""
         assert self.proc is not None
         os.killpg(self.proc.pid, signal.SIGTERM)
         code = self.proc.wait(timeout=timeout)
