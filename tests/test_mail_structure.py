@@ -9,7 +9,18 @@ from pathlib import Path
 MAIL = Path(__file__).resolve().parent.parent / "shop" / "mail"
 # Each module may import only those before it (issue 14: no circle, deliver() below the pool,
 # the pool and the Celery task above it).
-LAYERS = ["mime", "outbox", "attachments", "messages", "sender", "delivery", "breaker", "recorder", "dispatcher", "tasks"]
+LAYERS = [
+    "mime",
+    "outbox",
+    "attachments",
+    "messages",
+    "sender",
+    "delivery",
+    "breaker",
+    "recorder",
+    "dispatcher",
+    "tasks",
+]
 
 
 def mail_imports(path: Path) -> set[str]:
