@@ -185,8 +185,8 @@ def _keep_database_private(url: sa.URL) -> None:
     """The database file is made by us, mode 0o600, before SQLite opens it (SQLite would
     make it 0o644, and gives its -wal and -shm files the database's mode); one that others
     can read loses those bits."""
-    database = url.database
-    if database in (None, "", ":memory:") or url.query.get("uri"):
+    database, options = url.database, dict(url.query)  # the URL's ?options
+    if database in (None, "", ":memory:") or options.get("uri"):
         return
     path = Path(database)
     try:

@@ -195,3 +195,16 @@ def test_the_tour_is_five_files_of_at_most_900_lines_each_naming_the_next():
     for here, after in itertools.pairwise(stops):
         docstring = ast.get_docstring(ast.parse((ROOT / here).read_text(encoding="utf-8"))) or ""
         assert f"Next: {after}" in docstring, here
+
+
+def test_no_legacy_query_api_in_the_shop():
+    """SQLAlchemy 2.0 style only: db.select / db.session.execute / db.get_or_404, never the
+    legacy Model.query or session.query()."""
+    legacy = re.compile(r"\bsession\.query\(|\b[A-Z]\w*\.query\b|\.query\.(get|filter|filter_by|all|first|order_by)\b")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "shop").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if legacy.search(line)
+    ]
+    assert not offenders, offenders
